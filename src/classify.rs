@@ -1,0 +1,447 @@
+//! Decides an event's type from its value, a header, or its topic.
+//!
+//! Pure: works on bytes and names, so it is tested without Kafka. A message whose type
+//! cannot be determined gets an [`Unclassified`] reason instead; nothing is dropped.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+/// The type name under which events of unknown type are kept; no real type may use it.
+pub const UNCLASSIFIED: &str = "unclassified";
+
+/// Longest accepted type name, in bytes; a longer one is treated as malformed input.
+pub const MAX_TYPE_LEN: usize = 256;
+
+/// How to find an event's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A top-level string field of the JSON value.
+    JsonField(String),
+    /// A string at a JSON pointer (RFC 6901) into the value, like `/meta/type`.
+    JsonPointer(String),
+    /// The value of a message header (the last one, if repeated).
+    Header(String),
+    /// The topic name.
+    Topic,
+}
+
+/// Why a message got no type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Unclassified {
+    /// Null value: a tombstone, not an event.
+    Tombstone,
+    /// Zero-length value.
+    EmptyValue,
+    /// The value is not valid JSON (or nests too deeply to parse safely).
+    InvalidJson,
+    /// The value is JSON but not an object (array, string, number...).
+    NotAnObject,
+    /// The type field or pointer target is absent.
+    MissingField,
+    /// The type field is present but not a string.
+    NotAString,
+    /// The type header is absent.
+    MissingHeader,
+    /// The type header is present with a null value.
+    NullHeader,
+    /// The value (JSON rules) or the type header is not valid UTF-8.
+    InvalidUtf8,
+    /// The type is the empty string.
+    EmptyType,
+    /// The type is longer than [`MAX_TYPE_LEN`] bytes.
+    TypeTooLong,
+    /// The type is the reserved name [`UNCLASSIFIED`].
+    ReservedType,
+    /// The position cannot be stored (partition or topic beyond the index's limits).
+    PositionOutOfRange,
+}
+
+impl Unclassified {
+    /// Every reason, for reports that list all of them.
+    pub const ALL: [Unclassified; 13] = [
+        Self::Tombstone,
+        Self::EmptyValue,
+        Self::InvalidJson,
+        Self::NotAnObject,
+        Self::MissingField,
+        Self::NotAString,
+        Self::MissingHeader,
+        Self::NullHeader,
+        Self::InvalidUtf8,
+        Self::EmptyType,
+        Self::TypeTooLong,
+        Self::ReservedType,
+        Self::PositionOutOfRange,
+    ];
+
+    /// Stable snake_case name, used in logs, JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tombstone => "tombstone",
+            Self::EmptyValue => "empty_value",
+            Self::InvalidJson => "invalid_json",
+            Self::NotAnObject => "not_an_object",
+            Self::MissingField => "missing_field",
+            Self::NotAString => "not_a_string",
+            Self::MissingHeader => "missing_header",
+            Self::NullHeader => "null_header",
+            Self::InvalidUtf8 => "invalid_utf8",
+            Self::EmptyType => "empty_type",
+            Self::TypeTooLong => "type_too_long",
+            Self::ReservedType => "reserved_type",
+            Self::PositionOutOfRange => "position_out_of_range",
+        }
+    }
+}
+
+impl fmt::Display for Unclassified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Header access for the header rule, so the classifier needs no Kafka types.
+pub trait Headers {
+    /// The value of the last header called `name`: `None` if absent, `Some(None)` if null.
+    fn last(&self, name: &str) -> Option<Option<&[u8]>>;
+}
+
+impl Headers for [(&str, Option<&[u8]>)] {
+    fn last(&self, name: &str) -> Option<Option<&[u8]>> {
+        self.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+/// The parts of a message the rules look at.
+pub struct Message<'a, H: Headers + ?Sized> {
+    /// Topic name.
+    pub topic: &'a str,
+    /// Value bytes; `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// Headers, if any.
+    pub headers: &'a H,
+}
+
+impl Rule {
+    /// The event type of `message`, or why it has none.
+    pub fn classify<'a, H: Headers + ?Sized>(
+        &self,
+        message: &Message<'a, H>,
+    ) -> Result<Cow<'a, str>, Unclassified> {
+        let value = message.value.ok_or(Unclassified::Tombstone)?;
+        let event_type = match self {
+            Rule::Topic => Cow::Borrowed(message.topic),
+            Rule::Header(name) => {
+                let raw = message
+                    .headers
+                    .last(name)
+                    .ok_or(Unclassified::MissingHeader)?
+                    .ok_or(Unclassified::NullHeader)?;
+                Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| Unclassified::InvalidUtf8)?)
+            }
+            Rule::JsonField(field) => {
+                if value.is_empty() {
+                    return Err(Unclassified::EmptyValue);
+                }
+                top_level_string(value, field)?
+            }
+            Rule::JsonPointer(pointer) => {
+                if value.is_empty() {
+                    return Err(Unclassified::EmptyValue);
+                }
+                pointed_string(value, pointer)?
+            }
+        };
+        check_name(event_type)
+    }
+}
+
+fn check_name(name: Cow<'_, str>) -> Result<Cow<'_, str>, Unclassified> {
+    if name.is_empty() {
+        Err(Unclassified::EmptyType)
+    } else if name.len() > MAX_TYPE_LEN {
+        Err(Unclassified::TypeTooLong)
+    } else if name == UNCLASSIFIED {
+        Err(Unclassified::ReservedType)
+    } else {
+        Ok(name)
+    }
+}
+
+/// What the top-level scan found for the wanted field.
+enum Field<'a> {
+    Missing,
+    NotAString,
+    String(Cow<'a, str>),
+}
+
+/// Scans the top-level object once for `field`, skipping other values without
+/// building them; the whole document is still validated. Duplicate keys: last wins,
+/// as in `serde_json::Value`.
+fn top_level_string<'a>(value: &'a [u8], field: &str) -> Result<Cow<'a, str>, Unclassified> {
+    let mut deserializer = serde_json::Deserializer::from_slice(value);
+    let found = FieldSeed { field }
+        .deserialize(&mut deserializer)
+        .map_err(|e| {
+            if e.is_data() {
+                Unclassified::NotAnObject
+            } else {
+                unparsable(value)
+            }
+        })?;
+    deserializer.end().map_err(|_| unparsable(value))?;
+    match found {
+        Field::Missing => Err(Unclassified::MissingField),
+        Field::NotAString => Err(Unclassified::NotAString),
+        Field::String(s) => Ok(s),
+    }
+}
+
+struct FieldSeed<'f> {
+    field: &'f str,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Field<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = Field::Missing;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == self.field {
+                found = match map.next_value::<MaybeString<'de>>()? {
+                    MaybeString::String(s) => Field::String(s),
+                    MaybeString::Other => Field::NotAString,
+                };
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A JSON value that is kept only if it is a string.
+enum MaybeString<'a> {
+    String(Cow<'a, str>),
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for MaybeString<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringVisitor;
+        impl<'de> Visitor<'de> for StringVisitor {
+            type Value = MaybeString<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeString::String(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeString::String(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MaybeString::String(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeString::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeString::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeString::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeString::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeString::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeString::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeString::Other)
+            }
+        }
+        deserializer.deserialize_any(StringVisitor)
+    }
+}
+
+/// The reason for a value serde_json could not parse: bad UTF-8 or bad JSON.
+fn unparsable(value: &[u8]) -> Unclassified {
+    if std::str::from_utf8(value).is_err() {
+        Unclassified::InvalidUtf8
+    } else {
+        Unclassified::InvalidJson
+    }
+}
+
+fn pointed_string<'a>(value: &'a [u8], pointer: &str) -> Result<Cow<'a, str>, Unclassified> {
+    let document: serde_json::Value =
+        serde_json::from_slice(value).map_err(|_| unparsable(value))?;
+    if !document.is_object() {
+        return Err(Unclassified::NotAnObject);
+    }
+    match document.pointer(pointer) {
+        None => Err(Unclassified::MissingField),
+        Some(serde_json::Value::String(s)) => Ok(Cow::Owned(s.clone())),
+        Some(_) => Err(Unclassified::NotAString),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type NoHeaders = [(&'static str, Option<&'static [u8]>)];
+    const NONE: &NoHeaders = &[];
+
+    fn json(rule: &Rule, value: &[u8]) -> Result<String, Unclassified> {
+        rule.classify(&Message {
+            topic: "events",
+            value: Some(value),
+            headers: NONE,
+        })
+        .map(Cow::into_owned)
+    }
+
+    fn field() -> Rule {
+        Rule::JsonField("type".into())
+    }
+
+    #[test]
+    fn top_level_field_found_anywhere_in_the_object() {
+        assert_eq!(json(&field(), br#"{"type":"a","v":1}"#), Ok("a".into()));
+        assert_eq!(
+            json(&field(), br#"{"v":[1,{"type":"x"}],"type":"b"}"#),
+            Ok("b".into())
+        );
+        // Escapes are decoded.
+        assert_eq!(json(&field(), br#"{"type":"bl\u006f\"od"}"#), Ok("blo\"od".into()));
+        // Duplicate keys: the last wins, as in serde_json::Value.
+        assert_eq!(json(&field(), br#"{"type":"a","type":"b"}"#), Ok("b".into()));
+    }
+
+    #[test]
+    fn every_malformed_json_case_has_its_reason() {
+        let cases: &[(&[u8], Unclassified)] = &[
+            (b"", Unclassified::EmptyValue),
+            (b"not json", Unclassified::InvalidJson),
+            (br#"{"type":"a""#, Unclassified::InvalidJson),
+            (br#"{"type":"a"} trailing"#, Unclassified::InvalidJson),
+            (b"\xff\xfe", Unclassified::InvalidUtf8),
+            (b"{\"type\":\"\xff\"}", Unclassified::InvalidUtf8),
+            (br#"[{"type":"a"}]"#, Unclassified::NotAnObject),
+            (br#""a""#, Unclassified::NotAnObject),
+            (b"42", Unclassified::NotAnObject),
+            (b"null", Unclassified::NotAnObject),
+            (br#"{"kind":"a"}"#, Unclassified::MissingField),
+            (br#"{"type":null}"#, Unclassified::NotAString),
+            (br#"{"type":7}"#, Unclassified::NotAString),
+            (br#"{"type":{"a":"b"}}"#, Unclassified::NotAString),
+            (br#"{"type":["a"]}"#, Unclassified::NotAString),
+            (br#"{"type":""}"#, Unclassified::EmptyType),
+            (br#"{"type":"unclassified"}"#, Unclassified::ReservedType),
+        ];
+        for (value, reason) in cases {
+            assert_eq!(
+                json(&field(), value),
+                Err(*reason),
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
+        let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(MAX_TYPE_LEN + 1));
+        assert_eq!(json(&field(), long.as_bytes()), Err(Unclassified::TypeTooLong));
+        let longest = format!(r#"{{"type":"{}"}}"#, "x".repeat(MAX_TYPE_LEN));
+        assert!(json(&field(), longest.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_never_overflows_the_stack() {
+        let deep = format!(
+            r#"{{"type":"a","x":{}{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        // The field scan skips other values iteratively: valid JSON, classified.
+        assert_eq!(json(&field(), deep.as_bytes()), Ok("a".into()));
+        // A pointer builds a Value, which stops at serde_json's recursion limit.
+        let pointer = Rule::JsonPointer("/type".into());
+        assert_eq!(json(&pointer, deep.as_bytes()), Err(Unclassified::InvalidJson));
+    }
+
+    #[test]
+    fn tombstone_is_unclassified_under_every_rule() {
+        for rule in [field(), Rule::Topic, Rule::Header("t".into())] {
+            let message = Message {
+                topic: "events",
+                value: None,
+                headers: NONE,
+            };
+            assert_eq!(rule.classify(&message), Err(Unclassified::Tombstone));
+        }
+    }
+
+    #[test]
+    fn json_pointer_reaches_nested_fields() {
+        let rule = Rule::JsonPointer("/meta/type".into());
+        assert_eq!(json(&rule, br#"{"meta":{"type":"a"}}"#), Ok("a".into()));
+        assert_eq!(json(&rule, br#"{"meta":{}}"#), Err(Unclassified::MissingField));
+        assert_eq!(json(&rule, br#"{"meta":{"type":1}}"#), Err(Unclassified::NotAString));
+        assert_eq!(json(&rule, b"[1]"), Err(Unclassified::NotAnObject));
+        assert_eq!(json(&rule, b"{"), Err(Unclassified::InvalidJson));
+    }
+
+    #[test]
+    fn header_rule_uses_the_last_header_of_that_name() {
+        let rule = Rule::Header("item_type_name".into());
+        let classify = |headers: &NoHeaders| {
+            rule.classify(&Message {
+                topic: "events",
+                value: Some(b"not json is fine here"),
+                headers,
+            })
+            .map(Cow::into_owned)
+        };
+        assert_eq!(
+            classify(&[("item_type_name", Some(b"a")), ("item_type_name", Some(b"b"))]),
+            Ok("b".into())
+        );
+        assert_eq!(classify(&[("other", Some(b"a"))]), Err(Unclassified::MissingHeader));
+        assert_eq!(classify(&[("item_type_name", None)]), Err(Unclassified::NullHeader));
+        assert_eq!(
+            classify(&[("item_type_name", Some(b"\xff"))]),
+            Err(Unclassified::InvalidUtf8)
+        );
+        assert_eq!(classify(&[("item_type_name", Some(b""))]), Err(Unclassified::EmptyType));
+    }
+
+    #[test]
+    fn topic_rule_names_the_type_after_the_topic() {
+        let message = Message {
+            topic: "blood_pressure",
+            value: Some(b"anything"),
+            headers: NONE,
+        };
+        assert_eq!(Rule::Topic.classify(&message).unwrap(), "blood_pressure");
+    }
+}

@@ -1,0 +1,593 @@
+//! Configuration: built-in defaults, then a TOML file, then `ANALYZER_*` environment
+//! variables (`__` nests: `ANALYZER_KAFKA__BROKERS`). Later layers win.
+//!
+//! Unknown keys are rejected, and every error names the key and where its value came
+//! from (the file's path or the environment variable), so a bad deploy fails at start
+//! with a message that says what to fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Metadata};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::classify::{self, Rule};
+use crate::view::MAX_TOPICS;
+
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "ANALYZER_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where to read events from.
+    pub kafka: KafkaSettings,
+    /// The HTTP server.
+    pub http: HttpSettings,
+    /// How an event's type is found.
+    pub classify: ClassifySettings,
+    /// The payload cache.
+    pub cache: CacheSettings,
+    /// Extra paths that serve one type's events: `GET {path}?index=N`.
+    pub routes: Vec<RouteSettings>,
+}
+
+/// `[kafka]`: the broker and topics to index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Topics to index, all partitions of each. A string of comma-separated names is
+    /// accepted too (handy in an environment variable).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub topics: Vec<String>,
+    /// Any librdkafka property, passed to every client (SASL, TLS, tuning...).
+    #[serde(deserialize_with = "property_map")]
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "localhost:9092".into(),
+            topics: vec!["events".into()],
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// librdkafka properties analyzer sets itself: overriding them would break its
+/// guarantees (read from the start, never commit, see every partition end).
+pub const MANAGED_PROPERTIES: [&str; 6] = [
+    "bootstrap.servers",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.partition.eof",
+    "auto.offset.reset",
+    "isolation.level",
+];
+
+/// `[http]`: the HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            bind: SocketAddr::from(([0, 0, 0, 0], 8110)),
+        }
+    }
+}
+
+/// Which part of a message names its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifyBy {
+    /// A field of the JSON value.
+    JsonField,
+    /// A message header.
+    Header,
+    /// The topic name.
+    Topic,
+}
+
+/// `[classify]`: how an event's type is found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifySettings {
+    /// `json_field`, `header` or `topic`.
+    pub by: ClassifyBy,
+    /// json_field: a top-level field name, or a JSON pointer like `/meta/type`;
+    /// header: the header name; topic: ignored.
+    pub name: String,
+}
+
+impl Default for ClassifySettings {
+    fn default() -> Self {
+        ClassifySettings {
+            by: ClassifyBy::JsonField,
+            name: "type".into(),
+        }
+    }
+}
+
+impl ClassifySettings {
+    /// The classification rule these settings describe.
+    pub fn rule(&self) -> Rule {
+        match self.by {
+            ClassifyBy::JsonField if self.name.starts_with('/') => {
+                Rule::JsonPointer(self.name.clone())
+            }
+            ClassifyBy::JsonField => Rule::JsonField(self.name.clone()),
+            ClassifyBy::Header => Rule::Header(self.name.clone()),
+            ClassifyBy::Topic => Rule::Topic,
+        }
+    }
+}
+
+/// `[cache]`: the in-memory payload cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Budget in bytes; 0 disables the cache (every lookup reads from Kafka).
+    pub max_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            max_bytes: 128 << 20,
+        }
+    }
+}
+
+/// `[[routes]]`: an alias path for one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// The path, like `/blood_pressure`.
+    pub path: String,
+    /// The event type it serves.
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
+/// Paths the API itself uses; an alias may not shadow them.
+const RESERVED_PREFIXES: [&str; 7] = [
+    "/events",
+    "/stats",
+    "/openapi.json",
+    "/docs",
+    "/health",
+    "/metrics",
+    "/status",
+];
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug)]
+pub struct ConfigError {
+    problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        ConfigError {
+            problems: vec![problem],
+        }
+    }
+}
+
+/// Where to read the configuration file from.
+#[derive(Debug, Clone)]
+pub enum ConfigFile {
+    /// The default `./analyzer.toml`, used only if it exists.
+    Default,
+    /// A file named on the command line; it must exist.
+    Explicit(PathBuf),
+}
+
+/// The default configuration file name, looked up in the working directory.
+pub const DEFAULT_FILE: &str = "analyzer.toml";
+
+/// Loads and validates the configuration from its three layers.
+pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
+    let path = match file {
+        ConfigFile::Explicit(path) if !path.is_file() => {
+            return Err(ConfigError::one(format!(
+                "config file {} does not exist (given with --config)",
+                path.display()
+            )));
+        }
+        ConfigFile::Explicit(path) => Some(path.as_path()),
+        ConfigFile::Default => Some(Path::new(DEFAULT_FILE)).filter(|p| p.is_file()),
+    };
+    let figment = figment(path);
+    let settings: Settings = figment.extract().map_err(|e| ConfigError {
+        problems: e.into_iter().map(|e| describe(&e)).collect(),
+    })?;
+    let problems: Vec<String> = settings
+        .problems()
+        .into_iter()
+        .map(|(key, problem)| format!("{key}: {problem}{}", source_of(&figment, &key)))
+        .collect();
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+fn figment(file: Option<&Path>) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+/// The environment variable that sets `key`, like `ANALYZER_KAFKA__BROKERS`.
+pub fn env_var_for(key: &[impl AsRef<str>]) -> String {
+    let joined: Vec<String> = key.iter().map(|k| k.as_ref().to_uppercase()).collect();
+    format!("{ENV_PREFIX}{}", joined.join("__"))
+}
+
+fn where_from(metadata: &Metadata, key: &[String]) -> String {
+    match &metadata.source {
+        Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+        _ if metadata.name.contains("environment") => {
+            format!(" (from environment variable {})", env_var_for(key))
+        }
+        _ => " (built-in default)".into(),
+    }
+}
+
+fn source_of(figment: &Figment, key: &str) -> String {
+    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+    figment
+        .find_metadata(key)
+        .map(|metadata| where_from(metadata, &path))
+        .unwrap_or_default()
+}
+
+fn describe(error: &figment::Error) -> String {
+    let mut key = error.path.clone();
+    if let figment::error::Kind::UnknownField(field, _) = &error.kind {
+        key.push(field.clone());
+    }
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| where_from(m, &key))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{source}", error.kind)
+    } else {
+        format!("{}: {}{source}", key.join("."), error.kind)
+    }
+}
+
+impl Settings {
+    /// Cross-field checks, as (key, problem) pairs; empty when the settings are usable.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, text: String| problems.push((key.to_owned(), text));
+        if self.kafka.brokers.trim().is_empty() {
+            problem("kafka.brokers", "must name at least one broker".into());
+        }
+        if self.kafka.topics.is_empty() {
+            problem("kafka.topics", "must name at least one topic".into());
+        }
+        if self.kafka.topics.len() > MAX_TOPICS {
+            problem(
+                "kafka.topics",
+                format!("at most {MAX_TOPICS} topics can be indexed"),
+            );
+        }
+        for (i, topic) in self.kafka.topics.iter().enumerate() {
+            if topic.trim().is_empty() {
+                problem("kafka.topics", "a topic name is empty".into());
+            } else if self.kafka.topics[..i].contains(topic) {
+                problem("kafka.topics", format!("topic {topic:?} is listed twice"));
+            }
+        }
+        for name in MANAGED_PROPERTIES {
+            if self.kafka.properties.contains_key(name) {
+                problem(
+                    "kafka.properties",
+                    format!("{name:?} is set by analyzer itself and cannot be overridden"),
+                );
+            }
+        }
+        if self.classify.by != ClassifyBy::Topic && self.classify.name.is_empty() {
+            problem(
+                "classify.name",
+                "must name the field or header that holds the type".into(),
+            );
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            let key = format!("routes.{i}");
+            if !route.path.starts_with('/') || route.path.len() < 2 {
+                problem(&key, format!("path {:?} must start with '/'", route.path));
+            }
+            if RESERVED_PREFIXES
+                .iter()
+                .any(|p| route.path == *p || route.path.starts_with(&format!("{p}/")))
+            {
+                problem(&key, format!("path {:?} is used by the API itself", route.path));
+            }
+            if self.routes[..i].iter().any(|r| r.path == route.path) {
+                problem(&key, format!("path {:?} is declared twice", route.path));
+            }
+            if route.event_type.is_empty()
+                || route.event_type.len() > classify::MAX_TYPE_LEN
+                || route.event_type == classify::UNCLASSIFIED
+            {
+                problem(
+                    &key,
+                    format!(
+                        "type {:?} must be 1 to {} bytes and not {:?}",
+                        route.event_type,
+                        classify::MAX_TYPE_LEN,
+                        classify::UNCLASSIFIED
+                    ),
+                );
+            }
+        }
+        problems
+    }
+
+    /// The settings as printable lines, with secret-looking properties masked.
+    pub fn masked_summary(&self) -> String {
+        let properties: Vec<String> = self
+            .kafka
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let lower = k.to_lowercase();
+                let secret = ["password", "secret", "token", "key"]
+                    .iter()
+                    .any(|s| lower.contains(s));
+                format!("{k}={}", if secret { "****" } else { v })
+            })
+            .collect();
+        let routes: Vec<String> = self
+            .routes
+            .iter()
+            .map(|r| format!("{} -> {}", r.path, r.event_type))
+            .collect();
+        format!(
+            "brokers={} topics={:?} properties=[{}] bind={} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
+            self.kafka.brokers,
+            self.kafka.topics,
+            properties.join(", "),
+            self.http.bind,
+            self.classify.by,
+            self.classify.name,
+            self.cache.max_bytes,
+            routes.join(", "),
+        )
+    }
+}
+
+fn list_or_csv<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match ListOrCsv::deserialize(deserializer)? {
+        ListOrCsv::List(list) => list,
+        ListOrCsv::Csv(csv) => csv.split(',').map(|s| s.trim().to_owned()).collect(),
+    })
+}
+
+/// librdkafka takes every property as a string; accept TOML numbers and booleans too.
+fn property_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        String(String),
+        Integer(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::String(s) => s,
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(jail: &mut Jail, toml: &str) -> Result<Settings, ConfigError> {
+        jail.create_file("analyzer.toml", toml)
+            .map_err(|e| ConfigError::one(e.to_string()))?;
+        load(&ConfigFile::Default)
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        Jail::expect_with(|_| {
+            let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+            assert_eq!(settings, Settings::default());
+            assert_eq!(settings.classify.rule(), Rule::JsonField("type".into()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ANALYZER_KAFKA__BROKERS", "env-host:9092");
+            jail.set_env("ANALYZER_HTTP__BIND", "127.0.0.1:9000");
+            let settings = load_in(
+                jail,
+                r#"
+                [kafka]
+                brokers = "file-host:9092"
+                topics = ["a", "b"]
+                [kafka.properties]
+                "fetch.wait.max.ms" = 10
+                [classify]
+                by = "header"
+                name = "item_type_name"
+                [[routes]]
+                path = "/bp"
+                type = "blood_pressure"
+                "#,
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(settings.kafka.brokers, "env-host:9092");
+            assert_eq!(settings.kafka.topics, ["a", "b"]);
+            assert_eq!(settings.kafka.properties["fetch.wait.max.ms"], "10");
+            assert_eq!(settings.http.bind.to_string(), "127.0.0.1:9000");
+            assert_eq!(settings.classify.rule(), Rule::Header("item_type_name".into()));
+            assert_eq!(settings.routes[0].event_type, "blood_pressure");
+            assert_eq!(settings.cache.max_bytes, 128 << 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn topics_from_env_may_be_comma_separated() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ANALYZER_KAFKA__TOPICS", "a, b");
+            let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+            assert_eq!(settings.kafka.topics, ["a", "b"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_naming_key_and_file() {
+        Jail::expect_with(|jail| {
+            let err = load_in(jail, "[kafka]\nbrokerz = \"x\"\n").unwrap_err().to_string();
+            assert!(err.contains("kafka.brokerz"), "{err}");
+            assert!(err.contains("analyzer.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_value_names_key_and_env_var() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ANALYZER_CACHE__MAX_BYTES", "lots");
+            let err = load(&ConfigFile::Default).unwrap_err().to_string();
+            assert!(err.contains("cache.max_bytes"), "{err}");
+            assert!(err.contains("ANALYZER_CACHE__MAX_BYTES"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_value_in_file_names_key_and_file() {
+        Jail::expect_with(|jail| {
+            let err = load_in(jail, "[http]\nbind = \"nowhere\"\n")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("http.bind"), "{err}");
+            assert!(err.contains("analyzer.toml"), "{err}");
+            let err = load_in(jail, "[classify]\nby = \"magic\"\n")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("classify.by") && err.contains("json_field"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cross_field_problems_name_their_source() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ANALYZER_KAFKA__TOPICS", "[]");
+            let err = load_in(
+                jail,
+                r#"
+                [kafka.properties]
+                "enable.auto.commit" = "true"
+                [[routes]]
+                path = "/stats"
+                type = "x"
+                "#,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("kafka.topics") && err.contains("ANALYZER_KAFKA__TOPICS"),
+                "{err}"
+            );
+            assert!(err.contains("enable.auto.commit"), "{err}");
+            assert!(err.contains("routes.0") && err.contains("used by the API"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        let err = load(&ConfigFile::Explicit("/nonexistent/analyzer.toml".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/analyzer.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_masked_in_the_summary() {
+        let mut settings = Settings::default();
+        for (k, v) in [
+            ("sasl.password", "hunter2"),
+            ("ssl.key.pem", "PEM"),
+            ("sasl.oauthbearer.token", "t0k"),
+            ("client.secret", "s3"),
+            ("fetch.wait.max.ms", "10"),
+        ] {
+            settings.kafka.properties.insert(k.into(), v.into());
+        }
+        let summary = settings.masked_summary();
+        for secret in ["hunter2", "PEM", "t0k", "s3"] {
+            assert!(!summary.contains(secret), "{summary}");
+        }
+        assert!(summary.contains("fetch.wait.max.ms=10"), "{summary}");
+    }
+
+    #[test]
+    fn example_config_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_FILE);
+        let settings = load(&ConfigFile::Explicit(path)).unwrap();
+        assert!(!settings.kafka.topics.is_empty());
+    }
+}

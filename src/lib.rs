@@ -1,0 +1,13 @@
+//! analyzer: a Kafka indexing sidecar.
+//!
+//! A long-lived consumer reads the configured topics from offset 0, classifies each
+//! event by type and appends its Kafka position to a per-type index; HTTP handlers
+//! answer "the Nth event of type T" and per-type counts in O(1) from that index.
+//!
+//! Modules, one concern each: [`config`] (settings), [`classify`] (event type rules),
+//! [`view`] (the pure index), [`ingest`] (Kafka consumer), [`fetch`] (payloads),
+//! [`http`] (the API), [`startup`] (wiring).
+
+pub mod classify;
+pub mod config;
+pub mod view;

@@ -1,0 +1,469 @@
+//! The in-memory index: per-type, append-only vectors of event positions.
+//!
+//! Pure data structure: no Kafka, no HTTP. One [`ViewWriter`] appends (the ingest
+//! thread), any number of [`View`] clones read (the HTTP workers). Readers never wait
+//! for the writer beyond a brief shared lock taken only to locate a chunk; the writer
+//! takes the exclusive lock only when it adds a chunk (once per up to 65,536 appends).
+//!
+//! Each position packs into 16 bytes (two `u64`s) stored as atomics, so an entry is
+//! written in place while readers run, with no `unsafe`: the writer stores the slots,
+//! then publishes the new length with `Release`; a reader loads the length with
+//! `Acquire` and only reads below it, so it never sees a torn or unwritten entry.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use dashmap::DashMap;
+
+/// Maximum number of distinct topics a position can name (6 bits).
+pub const MAX_TOPICS: usize = 1 << TOPIC_BITS;
+/// Maximum partition number + 1 a position can hold (14 bits).
+pub const MAX_PARTITIONS: i32 = 1 << PARTITION_BITS;
+
+const TOPIC_BITS: u32 = 6;
+const PARTITION_BITS: u32 = 14;
+const TIMESTAMP_BITS: u32 = 64 - TOPIC_BITS - PARTITION_BITS; // 44 bits of ms: until year 2527
+const NO_TIMESTAMP: u64 = (1 << TIMESTAMP_BITS) - 1;
+
+/// Where an event lives in Kafka, plus its timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// Index of the topic in the configured topic list.
+    pub topic: u16,
+    /// Partition number.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+    /// Message timestamp in milliseconds since the epoch, if the broker gave a usable one.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Why a position cannot be packed into 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PositionError {
+    /// The topic index does not fit in 6 bits.
+    #[error("topic index {0} is above the limit of {MAX_TOPICS} topics")]
+    Topic(u16),
+    /// The partition is negative or does not fit in 14 bits.
+    #[error("partition {0} is outside 0..{MAX_PARTITIONS}")]
+    Partition(i32),
+    /// The offset is negative.
+    #[error("offset {0} is negative")]
+    Offset(i64),
+}
+
+impl Position {
+    /// Packs into two words: `offset` and `timestamp:44 | partition:14 | topic:6`.
+    ///
+    /// A timestamp that is negative or beyond year 2527 is stored as "none".
+    pub fn pack(&self) -> Result<[u64; 2], PositionError> {
+        if usize::from(self.topic) >= MAX_TOPICS {
+            return Err(PositionError::Topic(self.topic));
+        }
+        if !(0..MAX_PARTITIONS).contains(&self.partition) {
+            return Err(PositionError::Partition(self.partition));
+        }
+        let offset = u64::try_from(self.offset).map_err(|_| PositionError::Offset(self.offset))?;
+        let timestamp = self
+            .timestamp_ms
+            .and_then(|ts| u64::try_from(ts).ok())
+            .filter(|&ts| ts < NO_TIMESTAMP)
+            .unwrap_or(NO_TIMESTAMP);
+        let partition = self.partition as u64; // checked non-negative above
+        let meta = (timestamp << (PARTITION_BITS + TOPIC_BITS))
+            | (partition << TOPIC_BITS)
+            | u64::from(self.topic);
+        Ok([offset, meta])
+    }
+
+    /// Inverse of [`Position::pack`].
+    pub fn unpack([offset, meta]: [u64; 2]) -> Position {
+        let timestamp = meta >> (PARTITION_BITS + TOPIC_BITS);
+        Position {
+            topic: (meta & ((1 << TOPIC_BITS) - 1)) as u16,
+            partition: ((meta >> TOPIC_BITS) & ((1 << PARTITION_BITS) - 1)) as i32,
+            offset: offset as i64,
+            timestamp_ms: (timestamp != NO_TIMESTAMP).then_some(timestamp as i64),
+        }
+    }
+}
+
+// Chunk k holds FIRST_CHUNK << k entries until that reaches MAX_CHUNK; every later
+// chunk holds MAX_CHUNK. Small first chunks keep a rare type cheap (1 KiB), the cap
+// keeps the unused tail of a big type under 1 MiB.
+const FIRST_CHUNK_SHIFT: u32 = 6; // 64 entries
+const MAX_CHUNK_SHIFT: u32 = 16; // 65,536 entries
+const DOUBLING_CHUNKS: u32 = MAX_CHUNK_SHIFT - FIRST_CHUNK_SHIFT + 1;
+const DOUBLING_ENTRIES: u64 = ((1 << DOUBLING_CHUNKS) - 1) << FIRST_CHUNK_SHIFT;
+
+/// Maps an entry index to (chunk number, slot within chunk).
+fn locate(index: u64) -> (usize, usize) {
+    if index < DOUBLING_ENTRIES {
+        let k = 63 - ((index >> FIRST_CHUNK_SHIFT) + 1).leading_zeros();
+        let start = ((1u64 << k) - 1) << FIRST_CHUNK_SHIFT;
+        (k as usize, (index - start) as usize)
+    } else {
+        let rest = index - DOUBLING_ENTRIES;
+        (
+            (u64::from(DOUBLING_CHUNKS) + (rest >> MAX_CHUNK_SHIFT)) as usize,
+            (rest & ((1 << MAX_CHUNK_SHIFT) - 1)) as usize,
+        )
+    }
+}
+
+fn chunk_capacity(chunk: usize) -> usize {
+    1 << (FIRST_CHUNK_SHIFT as usize + chunk).min(MAX_CHUNK_SHIFT as usize)
+}
+
+type Chunk = Box<[AtomicU64]>;
+
+/// The positions of one event type, in append order.
+#[derive(Default)]
+pub struct TypeIndex {
+    chunks: RwLock<Vec<Chunk>>,
+    len: AtomicU64,
+}
+
+impl TypeIndex {
+    /// Number of events appended so far.
+    pub fn len(&self) -> u64 {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// True when no event has been appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The position of the `index`-th event, if there is one.
+    pub fn get(&self, index: u64) -> Option<Position> {
+        if index >= self.len() {
+            return None;
+        }
+        let (chunk, slot) = locate(index);
+        let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        let words = chunks.get(chunk)?;
+        Some(Position::unpack([
+            words.get(2 * slot)?.load(Ordering::Relaxed),
+            words.get(2 * slot + 1)?.load(Ordering::Relaxed),
+        ]))
+    }
+
+    /// Bytes allocated for this type's entries.
+    pub fn allocated_bytes(&self) -> usize {
+        let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        chunks.iter().map(|c| c.len() * size_of::<AtomicU64>()).sum()
+    }
+
+    /// Appends; only [`ViewWriter`] calls this, which makes it the single writer.
+    fn push(&self, packed: [u64; 2]) {
+        let index = self.len.load(Ordering::Relaxed);
+        let (chunk, slot) = locate(index);
+        let mut chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        if chunk == chunks.len() {
+            drop(chunks);
+            let fresh: Chunk = (0..2 * chunk_capacity(chunk))
+                .map(|_| AtomicU64::new(0))
+                .collect();
+            self.chunks
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(fresh);
+            chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        }
+        if let Some(words) = chunks.get(chunk) {
+            words[2 * slot].store(packed[0], Ordering::Relaxed);
+            words[2 * slot + 1].store(packed[1], Ordering::Relaxed);
+        }
+        drop(chunks);
+        self.len.store(index + 1, Ordering::Release);
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    types: DashMap<Arc<str>, Arc<TypeIndex>>,
+    unclassified: TypeIndex,
+}
+
+/// Read access to the index; cheap to clone and share across threads.
+#[derive(Clone)]
+pub struct View {
+    shared: Arc<Shared>,
+}
+
+/// The one handle that appends to the index.
+pub struct ViewWriter {
+    shared: Arc<Shared>,
+}
+
+/// Creates an empty index: the reader handle and its single writer.
+pub fn new_view() -> (View, ViewWriter) {
+    let shared = Arc::new(Shared::default());
+    (
+        View {
+            shared: Arc::clone(&shared),
+        },
+        ViewWriter { shared },
+    )
+}
+
+impl View {
+    /// The index of one type, if that type has been seen or declared.
+    pub fn type_index(&self, event_type: &str) -> Option<Arc<TypeIndex>> {
+        self.shared
+            .types
+            .get(event_type)
+            .map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The position of the `index`-th event of `event_type`.
+    pub fn get(&self, event_type: &str, index: u64) -> Lookup {
+        match self.shared.types.get(event_type) {
+            None => Lookup::UnknownType,
+            Some(entry) => match entry.get(index) {
+                Some(position) => Lookup::Found(position),
+                None => Lookup::OutOfRange { len: entry.len() },
+            },
+        }
+    }
+
+    /// The index of events whose type could not be determined.
+    pub fn unclassified(&self) -> &TypeIndex {
+        &self.shared.unclassified
+    }
+
+    /// Exact event count per type (declared types included, with 0).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.shared
+            .types
+            .iter()
+            .map(|entry| (entry.key().to_string(), entry.value().len()))
+            .collect()
+    }
+
+    /// Total events indexed across all types, unclassified included.
+    pub fn total(&self) -> u64 {
+        let classified: u64 = self.shared.types.iter().map(|e| e.value().len()).sum();
+        classified + self.shared.unclassified.len()
+    }
+
+    /// Bytes allocated for all position entries.
+    pub fn allocated_bytes(&self) -> usize {
+        let classified: usize = self
+            .shared
+            .types
+            .iter()
+            .map(|e| e.value().allocated_bytes())
+            .sum();
+        classified + self.shared.unclassified.allocated_bytes()
+    }
+}
+
+/// The answer to a (type, index) lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The event is at this position.
+    Found(Position),
+    /// The type exists but has only `len` events.
+    OutOfRange {
+        /// How many events the type has.
+        len: u64,
+    },
+    /// No event of this type was ever seen, and it is not declared.
+    UnknownType,
+}
+
+impl ViewWriter {
+    /// Makes a type known with zero events, so it shows in counts before any arrive.
+    pub fn declare(&mut self, event_type: &str) {
+        self.index_of(event_type);
+    }
+
+    /// Appends a position to a type's index.
+    pub fn append(&mut self, event_type: &str, position: Position) -> Result<(), PositionError> {
+        let packed = position.pack()?;
+        self.index_of(event_type).push(packed);
+        Ok(())
+    }
+
+    /// Appends a position to the unclassified index.
+    pub fn append_unclassified(&mut self, position: Position) -> Result<(), PositionError> {
+        let packed = position.pack()?;
+        self.shared.unclassified.push(packed);
+        Ok(())
+    }
+
+    fn index_of(&self, event_type: &str) -> Arc<TypeIndex> {
+        if let Some(entry) = self.shared.types.get(event_type) {
+            return Arc::clone(entry.value());
+        }
+        Arc::clone(
+            self.shared
+                .types
+                .entry(Arc::from(event_type))
+                .or_default()
+                .value(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: i64) -> Position {
+        Position {
+            topic: 0,
+            partition: 0,
+            offset,
+            timestamp_ms: Some(1_700_000_000_000 + offset),
+        }
+    }
+
+    #[test]
+    fn seed_semantics_per_type_index_is_topic_order() {
+        // The topic [A, B, A, A, B] gives A#2 = offset 3 and B#1 = offset 4.
+        let (view, mut writer) = new_view();
+        for (offset, t) in ["A", "B", "A", "A", "B"].iter().enumerate() {
+            writer.append(t, at(offset as i64)).unwrap();
+        }
+        assert_eq!(view.get("A", 2), Lookup::Found(at(3)));
+        assert_eq!(view.get("B", 1), Lookup::Found(at(4)));
+        assert_eq!(view.get("A", 3), Lookup::OutOfRange { len: 3 });
+        assert_eq!(view.get("C", 0), Lookup::UnknownType);
+        let counts = view.counts();
+        assert_eq!(counts.get("A"), Some(&3));
+        assert_eq!(counts.get("B"), Some(&2));
+        assert_eq!(view.total(), 5);
+    }
+
+    #[test]
+    fn declared_type_counts_zero_and_is_known() {
+        let (view, mut writer) = new_view();
+        writer.declare("heart_rate");
+        assert_eq!(view.counts().get("heart_rate"), Some(&0));
+        assert_eq!(view.get("heart_rate", 0), Lookup::OutOfRange { len: 0 });
+    }
+
+    #[test]
+    fn pack_round_trips_at_the_limits() {
+        for position in [
+            Position {
+                topic: (MAX_TOPICS - 1) as u16,
+                partition: MAX_PARTITIONS - 1,
+                offset: i64::MAX,
+                timestamp_ms: Some((1 << 44) - 2),
+            },
+            Position {
+                topic: 0,
+                partition: 0,
+                offset: 0,
+                timestamp_ms: Some(0),
+            },
+            Position {
+                topic: 3,
+                partition: 7,
+                offset: 42,
+                timestamp_ms: None,
+            },
+        ] {
+            assert_eq!(Position::unpack(position.pack().unwrap()), position);
+        }
+    }
+
+    #[test]
+    fn pack_rejects_what_does_not_fit_and_drops_odd_timestamps() {
+        let base = at(1);
+        let bad_topic = Position {
+            topic: MAX_TOPICS as u16,
+            ..base
+        };
+        assert_eq!(
+            bad_topic.pack(),
+            Err(PositionError::Topic(MAX_TOPICS as u16))
+        );
+        for partition in [-1, MAX_PARTITIONS] {
+            let p = Position { partition, ..base };
+            assert_eq!(p.pack(), Err(PositionError::Partition(partition)));
+        }
+        let negative = Position { offset: -1, ..base };
+        assert_eq!(negative.pack(), Err(PositionError::Offset(-1)));
+        for ts in [-1, 1 << 44] {
+            let p = Position {
+                timestamp_ms: Some(ts),
+                ..base
+            };
+            assert_eq!(Position::unpack(p.pack().unwrap()).timestamp_ms, None);
+        }
+    }
+
+    #[test]
+    fn locate_matches_chunk_capacities() {
+        let mut index = 0u64;
+        for chunk in 0..14 {
+            for slot in [0, chunk_capacity(chunk) - 1] {
+                assert_eq!(locate(index + slot as u64), (chunk, slot), "chunk {chunk}");
+            }
+            index += chunk_capacity(chunk) as u64;
+        }
+    }
+
+    #[test]
+    fn many_appends_cross_chunk_boundaries_and_stay_compact() {
+        let (view, mut writer) = new_view();
+        let n = 300_000;
+        for offset in 0..n {
+            writer.append("t", at(offset)).unwrap();
+        }
+        let index = view.type_index("t").unwrap();
+        for i in [0, 63, 64, 191, 192, 131_007, 131_008, 196_544, n as u64 - 1] {
+            assert_eq!(index.get(i), Some(at(i as i64)), "index {i}");
+        }
+        assert_eq!(index.get(n as u64), None);
+        // 16 bytes an entry plus an unused tail of less than one max chunk (1 MiB).
+        let bytes = index.allocated_bytes();
+        assert!(bytes >= 16 * n as usize && bytes < 16 * n as usize + (16 << 16));
+    }
+
+    #[test]
+    fn unclassified_is_separate_from_counts() {
+        let (view, mut writer) = new_view();
+        writer.append_unclassified(at(0)).unwrap();
+        assert!(view.counts().is_empty());
+        assert_eq!(view.unclassified().get(0), Some(at(0)));
+        assert_eq!(view.total(), 1);
+    }
+
+    #[test]
+    fn concurrent_readers_never_see_unwritten_entries() {
+        let (view, mut writer) = new_view();
+        writer.declare("t");
+        let n = 200_000i64;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let view = view.clone();
+                std::thread::spawn(move || {
+                    let index = view.type_index("t").unwrap();
+                    let mut seen = 0;
+                    while seen < n as u64 {
+                        let len = index.len();
+                        assert!(len >= seen, "length went backwards");
+                        if len > 0 {
+                            // The newest published entry must be complete.
+                            assert_eq!(index.get(len - 1), Some(at(len as i64 - 1)));
+                        }
+                        seen = len;
+                    }
+                })
+            })
+            .collect();
+        for offset in 0..n {
+            writer.append("t", at(offset)).unwrap();
+        }
+        for reader in readers {
+            reader.join().unwrap();
+        }
+    }
+}
