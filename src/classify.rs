@@ -103,32 +103,32 @@ impl fmt::Display for Unclassified {
 }
 
 /// Header access for the header rule, so the classifier needs no Kafka types.
-pub trait Headers {
+pub trait Headers<'a> {
     /// The value of the last header called `name`: `None` if absent, `Some(None)` if null.
-    fn last(&self, name: &str) -> Option<Option<&[u8]>>;
+    fn last(&self, name: &str) -> Option<Option<&'a [u8]>>;
 }
 
-impl Headers for [(&str, Option<&[u8]>)] {
-    fn last(&self, name: &str) -> Option<Option<&[u8]>> {
+impl<'a> Headers<'a> for [(&str, Option<&'a [u8]>)] {
+    fn last(&self, name: &str) -> Option<Option<&'a [u8]>> {
         self.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 }
 
 /// The parts of a message the rules look at.
-pub struct Message<'a, H: Headers + ?Sized> {
+pub struct Message<'a, 'h, H: Headers<'a> + ?Sized> {
     /// Topic name.
     pub topic: &'a str,
     /// Value bytes; `None` for a tombstone.
     pub value: Option<&'a [u8]>,
     /// Headers, if any.
-    pub headers: &'a H,
+    pub headers: &'h H,
 }
 
 impl Rule {
     /// The event type of `message`, or why it has none.
-    pub fn classify<'a, H: Headers + ?Sized>(
+    pub fn classify<'a, H: Headers<'a> + ?Sized>(
         &self,
-        message: &Message<'a, H>,
+        message: &Message<'a, '_, H>,
     ) -> Result<Cow<'a, str>, Unclassified> {
         let value = message.value.ok_or(Unclassified::Tombstone)?;
         let event_type = match self {

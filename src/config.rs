@@ -72,6 +72,29 @@ pub const MANAGED_PROPERTIES: [&str; 6] = [
     "isolation.level",
 ];
 
+impl KafkaSettings {
+    /// A librdkafka client config: `defaults` first, then the user's properties,
+    /// then `managed` (which validation keeps the user from setting).
+    pub fn client_config(
+        &self,
+        defaults: &[(&str, &str)],
+        managed: &[(&str, &str)],
+    ) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in managed {
+            config.set(*key, *value);
+        }
+        config
+    }
+}
+
 /// `[http]`: the HTTP server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -1,1 +1,49 @@
-fn main() {}
+//! The `analyzer` binary: parse the command line, load config, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use analyzer::config::{self, ConfigFile};
+use analyzer::startup::Application;
+use clap::Parser;
+
+/// Kafka indexing sidecar: per-type O(1) event lookups and exact counts over HTTP.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (default: ./analyzer.toml if it exists; then ANALYZER_* env).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+/// Exit code for an unusable configuration.
+const EXIT_CONFIG: u8 = 2;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
+    let settings = match config::load(&file) {
+        Ok(settings) => settings,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    log::info!("analyzer {} starting: {}", env!("CARGO_PKG_VERSION"), settings.masked_summary());
+    let app = match Application::build(&settings) {
+        Ok(app) => app,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

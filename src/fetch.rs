@@ -1,0 +1,341 @@
+//! Payload retrieval: the index stores positions, not payloads. A lookup is served
+//! from a bounded in-memory cache filled at ingest time, or on a miss by reading the
+//! single message at its position with a pool of warm Kafka consumers.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::Semaphore;
+
+use crate::kafka::QuietContext;
+use crate::view::Position;
+
+/// Identifies a message: (topic index, partition, offset).
+pub type MessageKey = (u16, i32, i64);
+
+fn key_of(position: &Position) -> MessageKey {
+    (position.topic, position.partition, position.offset)
+}
+
+/// Approximate bookkeeping bytes per cached payload (map entry, FIFO slot, `Bytes`
+/// header), counted against the budget so the cache never exceeds it in practice.
+pub const CACHE_ENTRY_OVERHEAD: u64 = 96;
+
+/// Bounded payload cache, evicting oldest-inserted first. Shared by reference count.
+#[derive(Clone)]
+pub struct PayloadCache {
+    inner: Arc<CacheInner>,
+}
+
+struct CacheInner {
+    max_bytes: u64,
+    entries: DashMap<MessageKey, Bytes>,
+    // Insertion order, for eviction; only inserts touch it.
+    order: Mutex<VecDeque<(MessageKey, u64)>>,
+    bytes: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// A snapshot of the cache's size and effectiveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Bytes charged against the budget (payloads plus overhead).
+    pub bytes: u64,
+    /// Payloads held.
+    pub entries: u64,
+    /// Lookups served from the cache.
+    pub hits: u64,
+    /// Lookups that had to read from Kafka.
+    pub misses: u64,
+}
+
+impl PayloadCache {
+    /// A cache that holds at most `max_bytes`; 0 disables it.
+    pub fn new(max_bytes: u64) -> Self {
+        PayloadCache {
+            inner: Arc::new(CacheInner {
+                max_bytes,
+                entries: DashMap::new(),
+                order: Mutex::new(VecDeque::new()),
+                bytes: AtomicU64::new(0),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// True when the cache keeps anything at all.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.max_bytes > 0
+    }
+
+    /// Keeps a copy of `payload`, evicting the oldest entries to stay within budget.
+    /// A payload larger than the whole budget is not kept.
+    pub fn insert(&self, position: &Position, payload: &[u8]) {
+        let cost = payload.len() as u64 + CACHE_ENTRY_OVERHEAD;
+        let inner = &*self.inner;
+        if cost > inner.max_bytes {
+            return;
+        }
+        let key = key_of(position);
+        let mut order = inner.order.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner
+            .entries
+            .insert(key, Bytes::copy_from_slice(payload))
+            .is_some()
+        {
+            return; // same message again (it never changes): already accounted for
+        }
+        order.push_back((key, cost));
+        let mut bytes = inner.bytes.load(Ordering::Relaxed) + cost;
+        while bytes > inner.max_bytes {
+            let Some((old, old_cost)) = order.pop_front() else {
+                break;
+            };
+            inner.entries.remove(&old);
+            bytes -= old_cost;
+        }
+        inner.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The cached payload at `position`, counting the hit or miss.
+    pub fn get(&self, position: &Position) -> Option<Bytes> {
+        let found = self
+            .inner
+            .entries
+            .get(&key_of(position))
+            .map(|entry| entry.value().clone());
+        let counter = if found.is_some() {
+            &self.inner.hits
+        } else {
+            &self.inner.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Current size and hit/miss counts.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            bytes: self.inner.bytes.load(Ordering::Relaxed),
+            entries: self.inner.entries.len() as u64,
+            hits: self.inner.hits.load(Ordering::Relaxed),
+            misses: self.inner.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Why a payload could not be returned.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The message is no longer in Kafka (retention or compaction removed it).
+    #[error("the event at {topic}/{partition}@{offset} is no longer in Kafka (retention or compaction removed it)")]
+    Gone {
+        /// Topic name.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+    },
+    /// Kafka did not answer in time.
+    #[error("Kafka did not return the event within {timeout_ms} ms{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    Unavailable {
+        /// How long we waited.
+        timeout_ms: u128,
+        /// The last client error seen, if any.
+        last_error: Option<KafkaError>,
+    },
+    /// The position names a topic this instance does not index (a bug, not an input).
+    #[error("position names unknown topic index {0}")]
+    UnknownTopic(u16),
+    /// The Kafka client refused an operation.
+    #[error("Kafka client error: {0}")]
+    Client(#[from] KafkaError),
+}
+
+/// Reads single messages by position with a small pool of reusable consumers.
+pub struct KafkaReader {
+    topics: Vec<String>,
+    config: ClientConfig,
+    idle: Mutex<Vec<BaseConsumer<QuietContext>>>,
+    permits: Semaphore,
+    timeout: Duration,
+}
+
+impl KafkaReader {
+    /// Creates `pool_size` consumers up front so requests never pay for client creation.
+    pub fn new(
+        topics: Vec<String>,
+        config: ClientConfig,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let idle = (0..pool_size)
+            .map(|_| config.create_with_context(QuietContext))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KafkaReader {
+            topics,
+            config,
+            idle: Mutex::new(idle),
+            permits: Semaphore::new(pool_size),
+            timeout,
+        })
+    }
+
+    /// The value bytes of the message at `position` (empty for a null value).
+    pub async fn read(self: &Arc<Self>, position: Position) -> Result<Bytes, FetchError> {
+        let topic = self
+            .topics
+            .get(usize::from(position.topic))
+            .ok_or(FetchError::UnknownTopic(position.topic))?
+            .clone();
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Unavailable {
+                timeout_ms: 0,
+                last_error: None,
+            })?;
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let consumer = match pooled {
+            Some(consumer) => consumer,
+            // Only after a blocking task died with its consumer.
+            None => self.config.create_with_context(QuietContext)?,
+        };
+        let reader = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let result = read_at(
+                &consumer,
+                &topic,
+                position.partition,
+                position.offset,
+                reader.timeout,
+            );
+            // Stop prefetching from this partition until the next request.
+            let _ = consumer.unassign();
+            reader
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(consumer);
+            result
+        });
+        task.await.map_err(|_| FetchError::Unavailable {
+            timeout_ms: self.timeout.as_millis(),
+            last_error: None,
+        })?
+    }
+}
+
+fn read_at(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    timeout: Duration,
+) -> Result<Bytes, FetchError> {
+    let gone = || FetchError::Gone {
+        topic: topic.to_owned(),
+        partition,
+        offset,
+    };
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    consumer.assign(&assignment)?;
+    let deadline = Instant::now() + timeout;
+    let mut last_error = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FetchError::Unavailable {
+                timeout_ms: timeout.as_millis(),
+                last_error,
+            });
+        }
+        match consumer.poll(left) {
+            Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
+                if message.offset() == offset {
+                    return Ok(Bytes::copy_from_slice(message.payload().unwrap_or_default()));
+                }
+                if message.offset() > offset {
+                    return Err(gone());
+                }
+            }
+            // Reached the end without meeting the offset, or the offset is below the
+            // log start (auto.offset.reset=error): the message is not there any more.
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => return Err(gone()),
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+            ))) => return Err(gone()),
+            Some(Err(error)) => last_error = Some(error),
+            Some(Ok(_)) | None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: i64) -> Position {
+        Position {
+            topic: 0,
+            partition: 0,
+            offset,
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn cache_evicts_oldest_first_and_stays_within_budget() {
+        let budget = 3 * (100 + CACHE_ENTRY_OVERHEAD);
+        let cache = PayloadCache::new(budget);
+        for offset in 0..5 {
+            cache.insert(&at(offset), &[offset as u8; 100]);
+            assert!(cache.stats().bytes <= budget);
+        }
+        assert!(cache.get(&at(0)).is_none());
+        assert!(cache.get(&at(1)).is_none());
+        for offset in 2..5 {
+            assert_eq!(cache.get(&at(offset)).unwrap(), vec![offset as u8; 100]);
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.hits, stats.misses), (3, 3, 2));
+    }
+
+    #[test]
+    fn disabled_or_oversized_payloads_are_not_kept() {
+        let off = PayloadCache::new(0);
+        off.insert(&at(0), b"x");
+        assert!(!off.is_enabled() && off.get(&at(0)).is_none());
+        let small = PayloadCache::new(CACHE_ENTRY_OVERHEAD + 10);
+        small.insert(&at(0), &[0; 11]);
+        small.insert(&at(1), &[0; 10]);
+        assert!(small.get(&at(0)).is_none());
+        assert!(small.get(&at(1)).is_some());
+    }
+
+    #[test]
+    fn reinserting_a_message_is_not_counted_twice() {
+        let cache = PayloadCache::new(10_000);
+        cache.insert(&at(0), b"abc");
+        cache.insert(&at(0), b"abc");
+        assert_eq!(cache.stats().bytes, 3 + CACHE_ENTRY_OVERHEAD);
+    }
+}
