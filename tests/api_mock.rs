@@ -1,0 +1,258 @@
+//! The real application against librdkafka's in-process mock cluster: fast, and
+//! exercises the same ingest, view, fetch and HTTP code as production.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use analyzer::config::{ClassifyBy, RouteSettings};
+use common::{Event, produce, settings, spawn_app};
+use rdkafka::mocking::MockCluster;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn cluster(topic: &str, partitions: i32) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic(topic, partitions, 1).expect("topic");
+    cluster
+}
+
+#[tokio::test]
+async fn seed_topic_gives_per_type_indexes_in_topic_order() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    let events: Vec<Event> = ["A", "B", "A", "A", "B"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Event::json(t, i))
+        .collect();
+    produce(&brokers, "events", &events).await;
+    let app = spawn_app(&settings(&brokers, &["events"])).await;
+    app.wait_for_total(5, WAIT).await;
+
+    let a2 = app.event("/events/A?index=2").await;
+    assert_eq!((a2.partition, a2.offset), (0, 3));
+    assert_eq!(a2.bytes, events[3].value.clone().unwrap());
+    assert_eq!(a2.content_type, "application/json");
+    assert_eq!(a2.topic, "events");
+    assert!(a2.timestamp.is_some());
+    let b1 = app.event("/events/B?index=1").await;
+    assert_eq!((b1.partition, b1.offset), (0, 4));
+    assert_eq!(b1.bytes, events[4].value.clone().unwrap());
+
+    let stats = app.stats().await;
+    assert_eq!(stats, [("A".into(), 3), ("B".into(), 2)].into());
+
+    let message = app.error_message("/events/A?index=3", 404).await;
+    assert!(message.contains("No message at index 3!") && message.contains('A'), "{message}");
+}
+
+#[tokio::test]
+async fn malformed_events_are_counted_and_kept_in_the_unclassified_index() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    let events = vec![
+        Event::json("A", 0),
+        Event::raw(*b"not json"),
+        Event {
+            value: None,
+            ..Event::default()
+        },
+        Event::raw(*br#"{"type": 42}"#),
+        Event::raw(*br#"{"kind": "A"}"#),
+        Event::raw(*b"[1, 2]"),
+        Event::raw(*b""),
+        Event::raw(*b"\xff\xfe{"),
+        Event::raw(*br#"{"type": ""}"#),
+        Event::json("A", 9),
+    ];
+    produce(&brokers, "events", &events).await;
+    let app = spawn_app(&settings(&brokers, &["events"])).await;
+    app.wait_for_total(events.len() as u64, WAIT).await;
+
+    assert_eq!(app.stats().await, [("A".into(), 2)].into());
+    let reasons = app.status.unclassified_counts();
+    for (reason, count) in [
+        ("invalid_json", 1),
+        ("tombstone", 1),
+        ("not_a_string", 1),
+        ("missing_field", 1),
+        ("not_an_object", 1),
+        ("empty_value", 1),
+        ("invalid_utf8", 1),
+        ("empty_type", 1),
+    ] {
+        assert_eq!(reasons[reason], count, "{reason}");
+    }
+    assert_eq!(reasons.values().sum::<u64>(), 8);
+
+    // Every unclassified event can be fetched by position, in topic order.
+    let not_json = app.event("/events/unclassified?index=0").await;
+    assert_eq!((not_json.offset, not_json.bytes.as_slice()), (1, &b"not json"[..]));
+    assert_eq!(not_json.content_type, "application/octet-stream");
+    let tombstone = app.event("/events/unclassified?index=1").await;
+    assert_eq!((tombstone.offset, tombstone.bytes.len()), (2, 0));
+    let last = app.event("/events/unclassified?index=7").await;
+    assert_eq!(last.offset, 8);
+    app.error_message("/events/unclassified?index=8", 404).await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "events", &[Event::json("A", 0)]).await;
+    let app = spawn_app(&settings(&brokers, &["events"])).await;
+    app.wait_for_total(1, WAIT).await;
+
+    for query in [
+        "",
+        "?index=",
+        "?index=abc",
+        "?index=-1",
+        "?index=1.5",
+        "?index=1e3",
+        "?index=18446744073709551616",
+        "?index=0&index=1",
+        "?idx=0",
+    ] {
+        let message = app.error_message(&format!("/events/A{query}"), 400).await;
+        assert!(message.contains("index"), "{query}: {message}");
+    }
+    let message = app.error_message("/events/nope?index=0", 404).await;
+    assert!(message.contains("nope"), "{message}");
+    let message = app
+        .error_message("/events/A?index=18446744073709551615", 404)
+        .await;
+    assert!(message.contains("No message at index 18446744073709551615!"), "{message}");
+}
+
+#[tokio::test]
+async fn alias_route_serves_its_type_and_declares_it() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    let events = [Event::json("blood_pressure", 0), Event::json("heart_rate", 1)];
+    produce(&brokers, "events", &events).await;
+    let mut config = settings(&brokers, &["events"]);
+    for (path, event_type) in [("/blood_pressure", "blood_pressure"), ("/temperature", "temperature")] {
+        config.routes.push(RouteSettings {
+            path: path.into(),
+            event_type: event_type.into(),
+        });
+    }
+    let app = spawn_app(&config).await;
+    app.wait_for_total(2, WAIT).await;
+
+    let via_alias = app.event("/blood_pressure?index=0").await;
+    let via_events = app.event("/events/blood_pressure?index=0").await;
+    assert_eq!(via_alias.bytes, events[0].value.clone().unwrap());
+    assert_eq!(via_alias.bytes, via_events.bytes);
+    // A declared type with no events yet shows with 0 and answers 404 per index.
+    let stats = app.stats().await;
+    assert_eq!(stats["temperature"], 0);
+    assert_eq!(stats["blood_pressure"], 1);
+    assert_eq!(stats["heart_rate"], 1);
+    app.error_message("/temperature?index=0", 404).await;
+    app.error_message("/temperature?index=x", 400).await;
+}
+
+#[tokio::test]
+async fn header_classification_uses_the_named_header() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    let events = vec![
+        Event::raw(*b"binary \x00 payload").header("item_type_name", Some(b"Order")),
+        Event::raw(*br#"{"type":"ignored"}"#).header("item_type_name", Some(b"Invoice")),
+        Event::raw(*b"x").header("other", Some(b"Order")),
+        Event::raw(*b"x").header("item_type_name", None),
+        Event::raw(*b"x").header("item_type_name", Some(b"\xc3\x28")),
+        Event::raw(*b"x")
+            .header("item_type_name", Some(b"Invoice"))
+            .header("item_type_name", Some(b"Order")),
+    ];
+    produce(&brokers, "events", &events).await;
+    let mut config = settings(&brokers, &["events"]);
+    config.classify.by = ClassifyBy::Header;
+    config.classify.name = "item_type_name".into();
+    let app = spawn_app(&config).await;
+    app.wait_for_total(events.len() as u64, WAIT).await;
+
+    assert_eq!(app.stats().await, [("Invoice".into(), 1), ("Order".into(), 2)].into());
+    let order = app.event("/events/Order?index=0").await;
+    assert_eq!(order.bytes, b"binary \x00 payload");
+    assert_eq!(order.content_type, "application/octet-stream");
+    assert_eq!(app.event("/events/Order?index=1").await.offset, 5);
+    let reasons = app.status.unclassified_counts();
+    assert_eq!(
+        (reasons["missing_header"], reasons["null_header"], reasons["invalid_utf8"]),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn topic_classification_and_several_topics() {
+    let cluster = cluster("blood_pressure", 2);
+    cluster.create_topic("heart_rate", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let bp: Vec<Event> = (0..6).map(|i| Event::raw(format!("bp{i}")).on(i % 2)).collect();
+    let hr: Vec<Event> = (0..4).map(|i| Event::raw(format!("hr{i}"))).collect();
+    produce(&brokers, "blood_pressure", &bp).await;
+    produce(&brokers, "heart_rate", &hr).await;
+    let mut config = settings(&brokers, &["blood_pressure", "heart_rate"]);
+    config.classify.by = ClassifyBy::Topic;
+    let app = spawn_app(&config).await;
+    app.wait_for_total(10, WAIT).await;
+    // Both topics have a partition 0: caught-up must still be decided per topic.
+    app.wait_caught_up(WAIT).await;
+
+    assert_eq!(app.stats().await, [("blood_pressure".into(), 6), ("heart_rate".into(), 4)].into());
+    let hr3 = app.event("/events/heart_rate?index=3").await;
+    assert_eq!((hr3.topic.as_str(), hr3.bytes.as_slice()), ("heart_rate", &b"hr3"[..]));
+}
+
+#[tokio::test]
+async fn lookups_read_from_kafka_when_the_cache_is_off() {
+    let cluster = cluster("events", 3);
+    let brokers = cluster.bootstrap_servers();
+    let events: Vec<Event> = (0..300)
+        .map(|i| Event::json(if i % 3 == 0 { "A" } else { "B" }, i).on((i % 3) as i32))
+        .collect();
+    let positions = produce(&brokers, "events", &events).await;
+    let mut config = settings(&brokers, &["events"]);
+    config.cache.max_bytes = 0;
+    let app = spawn_app(&config).await;
+    app.wait_for_total(300, WAIT).await;
+
+    for (event_type, len) in [("A", 100), ("B", 200)] {
+        for index in [0, len / 2, len - 1] {
+            let fetched = app.event(&format!("/events/{event_type}?index={index}")).await;
+            let produced = positions
+                .iter()
+                .position(|p| *p == (fetched.partition, fetched.offset))
+                .expect("a produced position");
+            assert_eq!(fetched.bytes, events[produced].value.clone().unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_produced_after_catch_up_appear_quickly() {
+    let cluster = cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "events", &[Event::json("A", 0)]).await;
+    let app = spawn_app(&settings(&brokers, &["events"])).await;
+    app.wait_caught_up(WAIT).await;
+    assert_eq!(app.stats().await["A"], 1);
+
+    let produced_at = Instant::now();
+    produce(&brokers, "events", &[Event::json("A", 1), Event::json("B", 2)]).await;
+    loop {
+        let stats = app.stats().await;
+        if stats.get("A") == Some(&2) && stats.get("B") == Some(&1) {
+            break;
+        }
+        assert!(produced_at.elapsed() < Duration::from_secs(2), "not visible: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

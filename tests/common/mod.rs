@@ -1,0 +1,235 @@
+//! Shared test helpers: run the real application on port 0, produce events, wait.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use analyzer::config::Settings;
+use analyzer::ingest::IngestStatus;
+use analyzer::startup::Application;
+use analyzer::view::View;
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// One event to produce.
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    /// Partition to write to (the producer's partitioner picks when None).
+    pub partition: Option<i32>,
+    /// Value bytes; None for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// Headers, in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Event {
+    /// A JSON event `{"type": t, "seq": n, ...}` padded to about 200 bytes.
+    pub fn json(event_type: &str, seq: usize) -> Event {
+        let value = format!(
+            r#"{{"type":"{event_type}","seq":{seq},"device":"dev-{}","reading":{},"note":"{}"}}"#,
+            seq % 17,
+            seq * 7 % 1000,
+            "x".repeat(120)
+        );
+        Event::raw(value.into_bytes())
+    }
+
+    /// An event with these exact value bytes.
+    pub fn raw(value: impl Into<Vec<u8>>) -> Event {
+        Event {
+            value: Some(value.into()),
+            ..Event::default()
+        }
+    }
+
+    /// The same event, written to `partition`.
+    pub fn on(mut self, partition: i32) -> Event {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// The same event with one more header.
+    pub fn header(mut self, key: &str, value: Option<&[u8]>) -> Event {
+        self.headers.push((key.to_owned(), value.map(<[u8]>::to_vec)));
+        self
+    }
+}
+
+/// Produces `events` in order and returns where each landed: (partition, offset).
+pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, i64)> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        // Keep per-partition order exact even on retries.
+        .set("max.in.flight.requests.per.connection", "1")
+        .create()
+        .expect("producer");
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in events {
+        let mut record = FutureRecord::<(), [u8]>::to(topic);
+        if let Some(partition) = event.partition {
+            record = record.partition(partition);
+        }
+        if let Some(value) = &event.value {
+            record = record.payload(value);
+        }
+        if !event.headers.is_empty() {
+            let mut headers = OwnedHeaders::new();
+            for (key, value) in &event.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: value.as_deref(),
+                });
+            }
+            record = record.headers(headers);
+        }
+        match producer.send_result(record) {
+            Ok(delivery) => deliveries.push(delivery),
+            Err((e, _)) => panic!("cannot enqueue event: {e}"),
+        }
+    }
+    let mut positions = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let delivered = delivery.await.expect("delivery not cancelled");
+        let delivered = delivered.unwrap_or_else(|(e, _)| panic!("delivery failed: {e}"));
+        positions.push((delivered.partition, delivered.offset));
+    }
+    positions
+}
+
+/// A running analyzer on a random port.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The app's index, to wait on ingest.
+    pub view: View,
+    /// The ingest thread's status.
+    pub status: Arc<IngestStatus>,
+}
+
+/// Settings for an app reading `topics` from `brokers`, with point reads tuned for tests.
+pub fn settings(brokers: &str, topics: &[&str]) -> Settings {
+    let mut settings = Settings::default();
+    settings.kafka.brokers = brokers.to_owned();
+    settings.kafka.topics = topics.iter().map(|t| (*t).to_owned()).collect();
+    settings
+        .kafka
+        .properties
+        .insert("fetch.wait.max.ms".into(), "10".into());
+    settings.http.bind = "127.0.0.1:0".parse().unwrap();
+    settings
+}
+
+/// Builds and starts the real application (HTTP + ingest) in this runtime.
+pub async fn spawn_app(settings: &Settings) -> TestApp {
+    let app = Application::build(settings).expect("application builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let view = app.view();
+    let status = app.ingest_status();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        view,
+        status,
+    }
+}
+
+impl TestApp {
+    /// GET a path (with query) on the app.
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path_and_query}", self.base))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GET /stats as a map.
+    pub async fn stats(&self) -> BTreeMap<String, u64> {
+        let response = self.get("/stats").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("stats JSON")
+    }
+
+    /// Waits until `total` events (unclassified included) are indexed, or panics.
+    pub async fn wait_for_total(&self, total: u64, timeout: Duration) {
+        let start = Instant::now();
+        while self.view.total() < total {
+            assert!(
+                start.elapsed() < timeout,
+                "only {} of {total} events indexed after {timeout:?}",
+                self.view.total()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(self.view.total(), total, "more events indexed than produced");
+    }
+
+    /// Waits until the ingest thread reports every partition read to its end.
+    pub async fn wait_caught_up(&self, timeout: Duration) {
+        let start = Instant::now();
+        while !self.status.is_caught_up() {
+            assert!(start.elapsed() < timeout, "not caught up after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The JSON `message` of an error response, asserting its status.
+    pub async fn error_message(&self, path_and_query: &str, status: u16) -> String {
+        let response = self.get(path_and_query).await;
+        assert_eq!(response.status(), status, "{path_and_query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path_and_query}"
+        );
+        let body: serde_json::Value = response.json().await.expect("JSON error body");
+        body["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message in {body}"))
+            .to_owned()
+    }
+}
+
+/// A fetched event: its bytes and Kafka coordinates from the response headers.
+#[derive(Debug)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub topic: String,
+    pub timestamp: Option<i64>,
+}
+
+impl TestApp {
+    /// GET an event that must exist.
+    pub async fn event(&self, path_and_query: &str) -> Fetched {
+        let response = self.get(path_and_query).await;
+        assert_eq!(response.status(), 200, "{path_and_query}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let fetched = Fetched {
+            content_type: header("content-type").unwrap(),
+            partition: header("x-kafka-partition").unwrap().parse().unwrap(),
+            offset: header("x-kafka-offset").unwrap().parse().unwrap(),
+            topic: header("x-kafka-topic").unwrap(),
+            timestamp: header("x-kafka-timestamp").map(|t| t.parse().unwrap()),
+            bytes: Vec::new(),
+        };
+        Fetched {
+            bytes: response.bytes().await.unwrap().to_vec(),
+            ..fetched
+        }
+    }
+}
