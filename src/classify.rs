@@ -206,7 +206,10 @@ struct FieldSeed<'f> {
 impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
     type Value = Field<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -335,9 +338,15 @@ mod tests {
             Ok("b".into())
         );
         // Escapes are decoded.
-        assert_eq!(json(&field(), br#"{"type":"bl\u006f\"od"}"#), Ok("blo\"od".into()));
+        assert_eq!(
+            json(&field(), br#"{"type":"bl\u006f\"od"}"#),
+            Ok("blo\"od".into())
+        );
         // Duplicate keys: the last wins, as in serde_json::Value.
-        assert_eq!(json(&field(), br#"{"type":"a","type":"b"}"#), Ok("b".into()));
+        assert_eq!(
+            json(&field(), br#"{"type":"a","type":"b"}"#),
+            Ok("b".into())
+        );
     }
 
     #[test]
@@ -370,7 +379,10 @@ mod tests {
             );
         }
         let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(MAX_TYPE_LEN + 1));
-        assert_eq!(json(&field(), long.as_bytes()), Err(Unclassified::TypeTooLong));
+        assert_eq!(
+            json(&field(), long.as_bytes()),
+            Err(Unclassified::TypeTooLong)
+        );
         let longest = format!(r#"{{"type":"{}"}}"#, "x".repeat(MAX_TYPE_LEN));
         assert!(json(&field(), longest.as_bytes()).is_ok());
     }
@@ -386,7 +398,10 @@ mod tests {
         assert_eq!(json(&field(), deep.as_bytes()), Ok("a".into()));
         // A pointer builds a Value, which stops at serde_json's recursion limit.
         let pointer = Rule::JsonPointer("/type".into());
-        assert_eq!(json(&pointer, deep.as_bytes()), Err(Unclassified::InvalidJson));
+        assert_eq!(
+            json(&pointer, deep.as_bytes()),
+            Err(Unclassified::InvalidJson)
+        );
     }
 
     #[test]
@@ -405,8 +420,14 @@ mod tests {
     fn json_pointer_reaches_nested_fields() {
         let rule = Rule::JsonPointer("/meta/type".into());
         assert_eq!(json(&rule, br#"{"meta":{"type":"a"}}"#), Ok("a".into()));
-        assert_eq!(json(&rule, br#"{"meta":{}}"#), Err(Unclassified::MissingField));
-        assert_eq!(json(&rule, br#"{"meta":{"type":1}}"#), Err(Unclassified::NotAString));
+        assert_eq!(
+            json(&rule, br#"{"meta":{}}"#),
+            Err(Unclassified::MissingField)
+        );
+        assert_eq!(
+            json(&rule, br#"{"meta":{"type":1}}"#),
+            Err(Unclassified::NotAString)
+        );
         assert_eq!(json(&rule, b"[1]"), Err(Unclassified::NotAnObject));
         assert_eq!(json(&rule, b"{"), Err(Unclassified::InvalidJson));
     }
@@ -423,16 +444,28 @@ mod tests {
             .map(Cow::into_owned)
         };
         assert_eq!(
-            classify(&[("item_type_name", Some(b"a")), ("item_type_name", Some(b"b"))]),
+            classify(&[
+                ("item_type_name", Some(b"a")),
+                ("item_type_name", Some(b"b"))
+            ]),
             Ok("b".into())
         );
-        assert_eq!(classify(&[("other", Some(b"a"))]), Err(Unclassified::MissingHeader));
-        assert_eq!(classify(&[("item_type_name", None)]), Err(Unclassified::NullHeader));
+        assert_eq!(
+            classify(&[("other", Some(b"a"))]),
+            Err(Unclassified::MissingHeader)
+        );
+        assert_eq!(
+            classify(&[("item_type_name", None)]),
+            Err(Unclassified::NullHeader)
+        );
         assert_eq!(
             classify(&[("item_type_name", Some(b"\xff"))]),
             Err(Unclassified::InvalidUtf8)
         );
-        assert_eq!(classify(&[("item_type_name", Some(b""))]), Err(Unclassified::EmptyType));
+        assert_eq!(
+            classify(&[("item_type_name", Some(b""))]),
+            Err(Unclassified::EmptyType)
+        );
     }
 
     #[test]

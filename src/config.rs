@@ -266,7 +266,14 @@ fn figment(file: Option<&Path>) -> Figment {
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+    // Only nested keys (every setting lives in a section): Kubernetes injects
+    // ANALYZER_PORT, ANALYZER_SERVICE_HOST... for a Service named "analyzer", and
+    // those must not fail the start. A misspelt nested key is still rejected.
+    figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .filter(|key| key.as_str().contains("__"))
+            .split("__"),
+    )
 }
 
 /// The environment variable that sets `key`, like `ANALYZER_KAFKA__BROKERS`.
@@ -357,7 +364,10 @@ impl Settings {
                 .iter()
                 .any(|p| route.path == *p || route.path.starts_with(&format!("{p}/")))
             {
-                problem(&key, format!("path {:?} is used by the API itself", route.path));
+                problem(
+                    &key,
+                    format!("path {:?} is used by the API itself", route.path),
+                );
             }
             if self.routes[..i].iter().any(|r| r.path == route.path) {
                 problem(&key, format!("path {:?} is declared twice", route.path));
@@ -454,6 +464,8 @@ fn property_map<'de, D: Deserializer<'de>>(
 }
 
 #[cfg(test)]
+// figment's Jail closures must return figment::Error, a large type we do not own.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -466,7 +478,8 @@ mod tests {
 
     #[test]
     fn defaults_apply_without_a_file() {
-        Jail::expect_with(|_| {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
             let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
             assert_eq!(settings, Settings::default());
             assert_eq!(settings.classify.rule(), Rule::JsonField("type".into()));
@@ -477,6 +490,7 @@ mod tests {
     #[test]
     fn env_overrides_file_overrides_defaults() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ANALYZER_KAFKA__BROKERS", "env-host:9092");
             jail.set_env("ANALYZER_HTTP__BIND", "127.0.0.1:9000");
             let settings = load_in(
@@ -500,7 +514,10 @@ mod tests {
             assert_eq!(settings.kafka.topics, ["a", "b"]);
             assert_eq!(settings.kafka.properties["fetch.wait.max.ms"], "10");
             assert_eq!(settings.http.bind.to_string(), "127.0.0.1:9000");
-            assert_eq!(settings.classify.rule(), Rule::Header("item_type_name".into()));
+            assert_eq!(
+                settings.classify.rule(),
+                Rule::Header("item_type_name".into())
+            );
             assert_eq!(settings.routes[0].event_type, "blood_pressure");
             assert_eq!(settings.cache.max_bytes, 128 << 20);
             Ok(())
@@ -510,6 +527,7 @@ mod tests {
     #[test]
     fn topics_from_env_may_be_comma_separated() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ANALYZER_KAFKA__TOPICS", "a, b");
             let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
             assert_eq!(settings.kafka.topics, ["a", "b"]);
@@ -518,9 +536,27 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_service_variables_are_ignored_but_nested_typos_are_not() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ANALYZER_PORT", "tcp://10.0.0.1:8110");
+            jail.set_env("ANALYZER_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("ANALYZER_PORT_8110_TCP_ADDR", "10.0.0.1");
+            load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+            jail.set_env("ANALYZER_KAFKAA__BROKERS", "x:9092");
+            let err = load(&ConfigFile::Default).unwrap_err().to_string();
+            assert!(err.contains("kafkaa"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_key_is_rejected_naming_key_and_file() {
         Jail::expect_with(|jail| {
-            let err = load_in(jail, "[kafka]\nbrokerz = \"x\"\n").unwrap_err().to_string();
+            jail.clear_env();
+            let err = load_in(jail, "[kafka]\nbrokerz = \"x\"\n")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("kafka.brokerz"), "{err}");
             assert!(err.contains("analyzer.toml"), "{err}");
             Ok(())
@@ -530,6 +566,7 @@ mod tests {
     #[test]
     fn bad_value_names_key_and_env_var() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ANALYZER_CACHE__MAX_BYTES", "lots");
             let err = load(&ConfigFile::Default).unwrap_err().to_string();
             assert!(err.contains("cache.max_bytes"), "{err}");
@@ -541,6 +578,7 @@ mod tests {
     #[test]
     fn bad_value_in_file_names_key_and_file() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             let err = load_in(jail, "[http]\nbind = \"nowhere\"\n")
                 .unwrap_err()
                 .to_string();
@@ -549,7 +587,10 @@ mod tests {
             let err = load_in(jail, "[classify]\nby = \"magic\"\n")
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("classify.by") && err.contains("json_field"), "{err}");
+            assert!(
+                err.contains("classify.by") && err.contains("json_field"),
+                "{err}"
+            );
             Ok(())
         });
     }
@@ -557,6 +598,7 @@ mod tests {
     #[test]
     fn cross_field_problems_name_their_source() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ANALYZER_KAFKA__TOPICS", "[]");
             let err = load_in(
                 jail,
@@ -575,7 +617,10 @@ mod tests {
                 "{err}"
             );
             assert!(err.contains("enable.auto.commit"), "{err}");
-            assert!(err.contains("routes.0") && err.contains("used by the API"), "{err}");
+            assert!(
+                err.contains("routes.0") && err.contains("used by the API"),
+                "{err}"
+            );
             Ok(())
         });
     }
@@ -609,8 +654,12 @@ mod tests {
 
     #[test]
     fn example_config_file_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_FILE);
-        let settings = load(&ConfigFile::Explicit(path)).unwrap();
-        assert!(!settings.kafka.topics.is_empty());
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_FILE);
+            let settings = load(&ConfigFile::Explicit(path)).map_err(|e| e.to_string())?;
+            assert_eq!(settings.routes[0].event_type, "blood_pressure");
+            Ok(())
+        });
     }
 }

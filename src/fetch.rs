@@ -139,7 +139,9 @@ impl PayloadCache {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The message is no longer in Kafka (retention or compaction removed it).
-    #[error("the event at {topic}/{partition}@{offset} is no longer in Kafka (retention or compaction removed it)")]
+    #[error(
+        "the event at {topic}/{partition}@{offset} is no longer in Kafka (retention or compaction removed it)"
+    )]
     Gone {
         /// Topic name.
         topic: String,
@@ -271,7 +273,9 @@ fn read_at(
         match consumer.poll(left) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 if message.offset() == offset {
-                    return Ok(Bytes::copy_from_slice(message.payload().unwrap_or_default()));
+                    return Ok(Bytes::copy_from_slice(
+                        message.payload().unwrap_or_default(),
+                    ));
                 }
                 if message.offset() > offset {
                     return Err(gone());

@@ -49,7 +49,9 @@ pub struct ErrorMessage {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The `index` query parameter is missing or not a whole number in range.
-    #[error("Invalid index: {0}. Use ?index=N with N a whole number from 0 to 18446744073709551615.")]
+    #[error(
+        "Invalid index: {0}. Use ?index=N with N a whole number from 0 to 18446744073709551615."
+    )]
     InvalidIndex(String),
     /// The type exists but has no event at this index.
     #[error("No message at index {index}! Type '{event_type}' has {len} events.")]
@@ -74,10 +76,22 @@ pub enum ApiError {
 
 /// The statuses [`ApiError`] maps to, with their OpenAPI descriptions.
 const ERROR_STATUSES: [(StatusCode, &str); 4] = [
-    (StatusCode::BAD_REQUEST, "The index parameter is missing or not a whole number in range"),
-    (StatusCode::NOT_FOUND, "No event at this index, or the type is unknown"),
-    (StatusCode::GONE, "The event was indexed but Kafka no longer has it (retention or compaction)"),
-    (StatusCode::SERVICE_UNAVAILABLE, "Kafka could not be reached in time to read the event"),
+    (
+        StatusCode::BAD_REQUEST,
+        "The index parameter is missing or not a whole number in range",
+    ),
+    (
+        StatusCode::NOT_FOUND,
+        "No event at this index, or the type is unknown",
+    ),
+    (
+        StatusCode::GONE,
+        "The event was indexed but Kafka no longer has it (retention or compaction)",
+    ),
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Kafka could not be reached in time to read the event",
+    ),
 ];
 
 impl ResponseError for ApiError {
@@ -106,7 +120,9 @@ impl From<FetchError> for ApiError {
     }
 }
 
-fn error_message_schema(oas_version: OpenApiVersion) -> Option<(String, ReferenceOr<ApistosSchema>)> {
+fn error_message_schema(
+    oas_version: OpenApiVersion,
+) -> Option<(String, ReferenceOr<ApistosSchema>)> {
     <ErrorMessage as ApiComponent>::schema(oas_version)
 }
 
@@ -238,7 +254,9 @@ impl ApiComponent for EventPayload {
         };
         let body = |schema: serde_json::Value| MediaType {
             schema: match json_schema(schema) {
-                ReferenceOr::Object(s) => Some(VersionSpecificSchema::OAS3_0(ReferenceOr::Object(s))),
+                ReferenceOr::Object(s) => {
+                    Some(VersionSpecificSchema::OAS3_0(ReferenceOr::Object(s)))
+                }
                 ReferenceOr::Reference { .. } => None,
             },
             ..Default::default()
@@ -246,14 +264,48 @@ impl ApiComponent for EventPayload {
         let ok = Response {
             description: "The event's value, byte for byte as stored in Kafka".to_owned(),
             headers: BTreeMap::from([
-                (HEADER_TOPIC.to_owned(), header("Topic of the event", serde_json::json!({"type": "string"}), true)),
-                (HEADER_PARTITION.to_owned(), header("Partition of the event", serde_json::json!({"type": "integer", "format": "int32"}), true)),
-                (HEADER_OFFSET.to_owned(), header("Offset of the event", serde_json::json!({"type": "integer", "format": "int64"}), true)),
-                (HEADER_TIMESTAMP.to_owned(), header("Kafka timestamp of the event, ms since the epoch; absent when Kafka has none", serde_json::json!({"type": "integer", "format": "int64"}), false)),
+                (
+                    HEADER_TOPIC.to_owned(),
+                    header(
+                        "Topic of the event",
+                        serde_json::json!({"type": "string"}),
+                        true,
+                    ),
+                ),
+                (
+                    HEADER_PARTITION.to_owned(),
+                    header(
+                        "Partition of the event",
+                        serde_json::json!({"type": "integer", "format": "int32"}),
+                        true,
+                    ),
+                ),
+                (
+                    HEADER_OFFSET.to_owned(),
+                    header(
+                        "Offset of the event",
+                        serde_json::json!({"type": "integer", "format": "int64"}),
+                        true,
+                    ),
+                ),
+                (
+                    HEADER_TIMESTAMP.to_owned(),
+                    header(
+                        "Kafka timestamp of the event, ms since the epoch; absent when Kafka has none",
+                        serde_json::json!({"type": "integer", "format": "int64"}),
+                        false,
+                    ),
+                ),
             ]),
             content: BTreeMap::from([
-                ("application/json".to_owned(), body(serde_json::json!({"description": "The event, when its value is JSON"}))),
-                ("application/octet-stream".to_owned(), body(serde_json::json!({"type": "string", "format": "binary"}))),
+                (
+                    "application/json".to_owned(),
+                    body(serde_json::json!({"description": "The event, when its value is JSON"})),
+                ),
+                (
+                    "application/octet-stream".to_owned(),
+                    body(serde_json::json!({"type": "string", "format": "binary"})),
+                ),
             ]),
             ..Default::default()
         };
@@ -312,6 +364,7 @@ async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventP
 /// Get the Nth event of a type.
 #[api_operation(
     tag = "events",
+    operation_id = "get_event",
     summary = "Get the Nth event of a type",
     description = "Returns the event at `index` (from 0) among the events of `type`, in topic order, byte for byte as stored in Kafka. The type `unclassified` holds the events whose type could not be determined.",
     error_code = 400,
@@ -334,6 +387,7 @@ pub struct AliasType(pub String);
 /// Get the Nth event of the type this alias route serves.
 #[api_operation(
     tag = "events",
+    operation_id = "get_alias_event",
     summary = "Get the Nth event of this route's type",
     description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N for its type.",
     error_code = 400,
@@ -352,6 +406,7 @@ pub async fn get_alias_event(
 /// Exact event counts per type.
 #[api_operation(
     tag = "stats",
+    operation_id = "get_stats",
     summary = "Count events per type",
     description = "Exact number of indexed events of each type, including types declared in routes that have none yet. Unclassified events are not counted here."
 )]

@@ -156,12 +156,9 @@ impl IngestHandle {
         Arc::clone(&self.status)
     }
 
-    /// Asks the thread to stop and waits for it (at most one poll interval).
+    /// Asks the thread to stop and waits for it: one poll interval, or up to the
+    /// metadata timeout if it is in the middle of discovering partitions.
     pub fn shutdown(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
@@ -172,8 +169,9 @@ impl IngestHandle {
 }
 
 impl Drop for IngestHandle {
+    /// Signals the thread to stop without waiting, so dropping never blocks.
     fn drop(&mut self) {
-        self.stop_and_join();
+        self.stop.store(true, Ordering::Release);
     }
 }
 
@@ -209,7 +207,11 @@ pub fn spawn(
         .name("ingest".into())
         .spawn(move || {
             ingest.run(&stop_flag);
-            ingest.indexer.status.running.store(false, Ordering::Release);
+            ingest
+                .indexer
+                .status
+                .running
+                .store(false, Ordering::Release);
         })
         .map_err(|e| KafkaError::ClientCreation(format!("cannot start ingest thread: {e}")))?;
     Ok(IngestHandle {
@@ -266,7 +268,9 @@ impl Ingest {
             }
             match self.consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => self.indexer.index(&message),
-                Some(Err(KafkaError::PartitionEOF(partition))) => self.indexer.on_partition_end(partition),
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    self.indexer.on_partition_end(partition)
+                }
                 Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
                     error!("fatal Kafka error, ingest stops: {code}");
                     return;
@@ -284,7 +288,10 @@ impl Ingest {
                 }
             }
         }
-        info!("ingest stopped after indexing {} events", self.indexer.indexed);
+        info!(
+            "ingest stopped after indexing {} events",
+            self.indexer.indexed
+        );
     }
 
     /// Finds the topics' partitions and assigns new ones from their beginning.
@@ -294,10 +301,7 @@ impl Ingest {
         let mut assignment = TopicPartitionList::new();
         let topics = self.indexer.topics.clone();
         for (topic_index, topic) in topics.iter().enumerate() {
-            let metadata = match self
-                .consumer
-                .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            {
+            let metadata = match self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT) {
                 Ok(metadata) => metadata,
                 Err(e) => {
                     warn!("cannot read metadata of topic {topic:?} (will retry): {e}");
@@ -308,10 +312,7 @@ impl Ingest {
             for described in metadata.topics() {
                 if let Some(e) = described.error() {
                     if !self.indexer.some_topic_missing {
-                        warn!(
-                            "topic {topic:?} is not available yet ({:?}); will retry",
-                            rdkafka::types::RDKafkaRespErr::from(e)
-                        );
+                        warn!("topic {topic:?} is not available yet ({:?}); will retry", e);
                     }
                     complete = false;
                     continue;
@@ -328,9 +329,7 @@ impl Ingest {
                         );
                         continue;
                     }
-                    if let Err(e) =
-                        assignment.add_partition_offset(topic, id, Offset::Beginning)
-                    {
+                    if let Err(e) = assignment.add_partition_offset(topic, id, Offset::Beginning) {
                         warn!("cannot assign {topic}/{id}: {e}");
                         continue;
                     }
@@ -377,7 +376,9 @@ impl Ingest {
                         if added.contains(&format!("{}/{}", element.topic(), element.partition()))
                             && let Some(topic) = self.indexer.topic_index(element.topic())
                         {
-                            self.indexer.partitions.remove(&(topic, element.partition()));
+                            self.indexer
+                                .partitions
+                                .remove(&(topic, element.partition()));
                         }
                     }
                     complete = false;
@@ -425,7 +426,12 @@ impl Ingest {
             .clone();
         let (mut done, mut target) = (0i64, 0i64);
         for ((topic, partition), state) in &self.indexer.partitions {
-            let name = self.indexer.topics.get(usize::from(*topic)).cloned().unwrap_or_default();
+            let name = self
+                .indexer
+                .topics
+                .get(usize::from(*topic))
+                .cloned()
+                .unwrap_or_default();
             if let Some(f) = fetched.get(&(name, *partition))
                 && f.high >= 0
             {
@@ -472,7 +478,9 @@ impl Indexer {
             });
         // After a reconnect a fetch may be replayed: never index an offset twice.
         if offset < state.next_offset {
-            self.status.duplicates_skipped.fetch_add(1, Ordering::Relaxed);
+            self.status
+                .duplicates_skipped
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         state.next_offset = offset + 1;
@@ -552,7 +560,10 @@ impl<'a> Headers<'a> for KafkaHeaders<'a> {
     }
 }
 
-fn classify<'a>(rule: &Rule, message: &'a BorrowedMessage<'_>) -> Result<Cow<'a, str>, Unclassified> {
+fn classify<'a>(
+    rule: &Rule,
+    message: &'a BorrowedMessage<'_>,
+) -> Result<Cow<'a, str>, Unclassified> {
     let headers = KafkaHeaders(message.headers());
     let parts = Message {
         topic: message.topic(),

@@ -2,9 +2,9 @@
 //! point-read consumers use.
 
 use log::warn;
+use rdkafka::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::ClientContext;
 
 /// Logs a client-level error, except partition EOF, which is a normal event here
 /// (it is how analyzer learns it has read a partition to its end).

@@ -10,9 +10,9 @@
 
 pub mod classify;
 pub mod config;
-pub mod view;
 pub mod fetch;
 pub mod http;
 pub mod ingest;
 pub mod kafka;
 pub mod startup;
+pub mod view;

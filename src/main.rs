@@ -31,7 +31,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    log::info!("analyzer {} starting: {}", env!("CARGO_PKG_VERSION"), settings.masked_summary());
+    log::info!(
+        "analyzer {} starting: {}",
+        env!("CARGO_PKG_VERSION"),
+        settings.masked_summary()
+    );
     let app = match Application::build(&settings) {
         Ok(app) => app,
         Err(e) => {

@@ -6,20 +6,20 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::HttpServer;
 use actix_web::dev::Server;
 use actix_web::web::Data;
-use actix_web::HttpServer;
+use apistos::SwaggerUIConfig;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use apistos::info::Info;
 use apistos::spec::Spec;
-use apistos::SwaggerUIConfig;
 use log::info;
 
 use crate::config::Settings;
 use crate::fetch::{KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestStatus};
-use crate::view::{new_view, View};
+use crate::view::{View, new_view};
 
 /// Warm consumers kept for point reads of payloads that are not cached.
 pub const POINT_READ_POOL: usize = 4;
@@ -78,7 +78,8 @@ impl Application {
     /// [`Application::run_until_stopped`] to serve).
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let addr = settings.http.bind;
-        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
         let port = listener.local_addr()?.port();
 
         let (view, mut writer) = new_view();
@@ -88,11 +89,18 @@ impl Application {
         let cache = PayloadCache::new(settings.cache.max_bytes);
         let reader = KafkaReader::new(
             settings.kafka.topics.clone(),
-            settings.kafka.client_config(&READER_DEFAULTS, &READER_MANAGED),
+            settings
+                .kafka
+                .client_config(&READER_DEFAULTS, &READER_MANAGED),
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
-        let ingest = ingest::spawn(&settings.kafka, settings.classify.rule(), writer, cache.clone())?;
+        let ingest = ingest::spawn(
+            &settings.kafka,
+            settings.classify.rule(),
+            writer,
+            cache.clone(),
+        )?;
 
         let state = Data::new(AppState {
             view: view.clone(),

@@ -153,7 +153,10 @@ impl TypeIndex {
     /// Bytes allocated for this type's entries.
     pub fn allocated_bytes(&self) -> usize {
         let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        chunks.iter().map(|c| c.len() * size_of::<AtomicU64>()).sum()
+        chunks
+            .iter()
+            .map(|c| c.len() * size_of::<AtomicU64>())
+            .sum()
     }
 
     /// Appends; only [`ViewWriter`] calls this, which makes it the single writer.

@@ -12,7 +12,10 @@ use rdkafka::mocking::MockCluster;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn cluster(topic: &str, partitions: i32) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+fn cluster(
+    topic: &str,
+    partitions: i32,
+) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster.create_topic(topic, partitions, 1).expect("topic");
     cluster
@@ -45,7 +48,10 @@ async fn seed_topic_gives_per_type_indexes_in_topic_order() {
     assert_eq!(stats, [("A".into(), 3), ("B".into(), 2)].into());
 
     let message = app.error_message("/events/A?index=3", 404).await;
-    assert!(message.contains("No message at index 3!") && message.contains('A'), "{message}");
+    assert!(
+        message.contains("No message at index 3!") && message.contains('A'),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -89,7 +95,10 @@ async fn malformed_events_are_counted_and_kept_in_the_unclassified_index() {
 
     // Every unclassified event can be fetched by position, in topic order.
     let not_json = app.event("/events/unclassified?index=0").await;
-    assert_eq!((not_json.offset, not_json.bytes.as_slice()), (1, &b"not json"[..]));
+    assert_eq!(
+        (not_json.offset, not_json.bytes.as_slice()),
+        (1, &b"not json"[..])
+    );
     assert_eq!(not_json.content_type, "application/octet-stream");
     let tombstone = app.event("/events/unclassified?index=1").await;
     assert_eq!((tombstone.offset, tombstone.bytes.len()), (2, 0));
@@ -125,17 +134,26 @@ async fn bad_requests_get_json_errors() {
     let message = app
         .error_message("/events/A?index=18446744073709551615", 404)
         .await;
-    assert!(message.contains("No message at index 18446744073709551615!"), "{message}");
+    assert!(
+        message.contains("No message at index 18446744073709551615!"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn alias_route_serves_its_type_and_declares_it() {
     let cluster = cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
-    let events = [Event::json("blood_pressure", 0), Event::json("heart_rate", 1)];
+    let events = [
+        Event::json("blood_pressure", 0),
+        Event::json("heart_rate", 1),
+    ];
     produce(&brokers, "events", &events).await;
     let mut config = settings(&brokers, &["events"]);
-    for (path, event_type) in [("/blood_pressure", "blood_pressure"), ("/temperature", "temperature")] {
+    for (path, event_type) in [
+        ("/blood_pressure", "blood_pressure"),
+        ("/temperature", "temperature"),
+    ] {
         config.routes.push(RouteSettings {
             path: path.into(),
             event_type: event_type.into(),
@@ -178,14 +196,21 @@ async fn header_classification_uses_the_named_header() {
     let app = spawn_app(&config).await;
     app.wait_for_total(events.len() as u64, WAIT).await;
 
-    assert_eq!(app.stats().await, [("Invoice".into(), 1), ("Order".into(), 2)].into());
+    assert_eq!(
+        app.stats().await,
+        [("Invoice".into(), 1), ("Order".into(), 2)].into()
+    );
     let order = app.event("/events/Order?index=0").await;
     assert_eq!(order.bytes, b"binary \x00 payload");
     assert_eq!(order.content_type, "application/octet-stream");
     assert_eq!(app.event("/events/Order?index=1").await.offset, 5);
     let reasons = app.status.unclassified_counts();
     assert_eq!(
-        (reasons["missing_header"], reasons["null_header"], reasons["invalid_utf8"]),
+        (
+            reasons["missing_header"],
+            reasons["null_header"],
+            reasons["invalid_utf8"]
+        ),
         (1, 1, 1)
     );
 }
@@ -195,7 +220,9 @@ async fn topic_classification_and_several_topics() {
     let cluster = cluster("blood_pressure", 2);
     cluster.create_topic("heart_rate", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
-    let bp: Vec<Event> = (0..6).map(|i| Event::raw(format!("bp{i}")).on(i % 2)).collect();
+    let bp: Vec<Event> = (0..6)
+        .map(|i| Event::raw(format!("bp{i}")).on(i % 2))
+        .collect();
     let hr: Vec<Event> = (0..4).map(|i| Event::raw(format!("hr{i}"))).collect();
     produce(&brokers, "blood_pressure", &bp).await;
     produce(&brokers, "heart_rate", &hr).await;
@@ -206,9 +233,15 @@ async fn topic_classification_and_several_topics() {
     // Both topics have a partition 0: caught-up must still be decided per topic.
     app.wait_caught_up(WAIT).await;
 
-    assert_eq!(app.stats().await, [("blood_pressure".into(), 6), ("heart_rate".into(), 4)].into());
+    assert_eq!(
+        app.stats().await,
+        [("blood_pressure".into(), 6), ("heart_rate".into(), 4)].into()
+    );
     let hr3 = app.event("/events/heart_rate?index=3").await;
-    assert_eq!((hr3.topic.as_str(), hr3.bytes.as_slice()), ("heart_rate", &b"hr3"[..]));
+    assert_eq!(
+        (hr3.topic.as_str(), hr3.bytes.as_slice()),
+        ("heart_rate", &b"hr3"[..])
+    );
 }
 
 #[tokio::test]
@@ -226,7 +259,9 @@ async fn lookups_read_from_kafka_when_the_cache_is_off() {
 
     for (event_type, len) in [("A", 100), ("B", 200)] {
         for index in [0, len / 2, len - 1] {
-            let fetched = app.event(&format!("/events/{event_type}?index={index}")).await;
+            let fetched = app
+                .event(&format!("/events/{event_type}?index={index}"))
+                .await;
             let produced = positions
                 .iter()
                 .position(|p| *p == (fetched.partition, fetched.offset))
@@ -246,13 +281,21 @@ async fn events_produced_after_catch_up_appear_quickly() {
     assert_eq!(app.stats().await["A"], 1);
 
     let produced_at = Instant::now();
-    produce(&brokers, "events", &[Event::json("A", 1), Event::json("B", 2)]).await;
+    produce(
+        &brokers,
+        "events",
+        &[Event::json("A", 1), Event::json("B", 2)],
+    )
+    .await;
     loop {
         let stats = app.stats().await;
         if stats.get("A") == Some(&2) && stats.get("B") == Some(&1) {
             break;
         }
-        assert!(produced_at.elapsed() < Duration::from_secs(2), "not visible: {stats:?}");
+        assert!(
+            produced_at.elapsed() < Duration::from_secs(2),
+            "not visible: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -52,7 +52,8 @@ impl Event {
 
     /// The same event with one more header.
     pub fn header(mut self, key: &str, value: Option<&[u8]>) -> Event {
-        self.headers.push((key.to_owned(), value.map(<[u8]>::to_vec)));
+        self.headers
+            .push((key.to_owned(), value.map(<[u8]>::to_vec)));
         self
     }
 }
@@ -168,7 +169,11 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(self.view.total(), total, "more events indexed than produced");
+        assert_eq!(
+            self.view.total(),
+            total,
+            "more events indexed than produced"
+        );
     }
 
     /// Waits until the ingest thread reports every partition read to its end.

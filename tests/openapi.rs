@@ -1,0 +1,64 @@
+//! The checked-in OpenAPI document must be what the server serves.
+//! `UPDATE_OPENAPI=1 cargo test --test openapi` rewrites it from the server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use analyzer::config::RouteSettings;
+use common::{settings, spawn_app};
+use rdkafka::mocking::MockCluster;
+
+#[tokio::test]
+async fn served_spec_equals_the_checked_in_file() {
+    let cluster = MockCluster::new(1).unwrap();
+    let app = spawn_app(&settings(&cluster.bootstrap_servers(), &["events"])).await;
+    let served: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/analyzer.yaml");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&file, serde_yaml_ng::to_string(&served).unwrap()).unwrap();
+    }
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run UPDATE_OPENAPI=1 cargo test --test openapi",
+            file.display()
+        )
+    });
+    let checked_in: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert!(
+        served == checked_in,
+        "{} differs from the served spec; run UPDATE_OPENAPI=1 cargo test --test openapi and review the diff",
+        file.display()
+    );
+}
+
+#[tokio::test]
+async fn spec_documents_every_status_and_alias_routes() {
+    let cluster = MockCluster::new(1).unwrap();
+    let mut config = settings(&cluster.bootstrap_servers(), &["events"]);
+    config.routes.push(RouteSettings {
+        path: "/blood_pressure".into(),
+        event_type: "blood_pressure".into(),
+    });
+    let app = spawn_app(&config).await;
+    let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    for path in ["/events/{type}", "/blood_pressure"] {
+        let responses = &spec["paths"][path]["get"]["responses"];
+        for status in ["200", "400", "404", "410", "503"] {
+            assert!(responses.get(status).is_some(), "{path} lacks {status}");
+        }
+        assert_eq!(
+            responses["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorMessage"
+        );
+    }
+    assert_eq!(
+        spec["components"]["schemas"]["ErrorMessage"]["required"],
+        serde_json::json!(["message"])
+    );
+    assert!(spec["paths"]["/stats"]["get"].is_object());
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+}
