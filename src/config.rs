@@ -292,10 +292,12 @@ fn where_from(metadata: &Metadata, key: &[String]) -> String {
     }
 }
 
+/// Where `key`'s value came from; array elements (`routes.0`) resolve via their parent.
 fn source_of(figment: &Figment, key: &str) -> String {
     let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-    figment
-        .find_metadata(key)
+    (1..=path.len())
+        .rev()
+        .find_map(|n| figment.find_metadata(&path[..n].join(".")))
         .map(|metadata| where_from(metadata, &path))
         .unwrap_or_default()
 }

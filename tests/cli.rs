@@ -1,0 +1,53 @@
+//! The binary's contract for bad configuration: exit code 2 and a message that
+//! names the key and where the value came from.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn analyzer() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_analyzer"));
+    command.current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ANALYZER_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+#[test]
+fn bad_env_value_exits_2_naming_key_and_variable() {
+    let output = analyzer()
+        .env("ANALYZER_CACHE__MAX_BYTES", "-5")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cache.max_bytes"), "{stderr}");
+    assert!(stderr.contains("ANALYZER_CACHE__MAX_BYTES"), "{stderr}");
+}
+
+#[test]
+fn missing_explicit_config_file_exits_2() {
+    let output = analyzer()
+        .args(["--config", "/nonexistent/analyzer.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/analyzer.toml"), "{stderr}");
+}
+
+#[test]
+fn unknown_key_in_file_exits_2_naming_key_and_file() {
+    let dir = std::env::temp_dir().join(format!("analyzer-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[http]\nport = 80\n").unwrap();
+    let output = analyzer().arg("--config").arg(&file).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("http.port"), "{stderr}");
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+}
