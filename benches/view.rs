@@ -1,0 +1,78 @@
+//! The index against its floor: a lookup in the view versus indexing a plain Vec of
+//! positions, and an append versus Vec::push, measured in the same run. Read the
+//! ratio of each pair, not the absolute times. `cargo bench --bench view`.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use analyzer::view::{Position, new_view};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+fn position(offset: i64) -> Position {
+    Position {
+        topic: 0,
+        partition: (offset % 3) as i32,
+        offset,
+        timestamp_ms: Some(1_700_000_000_000 + offset),
+    }
+}
+
+fn lookups(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lookup");
+    for n in [1_000_000u64, 10_000_000] {
+        let (view, mut writer) = new_view();
+        let mut baseline = Vec::with_capacity(n as usize);
+        for offset in 0..n as i64 {
+            writer.append("t", position(offset)).unwrap();
+            baseline.push(position(offset));
+        }
+        let index = view.type_index("t").unwrap();
+        let mut i = 0u64;
+        let step = 7_919; // a prime stride: touches memory all over the index
+        group.bench_function(BenchmarkId::new("vec_baseline", n), |b| {
+            b.iter(|| {
+                i = (i + step) % n;
+                black_box(baseline[i as usize])
+            })
+        });
+        group.bench_function(BenchmarkId::new("view_by_type", n), |b| {
+            b.iter(|| {
+                i = (i + step) % n;
+                black_box(view.get("t", i))
+            })
+        });
+        group.bench_function(BenchmarkId::new("type_index", n), |b| {
+            b.iter(|| {
+                i = (i + step) % n;
+                black_box(index.get(i))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn appends(c: &mut Criterion) {
+    let mut group = c.benchmark_group("append_100k");
+    group.bench_function("vec_baseline", |b| {
+        b.iter(|| {
+            let mut v = Vec::new();
+            for offset in 0..100_000 {
+                v.push(position(offset));
+            }
+            black_box(v.len())
+        })
+    });
+    group.bench_function("view", |b| {
+        b.iter(|| {
+            let (view, mut writer) = new_view();
+            for offset in 0..100_000 {
+                writer.append("t", position(offset)).unwrap();
+            }
+            black_box(view.total())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lookups, appends);
+criterion_main!(benches);
