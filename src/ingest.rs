@@ -143,6 +143,16 @@ impl ClientContext for StatsContext {
 
 impl ConsumerContext for StatsContext {}
 
+impl StatsContext {
+    /// A copy of the latest offsets, so the lock is not held while they are used.
+    fn snapshot(&self) -> HashMap<(String, i32), FetchedOffsets> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// A running ingest thread.
 pub struct IngestHandle {
     thread: Option<JoinHandle<()>>,
@@ -389,13 +399,7 @@ impl Ingest {
     }
 
     fn apply_fetch_statistics(&mut self) {
-        let fetched = self
-            .consumer
-            .context()
-            .partitions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let fetched = self.consumer.context().snapshot();
         let mut changed = false;
         let indexer = &mut self.indexer;
         for ((topic, partition), state) in &mut indexer.partitions {
@@ -417,13 +421,7 @@ impl Ingest {
     }
 
     fn log_progress(&self, last: &mut (Instant, u64)) {
-        let fetched = self
-            .consumer
-            .context()
-            .partitions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let fetched = self.consumer.context().snapshot();
         let (mut done, mut target) = (0i64, 0i64);
         for ((topic, partition), state) in &self.indexer.partitions {
             let name = self

@@ -176,6 +176,22 @@ impl TestApp {
         );
     }
 
+    /// Waits until /stats shows `expected` for each listed type, or panics after `within`.
+    pub async fn wait_for_stats(&self, expected: &[(&str, u64)], within: Duration) {
+        let start = Instant::now();
+        loop {
+            let stats = self.stats().await;
+            if expected.iter().all(|(t, n)| stats.get(*t) == Some(n)) {
+                return;
+            }
+            assert!(
+                start.elapsed() < within,
+                "after {within:?}, /stats is {stats:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until the ingest thread reports every partition read to its end.
     pub async fn wait_caught_up(&self, timeout: Duration) {
         let start = Instant::now();
