@@ -4,11 +4,12 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use analyzer::config::{ClassifyBy, RouteSettings};
 use common::{Event, produce, settings, spawn_app};
 use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -289,4 +290,65 @@ async fn events_produced_after_catch_up_appear_quickly() {
     // produce() returns once delivered: this bounds the produce-to-visible delay.
     app.wait_for_stats(&[("A", 2), ("B", 1)], Duration::from_secs(2))
         .await;
+}
+
+/// Starts an app with the payload cache off over `n` events of type A, caught up.
+async fn uncached_app_over(
+    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    n: usize,
+) -> common::TestApp {
+    let brokers = cluster.bootstrap_servers();
+    let events: Vec<Event> = (0..n).map(|i| Event::json("A", i)).collect();
+    produce(&brokers, "events", &events).await;
+    let mut config = settings(&brokers, &["events"]);
+    config.cache.max_bytes = 0;
+    let app = spawn_app(&config).await;
+    app.wait_for_total(n as u64, WAIT).await;
+    app.wait_caught_up(WAIT).await;
+    app
+}
+
+#[tokio::test]
+async fn cold_lookups_answer_503_while_the_broker_is_down_then_recover() {
+    let cluster = cluster("events", 1);
+    let app = uncached_app_over(&cluster, 3).await;
+    app.event("/events/A?index=1").await;
+
+    cluster.broker_down(1).unwrap();
+    let asked = Instant::now();
+    let message = app.error_message("/events/A?index=1", 503).await;
+    assert!(message.contains("Kafka"), "{message}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    // The index itself keeps serving.
+    assert_eq!(app.stats().await["A"], 3);
+
+    cluster.broker_up(1).unwrap();
+    let recovering = Instant::now();
+    while app.get("/events/A?index=1").await.status() != 200 {
+        assert!(recovering.elapsed() < WAIT, "no recovery after broker_up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.stats().await["A"], 3);
+}
+
+#[tokio::test]
+async fn events_kafka_no_longer_has_answer_410() {
+    let cluster = cluster("events", 1);
+    let app = uncached_app_over(&cluster, 3).await;
+
+    // What a broker answers for an offset below the log start (retention deleted it).
+    // The ingest consumer may take some of these errors too: it must not re-index.
+    let out_of_range = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE; 1000];
+    cluster.request_errors(RDKafkaApiKey::Fetch, &out_of_range);
+    let message = app.error_message("/events/A?index=0", 410).await;
+    cluster.clear_request_errors(RDKafkaApiKey::Fetch);
+    assert!(message.contains("no longer in Kafka"), "{message}");
+
+    assert_eq!(app.event("/events/A?index=0").await.offset, 0);
+    assert_eq!(app.stats().await, [("A".into(), 3)].into());
+    assert_eq!(app.view.total(), 3);
 }
