@@ -23,7 +23,7 @@ fn lookups(c: &mut Criterion) {
         let (view, mut writer) = new_view();
         let mut baseline = Vec::with_capacity(n as usize);
         for offset in 0..n as i64 {
-            writer.append("t", position(offset)).unwrap();
+            writer.append("t", position(offset), 200).unwrap();
             baseline.push(position(offset));
         }
         let index = view.type_index("t").unwrap();
@@ -66,7 +66,7 @@ fn appends(c: &mut Criterion) {
         b.iter(|| {
             let (view, mut writer) = new_view();
             for offset in 0..100_000 {
-                writer.append("t", position(offset)).unwrap();
+                writer.append("t", position(offset), 200).unwrap();
             }
             black_box(view.total())
         })

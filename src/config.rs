@@ -49,6 +49,8 @@ pub struct KafkaSettings {
     /// Any librdkafka property, passed to every client (SASL, TLS, tuning...).
     #[serde(deserialize_with = "property_map")]
     pub properties: BTreeMap<String, String>,
+    /// How often to look for new partitions and topics that appeared, in seconds.
+    pub metadata_refresh_secs: u64,
 }
 
 impl Default for KafkaSettings {
@@ -57,6 +59,7 @@ impl Default for KafkaSettings {
             brokers: "localhost:9092".into(),
             topics: vec!["events".into()],
             properties: BTreeMap::new(),
+            metadata_refresh_secs: 30,
         }
     }
 }
@@ -101,12 +104,15 @@ impl KafkaSettings {
 pub struct HttpSettings {
     /// Address and port to listen on.
     pub bind: SocketAddr,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish, in seconds.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             bind: SocketAddr::from(([0, 0, 0, 0], 8110)),
+            shutdown_timeout_secs: 10,
         }
     }
 }
@@ -351,6 +357,9 @@ impl Settings {
                 );
             }
         }
+        if self.kafka.metadata_refresh_secs == 0 {
+            problem("kafka.metadata_refresh_secs", "must be at least 1".into());
+        }
         if self.classify.by != ClassifyBy::Topic && self.classify.name.is_empty() {
             problem(
                 "classify.name",
@@ -412,11 +421,13 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] bind={} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
+            self.kafka.metadata_refresh_secs,
             self.http.bind,
+            self.http.shutdown_timeout_secs,
             self.classify.by,
             self.classify.name,
             self.cache.max_bytes,

@@ -108,6 +108,22 @@ impl PayloadCache {
         inner.bytes.store(bytes, Ordering::Relaxed);
     }
 
+    /// Drops every payload of `topic` (its log was deleted or truncated: the same
+    /// offsets now hold other messages).
+    pub fn remove_topic(&self, topic: u16) {
+        let inner = &*self.inner;
+        let mut order = inner.order.lock().unwrap_or_else(PoisonError::into_inner);
+        order.retain(|(key, _)| key.0 != topic);
+        inner.entries.retain(|key, _| key.0 != topic);
+        let bytes = order.iter().map(|(_, cost)| cost).sum();
+        inner.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The budget in bytes (0: disabled).
+    pub fn max_bytes(&self) -> u64 {
+        self.inner.max_bytes
+    }
+
     /// The cached payload at `position`, counting the hit or miss.
     pub fn get(&self, position: &Position) -> Option<Bytes> {
         let found = self
@@ -333,6 +349,18 @@ mod tests {
         small.insert(&at(1), &[0; 10]);
         assert!(small.get(&at(0)).is_none());
         assert!(small.get(&at(1)).is_some());
+    }
+
+    #[test]
+    fn removing_a_topic_drops_only_its_payloads() {
+        let cache = PayloadCache::new(10_000);
+        let other = Position { topic: 1, ..at(0) };
+        cache.insert(&at(0), b"abc");
+        cache.insert(&other, b"de");
+        cache.remove_topic(0);
+        assert!(cache.get(&at(0)).is_none());
+        assert_eq!(cache.get(&other).unwrap(), &b"de"[..]);
+        assert_eq!(cache.stats().bytes, 2 + CACHE_ENTRY_OVERHEAD);
     }
 
     #[test]

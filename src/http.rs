@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
@@ -22,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::UNCLASSIFIED;
 use crate::fetch::{FetchError, KafkaReader, PayloadCache};
-use crate::view::{Lookup, Position, View};
+use crate::ingest::{IngestStatus, PartitionReport};
+use crate::metrics::{self, Metrics};
+use crate::view::{Lookup, Position, TypeIndex, View};
 
 /// What the handlers share.
 pub struct AppState {
@@ -34,6 +37,12 @@ pub struct AppState {
     pub reader: Arc<KafkaReader>,
     /// Topic names, by the index positions store.
     pub topics: Vec<String>,
+    /// What the ingest thread reports.
+    pub ingest: Arc<IngestStatus>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// When the process started, for uptime.
+    pub started: Instant,
 }
 
 /// Body of every error response.
@@ -120,60 +129,70 @@ impl From<FetchError> for ApiError {
     }
 }
 
-fn error_message_schema(
+/// OpenAPI responses for `statuses`, each with a JSON body of schema `T`.
+fn json_responses<T: ApiComponent>(
     oas_version: OpenApiVersion,
-) -> Option<(String, ReferenceOr<ApistosSchema>)> {
-    <ErrorMessage as ApiComponent>::schema(oas_version)
+    statuses: &[(StatusCode, &str)],
+) -> Vec<(String, Response)> {
+    let content = T::schema(oas_version).map(|(name, schema)| {
+        let schema = match oas_version {
+            OpenApiVersion::OAS3_0 => VersionSpecificSchema::OAS3_0(ReferenceOr::Reference {
+                _ref: format!("#/components/schemas/{name}"),
+            }),
+            OpenApiVersion::OAS3_1 => match schema {
+                ReferenceOr::Object(schema) => VersionSpecificSchema::OAS3_1(schema),
+                ReferenceOr::Reference { _ref } => {
+                    VersionSpecificSchema::OAS3_0(ReferenceOr::Reference { _ref })
+                }
+            },
+        };
+        BTreeMap::from([(
+            "application/json".to_owned(),
+            MediaType {
+                schema: Some(schema),
+                ..Default::default()
+            },
+        )])
+    });
+    statuses
+        .iter()
+        .map(|(status, description)| {
+            (
+                status.as_u16().to_string(),
+                Response {
+                    description: (*description).to_owned(),
+                    content: content.clone().unwrap_or_default(),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect()
+}
+
+/// The component schemas `json_responses` refers to, by status.
+fn json_schemas<T: ApiComponent>(
+    oas_version: OpenApiVersion,
+    statuses: &[(StatusCode, &str)],
+) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
+    T::schema(oas_version)
+        .map(|schema| {
+            statuses
+                .iter()
+                .map(|(status, _)| (status.as_u16().to_string(), schema.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl ApiErrorComponent for ApiError {
     fn schemas_by_status_code(
         oas_version: OpenApiVersion,
     ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
-        error_message_schema(oas_version)
-            .map(|schema| {
-                ERROR_STATUSES
-                    .iter()
-                    .map(|(status, _)| (status.as_u16().to_string(), schema.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
+        json_schemas::<ErrorMessage>(oas_version, &ERROR_STATUSES)
     }
 
     fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
-        let content = error_message_schema(oas_version).map(|(name, schema)| {
-            let schema = match oas_version {
-                OpenApiVersion::OAS3_0 => VersionSpecificSchema::OAS3_0(ReferenceOr::Reference {
-                    _ref: format!("#/components/schemas/{name}"),
-                }),
-                OpenApiVersion::OAS3_1 => match schema {
-                    ReferenceOr::Object(schema) => VersionSpecificSchema::OAS3_1(schema),
-                    ReferenceOr::Reference { _ref } => {
-                        VersionSpecificSchema::OAS3_0(ReferenceOr::Reference { _ref })
-                    }
-                },
-            };
-            BTreeMap::from([(
-                "application/json".to_owned(),
-                MediaType {
-                    schema: Some(schema),
-                    ..Default::default()
-                },
-            )])
-        });
-        ERROR_STATUSES
-            .iter()
-            .map(|(status, description)| {
-                (
-                    status.as_u16().to_string(),
-                    Response {
-                        description: (*description).to_owned(),
-                        content: content.clone().unwrap_or_default(),
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect()
+        json_responses::<ErrorMessage>(oas_version, &ERROR_STATUSES)
     }
 }
 
@@ -325,7 +344,7 @@ pub struct Stats(pub BTreeMap<String, u64>);
 /// Finds the event and its bytes: from the cache, else from Kafka.
 async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventPayload, ApiError> {
     let lookup = if event_type == UNCLASSIFIED {
-        let unclassified = state.view.unclassified();
+        let unclassified: Arc<TypeIndex> = state.view.unclassified();
         match unclassified.get(index) {
             Some(position) => Lookup::Found(position),
             None => Lookup::OutOfRange {
@@ -348,7 +367,12 @@ async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventP
     };
     let value = match state.cache.get(&position) {
         Some(value) => value,
-        None => state.reader.read(position).await?,
+        None => {
+            let started = Instant::now();
+            let read = state.reader.read(position).await;
+            state.metrics.observe_kafka_fetch(started.elapsed());
+            read?
+        }
     };
     Ok(EventPayload {
         value,
@@ -419,7 +443,10 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
     let aliases = aliases.to_vec();
     move |cfg: &mut apistos::web::ServiceConfig| {
         cfg.service(web::resource("/events/{type}").route(web::get().to(get_event)))
-            .service(web::resource("/stats").route(web::get().to(get_stats)));
+            .service(web::resource("/stats").route(web::get().to(get_stats)))
+            .service(web::resource("/status").route(web::get().to(get_status)))
+            .service(web::resource("/health/live").route(web::get().to(get_live)))
+            .service(web::resource("/health/ready").route(web::get().to(get_ready)));
         for (path, event_type) in aliases {
             cfg.service(
                 web::resource(&path)
@@ -427,5 +454,442 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
                     .route(web::get().to(get_alias_event)),
             );
         }
+    }
+}
+
+/// `/health/live` body.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct Liveness {
+    /// `ok`, or `failed` once ingest has stopped on an unrecoverable error.
+    pub status: String,
+    /// Why ingest stopped, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Ingest has died: the process must be restarted.
+#[derive(Debug, thiserror::Error)]
+#[error("ingest stopped")]
+pub struct NotLive(Liveness);
+
+const NOT_LIVE: [(StatusCode, &str); 1] = [(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "Ingest stopped on an unrecoverable error (e.g. authentication); restart the process",
+)];
+
+impl ResponseError for NotLive {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(&self.0)
+    }
+}
+
+impl ApiErrorComponent for NotLive {
+    fn schemas_by_status_code(
+        oas_version: OpenApiVersion,
+    ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
+        json_schemas::<Liveness>(oas_version, &NOT_LIVE)
+    }
+
+    fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
+        json_responses::<Liveness>(oas_version, &NOT_LIVE)
+    }
+}
+
+/// Liveness probe.
+#[api_operation(
+    tag = "operations",
+    operation_id = "get_live",
+    summary = "Liveness probe",
+    description = "200 while the process and its ingest thread run. A broker outage does not make it fail; only an unrecoverable ingest error (authentication, authorization) does, with 503.",
+    error_code = 503
+)]
+pub async fn get_live(state: Data<AppState>) -> Result<actix_web::web::Json<Liveness>, NotLive> {
+    if state.ingest.is_running() {
+        Ok(actix_web::web::Json(Liveness {
+            status: "ok".into(),
+            message: None,
+        }))
+    } else {
+        Err(NotLive(Liveness {
+            status: "failed".into(),
+            message: Some(
+                state
+                    .ingest
+                    .fatal_error()
+                    .unwrap_or_else(|| "ingest stopped".into()),
+            ),
+        }))
+    }
+}
+
+/// Catch-up progress of one partition, in offsets from its log start.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct PartitionProgress {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Offsets read.
+    pub indexed: u64,
+    /// Offsets to read: up to the end of the log as last fetched.
+    pub target: u64,
+    /// indexed / target, from 0.0 to 1.0.
+    pub progress: f64,
+    /// Read to its end.
+    pub caught_up: bool,
+}
+
+/// `/health/ready` body: whether the index is complete, and how far catch-up is.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct Readiness {
+    /// True once every partition has been read to the end seen at (or after) startup.
+    pub ready: bool,
+    /// Offsets read, over all partitions.
+    pub indexed: u64,
+    /// Offsets to read, over all partitions.
+    pub target: u64,
+    /// indexed / target, from 0.0 to 1.0.
+    pub progress: f64,
+    /// The same, per partition.
+    pub partitions: Vec<PartitionProgress>,
+}
+
+fn ratio(done: u64, target: u64, complete: bool) -> f64 {
+    match target {
+        0 if complete => 1.0,
+        0 => 0.0,
+        _ => (done as f64 / target as f64).min(1.0),
+    }
+}
+
+/// The index is still catching up.
+#[derive(Debug, thiserror::Error)]
+#[error("not ready")]
+pub struct NotReady(Readiness);
+
+const NOT_READY: [(StatusCode, &str); 1] = [(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "Still catching up: some partition has not been read to its end yet",
+)];
+
+impl ResponseError for NotReady {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(&self.0)
+    }
+}
+
+impl ApiErrorComponent for NotReady {
+    fn schemas_by_status_code(
+        oas_version: OpenApiVersion,
+    ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
+        json_schemas::<Readiness>(oas_version, &NOT_READY)
+    }
+
+    fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
+        json_responses::<Readiness>(oas_version, &NOT_READY)
+    }
+}
+
+/// Readiness probe.
+#[api_operation(
+    tag = "operations",
+    operation_id = "get_ready",
+    summary = "Readiness probe",
+    description = "503 until every assigned partition has been read up to the end of the log seen at (or after) startup, then 200 for good. The body always reports catch-up progress."
+)]
+pub async fn get_ready(state: Data<AppState>) -> Result<actix_web::web::Json<Readiness>, NotReady> {
+    let ready = state.ingest.is_ready();
+    let partitions: Vec<PartitionProgress> = state
+        .ingest
+        .partitions()
+        .into_iter()
+        .map(|p| {
+            let (indexed, target) = p.progress();
+            PartitionProgress {
+                progress: ratio(indexed, target, p.caught_up),
+                topic: p.topic,
+                partition: p.partition,
+                indexed,
+                target,
+                caught_up: p.caught_up,
+            }
+        })
+        .collect();
+    let indexed = partitions.iter().map(|p| p.indexed).sum();
+    let target = partitions.iter().map(|p| p.target).sum();
+    let readiness = Readiness {
+        ready,
+        indexed,
+        target,
+        progress: ratio(indexed, target, ready),
+        partitions,
+    };
+    if ready {
+        Ok(actix_web::web::Json(readiness))
+    } else {
+        Err(NotReady(readiness))
+    }
+}
+
+/// Where an event is in Kafka.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct EventPosition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Kafka timestamp, ms since the epoch, if any.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// One type's part of the index.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct TypeStatus {
+    /// Events of this type.
+    pub count: u64,
+    /// Total size of their values.
+    pub bytes: u64,
+    /// The first event (index 0).
+    pub first: Option<EventPosition>,
+    /// The last event.
+    pub last: Option<EventPosition>,
+}
+
+/// The events whose type could not be determined.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct UnclassifiedStatus {
+    /// Counts by reason (every reason listed).
+    pub by_reason: BTreeMap<String, u64>,
+    /// Their positions: fetch them with `/events/unclassified?index=N`.
+    #[serde(flatten)]
+    pub index: TypeStatus,
+}
+
+/// One partition's ingest state.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct PartitionStatus {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Next offset to index (one past the last indexed).
+    pub next_offset: i64,
+    /// End of the log as the latest Fetch reported it.
+    pub high_watermark: Option<i64>,
+    /// high_watermark - next_offset.
+    pub lag: Option<i64>,
+    /// First offset still in Kafka; lookups of older events answer 410.
+    pub log_start_offset: Option<i64>,
+    /// Read to its end.
+    pub caught_up: bool,
+}
+
+/// A broker as the ingest client sees it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct BrokerStatus {
+    /// `host:port/id`.
+    pub name: String,
+    /// librdkafka's connection state: `UP`, `DOWN`, `CONNECT`, `AUTH`, `INIT`, ...
+    pub state: String,
+}
+
+/// The Kafka connection.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct KafkaStatus {
+    /// `up` when some broker is connected, `down` when none is, `unknown` before the first report.
+    pub connection: String,
+    /// Every broker known.
+    pub brokers: Vec<BrokerStatus>,
+}
+
+/// The payload cache.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct CacheStatus {
+    /// Budget (0: disabled).
+    pub max_bytes: u64,
+    /// Bytes charged (payloads plus bookkeeping).
+    pub bytes: u64,
+    /// Payloads held.
+    pub entries: u64,
+    /// Lookups served from the cache.
+    pub hits: u64,
+    /// Lookups that read from Kafka.
+    pub misses: u64,
+}
+
+/// `/status`: everything an operator or an audit UI may want to know.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct Status {
+    /// analyzer's version.
+    pub version: String,
+    /// Seconds since the process started.
+    pub uptime_seconds: f64,
+    /// Every partition was read to its end once (as `/health/ready`).
+    pub ready: bool,
+    /// Every partition is read to its end now.
+    pub caught_up: bool,
+    /// The ingest thread runs.
+    pub ingest_running: bool,
+    /// Why ingest stopped, if it failed.
+    pub fatal_error: Option<String>,
+    /// Broker connection state.
+    pub kafka: KafkaStatus,
+    /// Per partition.
+    pub partitions: Vec<PartitionStatus>,
+    /// Per type.
+    pub types: BTreeMap<String, TypeStatus>,
+    /// Events without a type.
+    pub unclassified: UnclassifiedStatus,
+    /// Payload cache.
+    pub cache: CacheStatus,
+    /// Messages delivered again at an offset already indexed, and skipped.
+    pub duplicates_skipped: u64,
+    /// Topics found deleted and recreated (or truncated), and re-read.
+    pub topic_resets: u64,
+}
+
+fn type_status(index: &TypeIndex, topics: &[String]) -> TypeStatus {
+    let position = |p: Position| EventPosition {
+        topic: topics
+            .get(usize::from(p.topic))
+            .cloned()
+            .unwrap_or_default(),
+        partition: p.partition,
+        offset: p.offset,
+        timestamp_ms: p.timestamp_ms,
+    };
+    let ends = index.first_and_last();
+    TypeStatus {
+        count: index.len(),
+        bytes: index.value_bytes(),
+        first: ends.map(|(first, _)| position(first)),
+        last: ends.map(|(_, last)| position(last)),
+    }
+}
+
+fn partition_status(p: PartitionReport) -> PartitionStatus {
+    PartitionStatus {
+        lag: p.lag(),
+        topic: p.topic,
+        partition: p.partition,
+        next_offset: p.next_offset,
+        high_watermark: p.high_watermark,
+        log_start_offset: p.log_start_offset,
+        caught_up: p.caught_up,
+    }
+}
+
+/// Operational status.
+#[api_operation(
+    tag = "operations",
+    operation_id = "get_status",
+    summary = "Operational status",
+    description = "Version, uptime, broker connection, per-partition offsets and lag, per-type counts with first and last positions, unclassified counts by reason, payload cache figures."
+)]
+pub async fn get_status(state: Data<AppState>) -> actix_web::web::Json<Status> {
+    let ingest = &state.ingest;
+    let brokers: Vec<BrokerStatus> = ingest
+        .brokers()
+        .into_iter()
+        .map(|b| BrokerStatus {
+            name: b.name,
+            state: b.state,
+        })
+        .collect();
+    let connection = if brokers.is_empty() {
+        "unknown"
+    } else if brokers.iter().any(|b| b.state == "UP") {
+        "up"
+    } else {
+        "down"
+    };
+    let cache = state.cache.stats();
+    actix_web::web::Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        ready: ingest.is_ready(),
+        caught_up: ingest.is_caught_up(),
+        ingest_running: ingest.is_running(),
+        fatal_error: ingest.fatal_error(),
+        kafka: KafkaStatus {
+            connection: connection.to_owned(),
+            brokers,
+        },
+        partitions: ingest
+            .partitions()
+            .into_iter()
+            .map(partition_status)
+            .collect(),
+        types: state
+            .view
+            .types()
+            .into_iter()
+            .map(|(name, index)| (name, type_status(&index, &state.topics)))
+            .collect(),
+        unclassified: UnclassifiedStatus {
+            by_reason: ingest
+                .unclassified_counts()
+                .into_iter()
+                .map(|(reason, count)| (reason.to_owned(), count))
+                .collect(),
+            index: type_status(&state.view.unclassified(), &state.topics),
+        },
+        cache: CacheStatus {
+            max_bytes: state.cache.max_bytes(),
+            bytes: cache.bytes,
+            entries: cache.entries,
+            hits: cache.hits,
+            misses: cache.misses,
+        },
+        duplicates_skipped: ingest.duplicates_skipped(),
+        topic_resets: ingest.topic_resets(),
+    })
+}
+
+/// Prometheus scrape endpoint: plain text, mounted outside the OpenAPI document.
+pub async fn get_metrics(state: Data<AppState>) -> HttpResponse {
+    match state.metrics.encode() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(metrics::CONTENT_TYPE)
+            .body(text),
+        Err(e) => HttpResponse::InternalServerError().json(ErrorMessage {
+            message: format!("cannot encode metrics: {e}"),
+        }),
+    }
+}
+
+/// The method label for request metrics: the standard ones, else `other`.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }

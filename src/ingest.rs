@@ -5,9 +5,15 @@
 //! suffice), reads `read_committed`, and runs on its own thread with a blocking
 //! poll: one writer, no per-message async overhead. "Caught up" comes from the end of
 //! each partition as Fetch reports it (partition EOF), never from ListOffsets.
+//!
+//! Faults: a broker outage is waited out (librdkafka reconnects; the view keeps
+//! serving). An offset at or below one already indexed is never indexed again. A log
+//! that ends below what was indexed (topic deleted and recreated, or truncated) drops
+//! that topic's part of the view and re-reads it from its new beginning. Only an
+//! authentication or authorization failure, or a fatal client error, stops ingest.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message as _};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -30,15 +36,18 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_secs(1);
 const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-const DISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
+const REPEATED_WARNING_EVERY: Duration = Duration::from_secs(30);
+/// Statistics reports in a row that must show a partition's log ending below what
+/// was indexed before its topic is reset: one report can predate the latest fetch.
+const RESET_CONFIRMATIONS: u32 = 2;
 
 /// Client properties for the ingest consumer that a user may override.
 const INGEST_DEFAULTS: [(&str, &str); 4] = [
     ("client.id", "analyzer-ingest"),
     // librdkafka's assign() needs a group id; analyzer never joins it nor commits.
     ("group.id", "analyzer"),
-    // High watermarks, log start and EOF offsets per partition, for progress.
+    // High watermarks, log start and EOF offsets per partition, broker states.
     ("statistics.interval.ms", "1000"),
     // Bounds tail latency on brokers that hold every Fetch this long (tansu).
     ("fetch.wait.max.ms", "100"),
@@ -53,21 +62,80 @@ const INGEST_MANAGED: [(&str, &str); 5] = [
     ("isolation.level", "read_committed"),
 ];
 
+/// One partition, as the ingest thread last published it (about once a second).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Next offset to index: one past the last indexed event.
+    pub next_offset: i64,
+    /// End of the log as the latest Fetch reported it, once known.
+    pub high_watermark: Option<i64>,
+    /// First offset still in the log, once known.
+    pub log_start_offset: Option<i64>,
+    /// Read to its end at least once since it was (re)assigned.
+    pub caught_up: bool,
+}
+
+impl PartitionReport {
+    /// Offsets behind the end of the log, once the end is known.
+    pub fn lag(&self) -> Option<i64> {
+        self.high_watermark.map(|hw| (hw - self.next_offset).max(0))
+    }
+
+    /// Catch-up progress as (offsets read, offsets to read), both from the log start.
+    pub fn progress(&self) -> (u64, u64) {
+        let start = self.log_start_offset.unwrap_or(0).max(0);
+        let end = match self.high_watermark {
+            Some(hw) => hw,
+            None if self.caught_up => self.next_offset,
+            None => start,
+        }
+        .max(start);
+        let read = (self.next_offset.max(start) - start).min(end - start);
+        (read as u64, (end - start) as u64)
+    }
+}
+
+/// A broker's connection state, as librdkafka's statistics report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerReport {
+    /// `host:port/id`.
+    pub name: String,
+    /// librdkafka's state: `UP`, `DOWN`, `CONNECT`, `AUTH`, `INIT`, ...
+    pub state: String,
+}
+
 /// What the ingest thread reports to the rest of the process.
 pub struct IngestStatus {
     running: AtomicBool,
+    ready: AtomicBool,
     caught_up: AtomicBool,
-    unclassified: [AtomicU64; Unclassified::ALL.len()],
+    fatal_error: Mutex<Option<String>>,
+    // Per topic, so a topic reset keeps the other topics' counts exact.
+    unclassified: Vec<[AtomicU64; Unclassified::ALL.len()]>,
     duplicates_skipped: AtomicU64,
+    topic_resets: AtomicU64,
+    partitions: Mutex<Vec<PartitionReport>>,
+    brokers: Mutex<Vec<BrokerReport>>,
 }
 
 impl IngestStatus {
-    fn new() -> Self {
+    fn new(topics: usize) -> Self {
         IngestStatus {
             running: AtomicBool::new(true),
+            ready: AtomicBool::new(false),
             caught_up: AtomicBool::new(false),
-            unclassified: std::array::from_fn(|_| AtomicU64::new(0)),
+            fatal_error: Mutex::new(None),
+            unclassified: (0..topics)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
             duplicates_skipped: AtomicU64::new(0),
+            topic_resets: AtomicU64::new(0),
+            partitions: Mutex::new(Vec::new()),
+            brokers: Mutex::new(Vec::new()),
         }
     }
 
@@ -76,17 +144,35 @@ impl IngestStatus {
         self.running.load(Ordering::Acquire)
     }
 
-    /// True once every assigned partition has been read to its end.
+    /// True once every assigned partition has been read to its end; stays true
+    /// (a partition added or reset later does not make a serving pod unready).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// True while every assigned partition is read to its end (live; see `is_ready`).
     pub fn is_caught_up(&self) -> bool {
         self.caught_up.load(Ordering::Acquire)
     }
 
-    /// Unclassified events so far, by reason (every reason listed, zeros included).
+    /// Why ingest stopped, if it failed.
+    pub fn fatal_error(&self) -> Option<String> {
+        lock(&self.fatal_error).clone()
+    }
+
+    /// Unclassified events in the view, by reason (every reason listed, zeros included).
     pub fn unclassified_counts(&self) -> BTreeMap<&'static str, u64> {
         Unclassified::ALL
             .iter()
-            .zip(&self.unclassified)
-            .map(|(reason, count)| (reason.as_str(), count.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, reason)| {
+                let count = self
+                    .unclassified
+                    .iter()
+                    .map(|topic| topic[i].load(Ordering::Relaxed))
+                    .sum();
+                (reason.as_str(), count)
+            })
             .collect()
     }
 
@@ -95,11 +181,39 @@ impl IngestStatus {
         self.duplicates_skipped.load(Ordering::Relaxed)
     }
 
-    fn count_unclassified(&self, reason: Unclassified) {
-        if let Some(i) = Unclassified::ALL.iter().position(|r| *r == reason) {
-            self.unclassified[i].fetch_add(1, Ordering::Relaxed);
+    /// Times a topic's log was found to end below what was indexed, and re-read.
+    pub fn topic_resets(&self) -> u64 {
+        self.topic_resets.load(Ordering::Relaxed)
+    }
+
+    /// Every assigned partition, as last published.
+    pub fn partitions(&self) -> Vec<PartitionReport> {
+        lock(&self.partitions).clone()
+    }
+
+    /// Every broker the client knows, as last reported.
+    pub fn brokers(&self) -> Vec<BrokerReport> {
+        lock(&self.brokers).clone()
+    }
+
+    fn count_unclassified(&self, topic: u16, reason: Unclassified) {
+        let reason = Unclassified::ALL.iter().position(|r| *r == reason);
+        if let (Some(counts), Some(i)) = (self.unclassified.get(usize::from(topic)), reason) {
+            counts[i].fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    fn forget_unclassified(&self, topic: u16) {
+        if let Some(counts) = self.unclassified.get(usize::from(topic)) {
+            for count in counts {
+                count.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Offsets a partition's latest Fetch reported, via librdkafka's statistics.
@@ -110,22 +224,43 @@ struct FetchedOffsets {
     eof: i64,
 }
 
-/// Keeps the latest per-partition statistics; called on the ingest thread by poll.
-#[derive(Default)]
-struct StatsContext {
-    partitions: Mutex<HashMap<(String, i32), FetchedOffsets>>,
+/// The latest statistics report, reduced to what ingest uses.
+#[derive(Debug, Clone, Default)]
+struct StatsSnapshot {
+    partitions: HashMap<(String, i32), FetchedOffsets>,
+    brokers: Vec<BrokerReport>,
 }
 
-impl ClientContext for StatsContext {
+/// Keeps the latest statistics and any fatal error; called on the ingest thread by poll.
+#[derive(Default)]
+struct IngestContext {
+    latest: Mutex<StatsSnapshot>,
+    fresh: AtomicBool,
+    fatal: Mutex<Option<String>>,
+}
+
+/// Errors that retrying cannot fix: wrong credentials or missing permissions.
+fn is_fatal(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Fatal
+            | RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+    )
+}
+
+impl ClientContext for IngestContext {
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code().is_some_and(is_fatal) {
+            lock(&self.fatal).get_or_insert_with(|| format!("{error}: {reason}"));
+        }
         crate::kafka::log_client_error(&error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
-        let mut partitions = self
-            .partitions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut snapshot = StatsSnapshot::default();
         for (name, topic) in statistics.topics {
             for (id, p) in topic.partitions {
                 if id >= 0 {
@@ -134,22 +269,37 @@ impl ClientContext for StatsContext {
                         high: p.hi_offset,
                         eof: p.eof_offset,
                     };
-                    partitions.insert((name.clone(), id), offsets);
+                    snapshot.partitions.insert((name.clone(), id), offsets);
                 }
             }
         }
+        snapshot.brokers = statistics
+            .brokers
+            .into_values()
+            .filter(|b| b.nodeid >= 0)
+            .map(|b| BrokerReport {
+                name: b.name,
+                state: b.state,
+            })
+            .collect();
+        snapshot.brokers.sort_by(|a, b| a.name.cmp(&b.name));
+        *lock(&self.latest) = snapshot;
+        self.fresh.store(true, Ordering::Release);
     }
 }
 
-impl ConsumerContext for StatsContext {}
+impl ConsumerContext for IngestContext {}
 
-impl StatsContext {
-    /// A copy of the latest offsets, so the lock is not held while they are used.
-    fn snapshot(&self) -> HashMap<(String, i32), FetchedOffsets> {
-        self.partitions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+impl IngestContext {
+    /// The latest statistics if they arrived since the last call.
+    fn take_fresh(&self) -> Option<StatsSnapshot> {
+        self.fresh
+            .swap(false, Ordering::AcqRel)
+            .then(|| lock(&self.latest).clone())
+    }
+
+    fn fatal(&self) -> Option<String> {
+        lock(&self.fatal).clone()
     }
 }
 
@@ -192,13 +342,16 @@ pub fn spawn(
     writer: ViewWriter,
     cache: PayloadCache,
 ) -> Result<IngestHandle, KafkaError> {
-    let consumer: BaseConsumer<StatsContext> = kafka
+    let consumer: BaseConsumer<IngestContext> = kafka
         .client_config(&INGEST_DEFAULTS, &INGEST_MANAGED)
-        .create_with_context(StatsContext::default())?;
-    let status = Arc::new(IngestStatus::new());
+        .create_with_context(IngestContext::default())?;
+    let status = Arc::new(IngestStatus::new(kafka.topics.len()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut ingest = Ingest {
         consumer,
+        refresh_every: Duration::from_secs(kafka.metadata_refresh_secs),
+        assignment_stale: false,
+        consumer_warnings: Throttled::default(),
         indexer: Indexer {
             topics: kafka.topics.clone(),
             rule,
@@ -231,16 +384,50 @@ pub fn spawn(
     })
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct PartitionState {
     next_offset: i64,
     caught_up: bool,
+    fetched: Option<FetchedOffsets>,
+    /// Statistics reports in a row whose log end was below `next_offset`.
+    ends_below_indexed: u32,
+}
+
+/// Logs a warning that repeats at most once per interval, with the count between.
+#[derive(Default)]
+struct Throttled {
+    last: Option<(String, Instant)>,
+    repeats: u64,
+}
+
+impl Throttled {
+    fn warn(&mut self, message: String) {
+        let now = Instant::now();
+        if let Some((last, at)) = &self.last
+            && *last == message
+            && now - *at < REPEATED_WARNING_EVERY
+        {
+            self.repeats += 1;
+            return;
+        }
+        if self.repeats > 0 {
+            warn!("{message} (and {} more like it)", self.repeats);
+        } else {
+            warn!("{message}");
+        }
+        self.last = Some((message, now));
+        self.repeats = 0;
+    }
 }
 
 /// The consumer, apart from what it feeds, so a polled message (which borrows the
 /// consumer) can be indexed while the indexer is mutated.
 struct Ingest {
-    consumer: BaseConsumer<StatsContext>,
+    consumer: BaseConsumer<IngestContext>,
+    refresh_every: Duration,
+    /// The known partitions changed and are not all assigned yet.
+    assignment_stale: bool,
+    consumer_warnings: Throttled,
     indexer: Indexer,
 }
 
@@ -270,47 +457,76 @@ impl Ingest {
             if now >= next_discovery {
                 next_discovery = if self.discover() {
                     discovery_backoff = Duration::from_secs(1);
-                    now + DISCOVERY_INTERVAL
+                    now + self.refresh_every
                 } else {
                     discovery_backoff = (discovery_backoff * 2).min(MAX_RETRY_BACKOFF);
                     now + discovery_backoff
                 };
             }
-            match self.consumer.poll(POLL_TIMEOUT) {
+            if self.assignment_stale {
+                self.assign_all();
+            }
+            let polled = self.consumer.poll(POLL_TIMEOUT);
+            // Statistics queued before this message describe the log up to it.
+            let mut reset = BTreeSet::new();
+            if let Some(snapshot) = self.consumer.context().take_fresh() {
+                reset = self.indexer.on_statistics(snapshot);
+                self.assignment_stale |= !reset.is_empty();
+            }
+            match polled {
+                // A reset topic is read again from its beginning, this message too.
+                Some(Ok(message))
+                    if self
+                        .indexer
+                        .topic_index(message.topic())
+                        .is_some_and(|t| reset.contains(&t)) => {}
                 Some(Ok(message)) => self.indexer.index(&message),
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     self.indexer.on_partition_end(partition)
                 }
                 Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
-                    error!("fatal Kafka error, ingest stops: {code}");
-                    return;
+                    self.consumer
+                        .context()
+                        .error(KafkaError::Global(code), "consumer fatal error");
                 }
-                Some(Err(e)) => warn!("Kafka consumer error (will retry): {e}"),
+                Some(Err(KafkaError::MessageConsumption(code))) if is_fatal(code) => {
+                    self.consumer
+                        .context()
+                        .error(KafkaError::Global(code), "while fetching");
+                }
+                Some(Err(e)) => self
+                    .consumer_warnings
+                    .warn(format!("Kafka consumer error (will retry): {e}")),
                 None => {}
+            }
+            if let Some(reason) = self.consumer.context().fatal() {
+                error!("ingest stops on an error retrying cannot fix: {reason}");
+                *lock(&self.indexer.status.fatal_error) = Some(reason);
+                break;
             }
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TICK;
-                self.apply_fetch_statistics();
+                self.indexer.publish();
                 if self.indexer.caught_up_at.is_none() && now >= next_progress_log {
                     next_progress_log = now + PROGRESS_LOG_EVERY;
                     self.log_progress(&mut last_progress);
                 }
             }
         }
+        self.indexer.publish();
         info!(
             "ingest stopped after indexing {} events",
             self.indexer.indexed
         );
     }
 
-    /// Finds the topics' partitions and assigns new ones from their beginning.
+    /// Finds the topics' partitions; new ones are assigned from their beginning.
     /// Returns false if some topic could not be described (retry sooner).
     fn discover(&mut self) -> bool {
         let mut complete = true;
-        let mut assignment = TopicPartitionList::new();
-        let topics = self.indexer.topics.clone();
-        for (topic_index, topic) in topics.iter().enumerate() {
+        let mut added = Vec::new();
+        for (topic_index, topic) in self.indexer.topics.iter().enumerate() {
             let metadata = match self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT) {
                 Ok(metadata) => metadata,
                 Err(e) => {
@@ -322,7 +538,7 @@ impl Ingest {
             for described in metadata.topics() {
                 if let Some(e) = described.error() {
                     if !self.indexer.some_topic_missing {
-                        warn!("topic {topic:?} is not available yet ({:?}); will retry", e);
+                        warn!("topic {topic:?} is not available ({e:?}); will retry");
                     }
                     complete = false;
                     continue;
@@ -339,105 +555,61 @@ impl Ingest {
                         );
                         continue;
                     }
-                    if let Err(e) = assignment.add_partition_offset(topic, id, Offset::Beginning) {
-                        warn!("cannot assign {topic}/{id}: {e}");
-                        continue;
-                    }
-                    self.indexer.partitions.insert(
-                        key,
-                        PartitionState {
-                            next_offset: 0,
-                            caught_up: false,
-                        },
-                    );
+                    self.indexer
+                        .partitions
+                        .insert(key, PartitionState::default());
+                    added.push(format!("{topic}/{id}"));
                 }
             }
         }
+        if complete && self.indexer.some_topic_missing {
+            info!("every topic is available again");
+        }
         self.indexer.some_topic_missing = !complete;
-        if assignment.count() > 0 {
-            let added: Vec<String> = assignment
-                .elements()
-                .iter()
-                .map(|e| format!("{}/{}", e.topic(), e.partition()))
-                .collect();
-            // Without a consumer group only a full assign() is allowed: known
-            // partitions resume where indexing stands, new ones start at 0.
-            for ((topic, partition), state) in &self.indexer.partitions {
-                let name = &self.indexer.topics[usize::from(*topic)];
-                if !added.contains(&format!("{name}/{partition}")) {
-                    let resume = Offset::Offset(state.next_offset);
-                    if let Err(e) = assignment.add_partition_offset(name, *partition, resume) {
-                        warn!("cannot keep {name}/{partition} assigned: {e}");
-                    }
-                }
-            }
-            match self.consumer.assign(&assignment) {
-                Ok(()) => {
-                    info!(
-                        "assigned {} new partitions from their beginning: {}",
-                        added.len(),
-                        added.join(", ")
-                    );
-                    self.indexer.refresh_caught_up();
-                }
-                Err(e) => {
-                    warn!("cannot assign partitions (will retry): {e}");
-                    for element in assignment.elements() {
-                        if added.contains(&format!("{}/{}", element.topic(), element.partition()))
-                            && let Some(topic) = self.indexer.topic_index(element.topic())
-                        {
-                            self.indexer
-                                .partitions
-                                .remove(&(topic, element.partition()));
-                        }
-                    }
-                    complete = false;
-                }
-            }
+        if !added.is_empty() {
+            info!(
+                "found {} new partitions, read from their beginning: {}",
+                added.len(),
+                added.join(", ")
+            );
+            self.assignment_stale = true;
+            self.indexer.refresh_caught_up();
         }
         complete
     }
 
-    fn apply_fetch_statistics(&mut self) {
-        let fetched = self.consumer.context().snapshot();
-        let mut changed = false;
-        let indexer = &mut self.indexer;
-        for ((topic, partition), state) in &mut indexer.partitions {
-            let Some(name) = indexer.topics.get(usize::from(*topic)) else {
-                continue;
+    /// Assigns every known partition where its indexing stands (new ones from the
+    /// beginning). Without a consumer group only a full assign() is allowed.
+    fn assign_all(&mut self) {
+        let mut assignment = TopicPartitionList::new();
+        for ((topic, partition), state) in &self.indexer.partitions {
+            let name = &self.indexer.topics[usize::from(*topic)];
+            let from = match state.next_offset {
+                0 => Offset::Beginning,
+                next => Offset::Offset(next),
             };
-            if !state.caught_up
-                && fetched
-                    .get(&(name.clone(), *partition))
-                    .is_some_and(|f| f.eof >= 0)
-            {
-                state.caught_up = true;
-                changed = true;
+            if let Err(e) = assignment.add_partition_offset(name, *partition, from) {
+                warn!("cannot assign {name}/{partition}: {e}");
             }
         }
-        if changed {
-            indexer.refresh_caught_up();
+        match self.consumer.assign(&assignment) {
+            Ok(()) => {
+                self.assignment_stale = false;
+                info!("assigned {} partitions", assignment.count());
+            }
+            Err(e) => self
+                .consumer_warnings
+                .warn(format!("cannot assign partitions (will retry): {e}")),
         }
     }
 
     fn log_progress(&self, last: &mut (Instant, u64)) {
-        let fetched = self.consumer.context().snapshot();
-        let (mut done, mut target) = (0i64, 0i64);
-        for ((topic, partition), state) in &self.indexer.partitions {
-            let name = self
-                .indexer
-                .topics
-                .get(usize::from(*topic))
-                .cloned()
-                .unwrap_or_default();
-            if let Some(f) = fetched.get(&(name, *partition))
-                && f.high >= 0
-            {
-                let low = f.low.max(0);
-                target += (f.high - low).max(0);
-                done += (state.next_offset - low).clamp(0, (f.high - low).max(0));
-            }
-        }
+        let (done, target) = self
+            .indexer
+            .reports()
+            .iter()
+            .map(PartitionReport::progress)
+            .fold((0, 0), |(d, t), (pd, pt)| (d + pd, t + pt));
         let now = Instant::now();
         let rate = (self.indexer.indexed - last.1) as f64 / (now - last.0).as_secs_f64().max(1e-3);
         *last = (now, self.indexer.indexed);
@@ -461,20 +633,75 @@ impl Indexer {
             .map(|i| i as u16)
     }
 
+    /// Applies a statistics report; returns the topics it reset (to re-assign).
+    fn on_statistics(&mut self, snapshot: StatsSnapshot) -> BTreeSet<u16> {
+        let indexer = &mut *self;
+        let mut reset = BTreeSet::new();
+        let mut caught_up = false;
+        for ((topic, partition), state) in &mut indexer.partitions {
+            let Some(name) = indexer.topics.get(usize::from(*topic)) else {
+                continue;
+            };
+            let Some(fetched) = snapshot.partitions.get(&(name.clone(), *partition)) else {
+                continue;
+            };
+            state.fetched = Some(*fetched);
+            // EOF names only a partition number; the statistics say which topic.
+            if !state.caught_up
+                && fetched.eof >= 0
+                && state.next_offset.max(fetched.low) >= fetched.eof
+            {
+                state.caught_up = true;
+                caught_up = true;
+            }
+            if fetched.high >= 0 && fetched.high < state.next_offset {
+                state.ends_below_indexed += 1;
+                if state.ends_below_indexed >= RESET_CONFIRMATIONS {
+                    warn!(
+                        "topic {name:?} partition {partition} now ends at offset {}, below the {} offsets already indexed: the topic was deleted and recreated, or truncated",
+                        fetched.high, state.next_offset
+                    );
+                    reset.insert(*topic);
+                }
+            } else {
+                state.ends_below_indexed = 0;
+            }
+        }
+        *lock(&indexer.status.brokers) = snapshot.brokers;
+        for topic in &reset {
+            self.reset_topic(*topic);
+        }
+        if caught_up || !reset.is_empty() {
+            self.refresh_caught_up();
+        }
+        reset
+    }
+
+    /// Drops `topic`'s part of the view, to be read again from its beginning.
+    fn reset_topic(&mut self, topic: u16) {
+        let indexer = &mut *self;
+        let dropped = indexer.writer.remove_topic(topic);
+        indexer.cache.remove_topic(topic);
+        indexer.status.forget_unclassified(topic);
+        for ((_, _), state) in indexer.partitions.range_mut((topic, 0)..(topic + 1, 0)) {
+            *state = PartitionState::default();
+        }
+        indexer.status.topic_resets.fetch_add(1, Ordering::Relaxed);
+        warn!(
+            "topic {:?} reset: dropped its {dropped} indexed events; re-reading it from the beginning",
+            indexer.topics[usize::from(topic)]
+        );
+    }
+
     fn index(&mut self, message: &BorrowedMessage<'_>) {
         let Some(topic) = self.topic_index(message.topic()) else {
             return;
         };
         let partition = message.partition();
         let offset = message.offset();
-        let state = self
-            .partitions
-            .entry((topic, partition))
-            .or_insert(PartitionState {
-                next_offset: 0,
-                caught_up: false,
-            });
-        // After a reconnect a fetch may be replayed: never index an offset twice.
+        let state = self.partitions.entry((topic, partition)).or_default();
+        // After a reconnect or an offset reset a fetch may be replayed: never index
+        // an offset twice.
         if offset < state.next_offset {
             self.status
                 .duplicates_skipped
@@ -489,17 +716,18 @@ impl Indexer {
             timestamp_ms: message.timestamp().to_millis(),
         };
         let value = message.payload();
+        let value_bytes = value.map_or(0, |v| v.len() as u64);
         let appended = match classify(&self.rule, message) {
-            Ok(event_type) => self.writer.append(&event_type, position),
+            Ok(event_type) => self.writer.append(&event_type, position, value_bytes),
             Err(reason) => {
-                self.status.count_unclassified(reason);
-                self.writer.append_unclassified(position)
+                self.status.count_unclassified(topic, reason);
+                self.writer.append_unclassified(position, value_bytes)
             }
         };
         if let Err(e) = appended {
             // Cannot happen for assigned partitions; counted so it is never silent.
             self.status
-                .count_unclassified(Unclassified::PositionOutOfRange);
+                .count_unclassified(topic, Unclassified::PositionOutOfRange);
             warn!(
                 "event at {}/{partition}@{offset} cannot be indexed: {e}",
                 message.topic()
@@ -531,6 +759,9 @@ impl Indexer {
             && !self.partitions.is_empty()
             && self.partitions.values().all(|s| s.caught_up);
         self.status.caught_up.store(all, Ordering::Release);
+        if all {
+            self.status.ready.store(true, Ordering::Release);
+        }
         if all && self.caught_up_at.is_none() {
             let now = Instant::now();
             self.caught_up_at = Some(now);
@@ -540,7 +771,30 @@ impl Indexer {
                 self.partitions.len(),
                 now - self.started
             );
+            self.publish();
         }
+    }
+
+    fn reports(&self) -> Vec<PartitionReport> {
+        self.partitions
+            .iter()
+            .map(|((topic, partition), state)| {
+                let known = |offset: i64| (offset >= 0).then_some(offset);
+                PartitionReport {
+                    topic: self.topics[usize::from(*topic)].clone(),
+                    partition: *partition,
+                    next_offset: state.next_offset,
+                    high_watermark: state.fetched.and_then(|f| known(f.high)),
+                    log_start_offset: state.fetched.and_then(|f| known(f.low)),
+                    caught_up: state.caught_up,
+                }
+            })
+            .collect()
+    }
+
+    /// Makes the partitions' state visible to /status, /health/ready and /metrics.
+    fn publish(&self) {
+        *lock(&self.status.partitions) = self.reports();
     }
 }
 
@@ -575,5 +829,48 @@ fn classify<'a>(
             .unwrap_or(Err(Unclassified::InvalidUtf8))
     } else {
         rule.classify(&parts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(next: i64, start: Option<i64>, hw: Option<i64>, caught_up: bool) -> PartitionReport {
+        PartitionReport {
+            topic: "t".into(),
+            partition: 0,
+            next_offset: next,
+            high_watermark: hw,
+            log_start_offset: start,
+            caught_up,
+        }
+    }
+
+    #[test]
+    fn progress_counts_offsets_from_the_log_start() {
+        assert_eq!(report(0, None, None, false).progress(), (0, 0));
+        assert_eq!(report(50, Some(0), Some(200), false).progress(), (50, 200));
+        // Nothing read yet of a log whose first 100 offsets were deleted.
+        assert_eq!(report(0, Some(100), Some(300), false).progress(), (0, 200));
+        assert_eq!(
+            report(300, Some(100), Some(300), true).progress(),
+            (200, 200)
+        );
+        // Caught up before any statistics arrived.
+        assert_eq!(report(7, None, None, true).progress(), (7, 7));
+        assert_eq!(report(150, Some(0), Some(200), false).lag(), Some(50));
+        assert_eq!(report(0, None, None, false).lag(), None);
+    }
+
+    #[test]
+    fn repeated_warnings_are_counted_not_repeated() {
+        let mut throttled = Throttled::default();
+        throttled.warn("a".into());
+        throttled.warn("a".into());
+        throttled.warn("a".into());
+        assert_eq!(throttled.repeats, 2);
+        throttled.warn("b".into());
+        assert_eq!(throttled.repeats, 0);
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Modules, one concern each: [`config`] (settings), [`classify`] (event type rules),
 //! [`view`] (the pure index), [`ingest`] (Kafka consumer), [`fetch`] (payloads),
-//! [`http`] (the API), [`startup`] (wiring).
+//! [`http`] (the API), [`metrics`] (Prometheus), [`startup`] (wiring).
 
 pub mod classify;
 pub mod config;
@@ -14,5 +14,6 @@ pub mod fetch;
 pub mod http;
 pub mod ingest;
 pub mod kafka;
+pub mod metrics;
 pub mod startup;
 pub mod view;

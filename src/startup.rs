@@ -2,23 +2,25 @@
 //! from settings. `Application::build` binds before it returns, so tests can bind
 //! port 0 and read the real port.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _};
 use actix_web::web::Data;
 use apistos::SwaggerUIConfig;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use apistos::info::Info;
 use apistos::spec::Spec;
-use log::info;
+use log::{info, warn};
 
 use crate::config::Settings;
 use crate::fetch::{KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestStatus};
+use crate::metrics::{self, Metrics};
 use crate::view::{View, new_view};
 
 /// Warm consumers kept for point reads of payloads that are not cached.
@@ -71,12 +73,14 @@ pub struct Application {
     server: Server,
     ingest: IngestHandle,
     view: View,
+    shutdown_timeout: u64,
 }
 
 impl Application {
     /// Binds the HTTP port, starts ingest, and prepares the server (call
     /// [`Application::run_until_stopped`] to serve).
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let started = Instant::now();
         let addr = settings.http.bind;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
@@ -102,28 +106,58 @@ impl Application {
             cache.clone(),
         )?;
 
+        let metrics = Arc::new(Metrics::new(view.clone(), ingest.status(), cache.clone()));
         let state = Data::new(AppState {
             view: view.clone(),
             cache,
             reader: Arc::new(reader),
             topics: settings.kafka.topics.clone(),
+            ingest: ingest.status(),
+            metrics: Arc::clone(&metrics),
+            started,
         });
         let aliases: Vec<(String, String)> = settings
             .routes
             .iter()
             .map(|r| (r.path.clone(), r.event_type.clone()))
             .collect();
+        let shutdown_timeout = settings.http.shutdown_timeout_secs;
         let server = HttpServer::new(move || {
+            let metrics = Arc::clone(&metrics);
             actix_web::App::new()
                 .document(spec())
                 .app_data(state.clone())
                 .app_data(http::query_config())
                 .configure(http::routes(&aliases))
+                .wrap_fn(move |request, service| {
+                    let started = Instant::now();
+                    // The route template, never the raw path: bounded label values.
+                    let route = request
+                        .match_pattern()
+                        .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
+                    let method = http::method_label(request.method());
+                    let metrics = Arc::clone(&metrics);
+                    let response = service.call(request);
+                    async move {
+                        let response = response.await;
+                        let status = match &response {
+                            Ok(r) => r.status(),
+                            Err(e) => e.as_response_error().status_code(),
+                        };
+                        metrics.observe_http(&route, method, status.as_u16(), started.elapsed());
+                        response
+                    }
+                })
                 .build_with(
                     "/openapi.json",
                     BuildConfig::default().with_ui(SwaggerUIConfig::new(&"/docs")),
                 )
+                // Plain text for scrapers, so not in the OpenAPI document.
+                .route("/metrics", actix_web::web::get().to(http::get_metrics))
         })
+        // Signals are handled in run_until_stopped, to log and order each step.
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
         .listen(listener)?
         .run();
         info!("HTTP API listening on port {port}");
@@ -132,6 +166,7 @@ impl Application {
             server,
             ingest,
             view,
+            shutdown_timeout,
         })
     }
 
@@ -150,14 +185,55 @@ impl Application {
         self.ingest.status()
     }
 
-    /// Serves until the server stops (SIGINT/SIGTERM), then stops ingest.
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully (see `run_until`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` resolves (to the reason, for the log), then: stops
+    /// accepting connections, lets in-flight requests finish within
+    /// `http.shutdown_timeout_secs` (then drops them), and stops ingest.
+    pub async fn run_until(self, stop: impl Future<Output = String>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        let served = tokio::select! {
+            served = &mut server => served,
+            reason = stop => {
+                info!(
+                    "{reason}: shutting down; no new connections, in-flight requests have up to {}s",
+                    self.shutdown_timeout
+                );
+                handle.stop(true).await;
+                info!("HTTP server stopped");
+                server.await
+            }
+        };
+        info!("stopping ingest");
         let ingest = self.ingest;
         tokio::task::spawn_blocking(move || ingest.shutdown())
             .await
             .map_err(std::io::Error::other)?;
-        served
+        info!("ingest stopped; exiting");
+        served.map_err(std::io::Error::other)?
+    }
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or SIGINT (Ctrl-C).
+async fn shutdown_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut sigterm) => tokio::select! {
+            _ = sigterm.recv() => "SIGTERM received".to_owned(),
+            _ = tokio::signal::ctrl_c() => "SIGINT received".to_owned(),
+        },
+        Err(e) => {
+            warn!("cannot listen for SIGTERM ({e}); only SIGINT stops analyzer");
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                warn!("cannot listen for SIGINT either ({e}); stop analyzer with SIGKILL");
+                std::future::pending::<()>().await;
+            }
+            "SIGINT received".to_owned()
+        }
     }
 }
 

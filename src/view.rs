@@ -119,10 +119,21 @@ fn chunk_capacity(chunk: usize) -> usize {
 type Chunk = Box<[AtomicU64]>;
 
 /// The positions of one event type, in append order.
-#[derive(Default)]
 pub struct TypeIndex {
     chunks: RwLock<Vec<Chunk>>,
     len: AtomicU64,
+    // Value bytes per topic, so dropping one topic's events keeps the rest exact.
+    bytes: [AtomicU64; MAX_TOPICS],
+}
+
+impl Default for TypeIndex {
+    fn default() -> Self {
+        TypeIndex {
+            chunks: RwLock::default(),
+            len: AtomicU64::new(0),
+            bytes: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl TypeIndex {
@@ -141,13 +152,18 @@ impl TypeIndex {
         if index >= self.len() {
             return None;
         }
-        let (chunk, slot) = locate(index);
-        let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        let words = chunks.get(chunk)?;
-        Some(Position::unpack([
-            words.get(2 * slot)?.load(Ordering::Relaxed),
-            words.get(2 * slot + 1)?.load(Ordering::Relaxed),
-        ]))
+        self.get_packed(index).map(Position::unpack)
+    }
+
+    /// The first and the last position, if any event was appended.
+    pub fn first_and_last(&self) -> Option<(Position, Position)> {
+        let len = self.len();
+        Some((self.get(0)?, self.get(len.checked_sub(1)?)?))
+    }
+
+    /// Total size of the values of this type's events, as appended.
+    pub fn value_bytes(&self) -> u64 {
+        self.bytes.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
     /// Bytes allocated for this type's entries.
@@ -159,8 +175,39 @@ impl TypeIndex {
             .sum()
     }
 
+    fn get_packed(&self, index: u64) -> Option<[u64; 2]> {
+        let (chunk, slot) = locate(index);
+        let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        let words = chunks.get(chunk)?;
+        Some([
+            words.get(2 * slot)?.load(Ordering::Relaxed),
+            words.get(2 * slot + 1)?.load(Ordering::Relaxed),
+        ])
+    }
+
+    /// A copy without the entries of `topic` (and their bytes).
+    fn without_topic(&self, topic: u16) -> TypeIndex {
+        let kept = TypeIndex::default();
+        for i in 0..self.len() {
+            if let Some(packed) = self.get_packed(i)
+                && Position::unpack(packed).topic != topic
+            {
+                kept.push(packed, 0, 0);
+            }
+        }
+        for (t, bytes) in self.bytes.iter().enumerate() {
+            if t != usize::from(topic) {
+                kept.bytes[t].store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        kept
+    }
+
     /// Appends; only [`ViewWriter`] calls this, which makes it the single writer.
-    fn push(&self, packed: [u64; 2]) {
+    fn push(&self, packed: [u64; 2], topic: u16, value_bytes: u64) {
+        if let Some(bytes) = self.bytes.get(usize::from(topic)) {
+            bytes.fetch_add(value_bytes, Ordering::Relaxed);
+        }
         let index = self.len.load(Ordering::Relaxed);
         let (chunk, slot) = locate(index);
         let mut chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
@@ -187,7 +234,19 @@ impl TypeIndex {
 #[derive(Default)]
 struct Shared {
     types: DashMap<Arc<str>, Arc<TypeIndex>>,
-    unclassified: TypeIndex,
+    // Behind a lock only so a topic reset can swap it; readers clone the Arc.
+    unclassified: RwLock<Arc<TypeIndex>>,
+}
+
+impl Shared {
+    fn unclassified(&self) -> Arc<TypeIndex> {
+        Arc::clone(
+            &self
+                .unclassified
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
 }
 
 /// Read access to the index; cheap to clone and share across threads.
@@ -233,8 +292,17 @@ impl View {
     }
 
     /// The index of events whose type could not be determined.
-    pub fn unclassified(&self) -> &TypeIndex {
-        &self.shared.unclassified
+    pub fn unclassified(&self) -> Arc<TypeIndex> {
+        self.shared.unclassified()
+    }
+
+    /// Every type's index, by name (declared types included).
+    pub fn types(&self) -> BTreeMap<String, Arc<TypeIndex>> {
+        self.shared
+            .types
+            .iter()
+            .map(|entry| (entry.key().to_string(), Arc::clone(entry.value())))
+            .collect()
     }
 
     /// Exact event count per type (declared types included, with 0).
@@ -249,7 +317,7 @@ impl View {
     /// Total events indexed across all types, unclassified included.
     pub fn total(&self) -> u64 {
         let classified: u64 = self.shared.types.iter().map(|e| e.value().len()).sum();
-        classified + self.shared.unclassified.len()
+        classified + self.shared.unclassified().len()
     }
 
     /// Bytes allocated for all position entries.
@@ -260,7 +328,7 @@ impl View {
             .iter()
             .map(|e| e.value().allocated_bytes())
             .sum();
-        classified + self.shared.unclassified.allocated_bytes()
+        classified + self.shared.unclassified().allocated_bytes()
     }
 }
 
@@ -284,18 +352,59 @@ impl ViewWriter {
         self.index_of(event_type);
     }
 
-    /// Appends a position to a type's index.
-    pub fn append(&mut self, event_type: &str, position: Position) -> Result<(), PositionError> {
+    /// Appends a position (of an event whose value is `value_bytes` long) to a
+    /// type's index.
+    pub fn append(
+        &mut self,
+        event_type: &str,
+        position: Position,
+        value_bytes: u64,
+    ) -> Result<(), PositionError> {
         let packed = position.pack()?;
-        self.index_of(event_type).push(packed);
+        self.index_of(event_type)
+            .push(packed, position.topic, value_bytes);
         Ok(())
     }
 
     /// Appends a position to the unclassified index.
-    pub fn append_unclassified(&mut self, position: Position) -> Result<(), PositionError> {
+    pub fn append_unclassified(
+        &mut self,
+        position: Position,
+        value_bytes: u64,
+    ) -> Result<(), PositionError> {
         let packed = position.pack()?;
-        self.shared.unclassified.push(packed);
+        self.shared
+            .unclassified()
+            .push(packed, position.topic, value_bytes);
         Ok(())
+    }
+
+    /// Drops every entry of `topic` (its log was deleted or truncated), keeping the
+    /// order of the rest; returns how many entries were dropped. O(entries): rare.
+    /// Readers keep the index they hold until their next lookup.
+    pub fn remove_topic(&mut self, topic: u16) -> u64 {
+        let mut dropped = 0;
+        // Rebuilt outside the map's locks, then swapped in one by one.
+        let current: Vec<(Arc<str>, Arc<TypeIndex>)> = self
+            .shared
+            .types
+            .iter()
+            .map(|entry| (Arc::clone(entry.key()), Arc::clone(entry.value())))
+            .collect();
+        for (name, index) in current {
+            let kept = index.without_topic(topic);
+            dropped += index.len() - kept.len();
+            self.shared.types.insert(name, Arc::new(kept));
+        }
+        let unclassified = self.shared.unclassified();
+        let kept = unclassified.without_topic(topic);
+        dropped += unclassified.len() - kept.len();
+        *self
+            .shared
+            .unclassified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(kept);
+        dropped
     }
 
     fn index_of(&self, event_type: &str) -> Arc<TypeIndex> {
@@ -330,7 +439,7 @@ mod tests {
         // The topic [A, B, A, A, B] gives A#2 = offset 3 and B#1 = offset 4.
         let (view, mut writer) = new_view();
         for (offset, t) in ["A", "B", "A", "A", "B"].iter().enumerate() {
-            writer.append(t, at(offset as i64)).unwrap();
+            writer.append(t, at(offset as i64), 10).unwrap();
         }
         assert_eq!(view.get("A", 2), Lookup::Found(at(3)));
         assert_eq!(view.get("B", 1), Lookup::Found(at(4)));
@@ -340,6 +449,44 @@ mod tests {
         assert_eq!(counts.get("A"), Some(&3));
         assert_eq!(counts.get("B"), Some(&2));
         assert_eq!(view.total(), 5);
+        let a = view.type_index("A").unwrap();
+        assert_eq!(a.value_bytes(), 30);
+        assert_eq!(a.first_and_last(), Some((at(0), at(3))));
+    }
+
+    #[test]
+    fn removing_a_topic_keeps_the_other_topics_in_order() {
+        let (view, mut writer) = new_view();
+        let on = |topic: u16, offset: i64| Position {
+            topic,
+            ..at(offset)
+        };
+        // Topic 0 and topic 1 interleaved, for type A, B and unclassified.
+        for offset in 0..6 {
+            let topic = (offset % 2) as u16;
+            writer.append("A", on(topic, offset), 100).unwrap();
+            writer.append("B", on(1, offset), 1).unwrap();
+            writer.append_unclassified(on(topic, offset), 7).unwrap();
+        }
+        let held = view.type_index("A").unwrap();
+        assert_eq!(writer.remove_topic(1), 3 + 6 + 3);
+        let a = view.type_index("A").unwrap();
+        assert_eq!(a.len(), 3);
+        assert_eq!(
+            (0..3).map(|i| a.get(i).unwrap()).collect::<Vec<_>>(),
+            vec![on(0, 0), on(0, 2), on(0, 4)]
+        );
+        assert_eq!(a.value_bytes(), 300);
+        // B had only topic 1: still known, now empty.
+        assert_eq!(view.counts().get("B"), Some(&0));
+        assert_eq!(view.unclassified().len(), 3);
+        assert_eq!(view.unclassified().value_bytes(), 21);
+        // A reader that held the old index still sees it whole.
+        assert_eq!(held.len(), 6);
+        // Appends go on after the rebuild.
+        writer.append("A", on(1, 0), 5).unwrap();
+        assert_eq!(view.get("A", 3), Lookup::Found(on(1, 0)));
+        assert_eq!(view.total(), 3 + 1 + 3);
     }
 
     #[test]
@@ -418,7 +565,7 @@ mod tests {
         let (view, mut writer) = new_view();
         let n = 300_000;
         for offset in 0..n {
-            writer.append("t", at(offset)).unwrap();
+            writer.append("t", at(offset), 0).unwrap();
         }
         let index = view.type_index("t").unwrap();
         for i in [0, 63, 64, 191, 192, 131_007, 131_008, 196_544, n as u64 - 1] {
@@ -433,7 +580,7 @@ mod tests {
     #[test]
     fn unclassified_is_separate_from_counts() {
         let (view, mut writer) = new_view();
-        writer.append_unclassified(at(0)).unwrap();
+        writer.append_unclassified(at(0), 0).unwrap();
         assert!(view.counts().is_empty());
         assert_eq!(view.unclassified().get(0), Some(at(0)));
         assert_eq!(view.total(), 1);
@@ -463,7 +610,7 @@ mod tests {
             })
             .collect();
         for offset in 0..n {
-            writer.append("t", at(offset)).unwrap();
+            writer.append("t", at(offset), 0).unwrap();
         }
         for reader in readers {
             reader.join().unwrap();

@@ -1,0 +1,246 @@
+//! Prometheus metrics. Request and point-read latencies are recorded as they
+//! happen; everything else is read from the live state at scrape time, so
+//! `/metrics` always agrees with `/stats` and `/status` (no second set of counters
+//! to drift).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::fetch::PayloadCache;
+use crate::ingest::IngestStatus;
+use crate::view::View;
+
+/// Content type of the exposition `encode` writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Route label for requests that matched no route (bounded, unlike raw paths).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// The process's metrics registry and its typed recording methods.
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<RequestLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    kafka_fetch: Histogram,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// A registry reporting on `view`, `ingest` and `cache`, plus request metrics.
+    pub fn new(view: View, ingest: Arc<IngestStatus>, cache: PayloadCache) -> Self {
+        let mut registry = Registry::default();
+        // Families and histograms are handles onto shared storage: the registry
+        // holds one clone, `Metrics` records through the other.
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "analyzer_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            http_requests.clone(),
+        );
+        // 100 µs .. ~3.3 s
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0001, 2.0, 16))) as fn() -> Histogram,
+        );
+        registry.register(
+            "analyzer_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            http_duration.clone(),
+        );
+        // 1 ms .. ~8 s
+        let kafka_fetch = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "analyzer_kafka_fetch_seconds",
+            "Time to read one uncached event from Kafka (point read), whatever the outcome",
+            kafka_fetch.clone(),
+        );
+        registry.register_collector(Box::new(LiveState {
+            view,
+            ingest,
+            cache,
+        }));
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            kafka_fetch,
+        }
+    }
+
+    /// Records one answered request. `route` is the matched route template.
+    pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one point read from Kafka.
+    pub fn observe_kafka_fetch(&self, elapsed: Duration) {
+        self.kafka_fetch.observe(elapsed.as_secs_f64());
+    }
+
+    /// The exposition text (OpenMetrics, which Prometheus scrapes natively).
+    pub fn encode(&self) -> Result<String, fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Reads the view, the ingest status and the cache at scrape time.
+#[derive(Clone)]
+struct LiveState {
+    view: View,
+    ingest: Arc<IngestStatus>,
+    cache: PayloadCache,
+}
+
+impl fmt::Debug for LiveState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LiveState")
+    }
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+impl Collector for LiveState {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let mut indexed = encoder.encode_descriptor(
+            "analyzer_events_indexed",
+            "Events in the index, by type (equals /stats; drops if a topic is reset)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (event_type, count) in self.view.counts() {
+            ConstCounter::new(count).encode(indexed.encode_family(&[("type", event_type)])?)?;
+        }
+        let mut unclassified = encoder.encode_descriptor(
+            "analyzer_events_unclassified",
+            "Events whose type could not be determined, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, count) in self.ingest.unclassified_counts() {
+            ConstCounter::new(count).encode(unclassified.encode_family(&[("reason", reason)])?)?;
+        }
+        let mut lag = encoder.encode_descriptor(
+            "analyzer_partition_lag",
+            "Offsets between the last indexed event and the end of the partition",
+            None,
+            MetricType::Gauge,
+        )?;
+        for partition in self.ingest.partitions() {
+            if let Some(value) = partition.lag() {
+                let labels = [
+                    ("topic", partition.topic.clone()),
+                    ("partition", partition.partition.to_string()),
+                ];
+                ConstGauge::new(value).encode(lag.encode_family(&labels)?)?;
+            }
+        }
+        let cache = self.cache.stats();
+        gauge(
+            &mut encoder,
+            "analyzer_caught_up",
+            "1 while every assigned partition is read to its end",
+            i64::from(self.ingest.is_caught_up()),
+        )?;
+        gauge(
+            &mut encoder,
+            "analyzer_ingest_running",
+            "1 while the ingest thread runs (0 after a fatal error)",
+            i64::from(self.ingest.is_running()),
+        )?;
+        gauge(
+            &mut encoder,
+            "analyzer_index_entries",
+            "Positions in the index, unclassified included",
+            self.view.total() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "analyzer_index_bytes",
+            "Memory allocated for index positions",
+            self.view.allocated_bytes() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "analyzer_payload_cache_bytes",
+            "Bytes charged against the payload cache budget",
+            cache.bytes as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "analyzer_payload_cache_entries",
+            "Payloads held in the cache",
+            cache.entries as i64,
+        )?;
+        counter(
+            &mut encoder,
+            "analyzer_payload_cache_hits",
+            "Lookups served from the payload cache",
+            cache.hits,
+        )?;
+        counter(
+            &mut encoder,
+            "analyzer_payload_cache_misses",
+            "Lookups that read the event from Kafka",
+            cache.misses,
+        )?;
+        counter(
+            &mut encoder,
+            "analyzer_topic_resets",
+            "Topics found deleted and recreated (or truncated), whose index was rebuilt",
+            self.ingest.topic_resets(),
+        )?;
+        counter(
+            &mut encoder,
+            "analyzer_duplicates_skipped",
+            "Messages delivered again at an offset already indexed, and skipped",
+            self.ingest.duplicates_skipped(),
+        )
+    }
+}
