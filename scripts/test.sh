@@ -31,4 +31,6 @@ done
 echo "tansu broker on 127.0.0.1:$port (log: $log)"
 
 export TANSU_TEST_BROKER="127.0.0.1:$port"
+# Fault tests start, kill and restart brokers of their own.
+export TANSU_BIN="$tansu"
 cargo test "$@"

@@ -5,14 +5,15 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -44,6 +45,16 @@ pub struct Metrics {
     http_requests: Family<RequestLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     kafka_fetch: Histogram,
+    in_flight: Gauge<i64, AtomicI64>,
+}
+
+/// Counts a request as in flight until dropped.
+pub struct InFlight(Gauge<i64, AtomicI64>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl fmt::Debug for Metrics {
@@ -80,6 +91,12 @@ impl Metrics {
             "Time to read one uncached event from Kafka (point read), whatever the outcome",
             kafka_fetch.clone(),
         );
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "analyzer_http_requests_in_flight",
+            "HTTP requests being answered",
+            in_flight.clone(),
+        );
         registry.register_collector(Box::new(LiveState {
             view,
             ingest,
@@ -90,7 +107,25 @@ impl Metrics {
             http_requests,
             http_duration,
             kafka_fetch,
+            in_flight,
         }
+    }
+
+    /// Marks a request in flight until the returned guard is dropped.
+    pub fn request_started(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Waits until no request is in flight, or `deadline`; true if none is left.
+    pub async fn wait_idle(&self, deadline: Instant) -> bool {
+        while self.in_flight.get() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Records one answered request. `route` is the matched route template.

@@ -74,6 +74,7 @@ pub struct Application {
     ingest: IngestHandle,
     view: View,
     shutdown_timeout: u64,
+    metrics: Arc<Metrics>,
 }
 
 impl Application {
@@ -122,6 +123,7 @@ impl Application {
             .map(|r| (r.path.clone(), r.event_type.clone()))
             .collect();
         let shutdown_timeout = settings.http.shutdown_timeout_secs;
+        let app_metrics = Arc::clone(&metrics);
         let server = HttpServer::new(move || {
             let metrics = Arc::clone(&metrics);
             actix_web::App::new()
@@ -137,9 +139,11 @@ impl Application {
                         .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
                     let method = http::method_label(request.method());
                     let metrics = Arc::clone(&metrics);
+                    let in_flight = metrics.request_started();
                     let response = service.call(request);
                     async move {
                         let response = response.await;
+                        drop(in_flight);
                         let status = match &response {
                             Ok(r) => r.status(),
                             Err(e) => e.as_response_error().status_code(),
@@ -167,6 +171,7 @@ impl Application {
             ingest,
             view,
             shutdown_timeout,
+            metrics: app_metrics,
         })
     }
 
@@ -203,7 +208,13 @@ impl Application {
                     "{reason}: shutting down; no new connections, in-flight requests have up to {}s",
                     self.shutdown_timeout
                 );
+                let deadline = Instant::now() + Duration::from_secs(self.shutdown_timeout);
                 handle.stop(true).await;
+                // actix may report stopped before its workers drain: wait for our own
+                // count of requests in flight too.
+                if !self.metrics.wait_idle(deadline).await {
+                    warn!("requests still in flight after {}s are dropped", self.shutdown_timeout);
+                }
                 info!("HTTP server stopped");
                 server.await
             }

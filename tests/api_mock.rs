@@ -7,24 +7,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use analyzer::config::{ClassifyBy, RouteSettings};
-use common::{Event, produce, settings, spawn_app};
+use common::{Event, mock_cluster, produce, settings, spawn_app};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn cluster(
-    topic: &str,
-    partitions: i32,
-) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic(topic, partitions, 1).expect("topic");
-    cluster
-}
-
 #[tokio::test]
 async fn seed_topic_gives_per_type_indexes_in_topic_order() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     let events: Vec<Event> = ["A", "B", "A", "A", "B"]
         .iter()
@@ -57,7 +48,7 @@ async fn seed_topic_gives_per_type_indexes_in_topic_order() {
 
 #[tokio::test]
 async fn malformed_events_are_counted_and_kept_in_the_unclassified_index() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     let events = vec![
         Event::json("A", 0),
@@ -110,7 +101,7 @@ async fn malformed_events_are_counted_and_kept_in_the_unclassified_index() {
 
 #[tokio::test]
 async fn bad_requests_get_json_errors() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "events", &[Event::json("A", 0)]).await;
     let app = spawn_app(&settings(&brokers, &["events"])).await;
@@ -143,7 +134,7 @@ async fn bad_requests_get_json_errors() {
 
 #[tokio::test]
 async fn alias_route_serves_its_type_and_declares_it() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     let events = [
         Event::json("blood_pressure", 0),
@@ -178,7 +169,7 @@ async fn alias_route_serves_its_type_and_declares_it() {
 
 #[tokio::test]
 async fn header_classification_uses_the_named_header() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     let events = vec![
         Event::raw(*b"binary \x00 payload").header("item_type_name", Some(b"Order")),
@@ -218,7 +209,7 @@ async fn header_classification_uses_the_named_header() {
 
 #[tokio::test]
 async fn topic_classification_and_several_topics() {
-    let cluster = cluster("blood_pressure", 2);
+    let cluster = mock_cluster("blood_pressure", 2);
     cluster.create_topic("heart_rate", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
     let bp: Vec<Event> = (0..6)
@@ -247,7 +238,7 @@ async fn topic_classification_and_several_topics() {
 
 #[tokio::test]
 async fn lookups_read_from_kafka_when_the_cache_is_off() {
-    let cluster = cluster("events", 3);
+    let cluster = mock_cluster("events", 3);
     let brokers = cluster.bootstrap_servers();
     let events: Vec<Event> = (0..300)
         .map(|i| Event::json(if i % 3 == 0 { "A" } else { "B" }, i).on((i % 3) as i32))
@@ -274,7 +265,7 @@ async fn lookups_read_from_kafka_when_the_cache_is_off() {
 
 #[tokio::test]
 async fn events_produced_after_catch_up_appear_quickly() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "events", &[Event::json("A", 0)]).await;
     let app = spawn_app(&settings(&brokers, &["events"])).await;
@@ -310,7 +301,7 @@ async fn uncached_app_over(
 
 #[tokio::test]
 async fn cold_lookups_answer_503_while_the_broker_is_down_then_recover() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let app = uncached_app_over(&cluster, 3).await;
     app.event("/events/A?index=1").await;
 
@@ -337,7 +328,7 @@ async fn cold_lookups_answer_503_while_the_broker_is_down_then_recover() {
 
 #[tokio::test]
 async fn events_kafka_no_longer_has_answer_410() {
-    let cluster = cluster("events", 1);
+    let cluster = mock_cluster("events", 1);
     let app = uncached_app_over(&cluster, 3).await;
 
     // What a broker answers for an offset below the log start (retention deleted it).

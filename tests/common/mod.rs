@@ -101,6 +101,43 @@ pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, 
     positions
 }
 
+/// `n` events alternating A, B, with every 10th one malformed.
+pub fn mixed(n: usize, partitions: i32) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let event = match i % 10 {
+                9 => Event::raw(*b"not json"),
+                k if k % 2 == 0 => Event::json("A", i),
+                _ => Event::json("B", i),
+            };
+            event.on(i as i32 % partitions)
+        })
+        .collect()
+}
+
+pub fn counts(events: &[Event]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for event in events {
+        let value = event.value.as_deref().unwrap_or_default();
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(value) {
+            *counts
+                .entry(json["type"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// librdkafka's in-process mock cluster (one broker, id 1) with one topic.
+pub fn mock_cluster(
+    topic: &str,
+    partitions: i32,
+) -> rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic(topic, partitions, 1).expect("topic");
+    cluster
+}
+
 /// A running analyzer on a random port.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -128,6 +165,8 @@ pub fn settings(brokers: &str, topics: &[&str]) -> Settings {
 
 /// Builds and starts the real application (HTTP + ingest) in this runtime.
 pub async fn spawn_app(settings: &Settings) -> TestApp {
+    // RUST_LOG=analyzer=info cargo test -- --nocapture shows the app's log.
+    let _ = env_logger::builder().is_test(true).try_init();
     let app = Application::build(settings).expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let view = app.view();
@@ -149,6 +188,63 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// GET a path; its status and JSON body.
+    pub async fn json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path_and_query).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Waits until /health/ready answers 200 (503 meanwhile), and returns its body.
+    pub async fn wait_ready(&self, timeout: Duration) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.json("/health/ready").await;
+            if status == 200 {
+                return body;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(
+                start.elapsed() < timeout,
+                "not ready after {timeout:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until /status satisfies `done`, and returns it.
+    pub async fn wait_status(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.json("/status").await;
+            assert_eq!(status, 200, "{body}");
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "after {timeout:?}, /status is {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until librdkafka's statistics (every second) have reported every
+    /// partition's end and a connected broker, and returns /status.
+    pub async fn wait_statistics(&self, timeout: Duration) -> serde_json::Value {
+        self.wait_status(timeout, |body| {
+            body["kafka"]["connection"] == "up"
+                && body["partitions"]
+                    .as_array()
+                    .is_some_and(|ps| !ps.is_empty() && ps.iter().all(|p| p["lag"] == 0))
+        })
+        .await
     }
 
     /// GET /stats as a map.

@@ -1,0 +1,163 @@
+//! Broker faults with the real tansu broker: each test runs its own broker process
+//! (binary from TANSU_BIN, exported by ./scripts/test.sh) so it can start it late,
+//! kill it, and start it again.
+//!
+//! tansu's storage here is in memory: a restarted broker comes back empty (see the
+//! note above `broker_killed_the_index_keeps_serving`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Event, TestApp, counts, mixed, produce, settings, spawn_app};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A tansu broker process on a fixed loopback port; killed on drop.
+struct Tansu {
+    child: Child,
+    port: u16,
+}
+
+impl Tansu {
+    fn start(port: u16) -> Tansu {
+        let bin = std::env::var("TANSU_BIN").unwrap_or_else(|_| {
+            panic!("TANSU_BIN is not set: run ./scripts/test.sh, which installs tansu")
+        });
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args(["broker", "--storage-engine", "memory://tansu/"])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "tansu not listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Tansu { child, port }
+    }
+
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    async fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        for result in admin
+            .create_topics(&[new], &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.expect("topic created");
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Waits until the app's counts are exactly those of `events`, with nothing else
+/// indexed (unclassified included).
+async fn wait_exactly(app: &TestApp, events: &[Event]) {
+    let expected = counts(events);
+    let start = Instant::now();
+    loop {
+        let stats = app.stats().await;
+        if stats == expected && app.view.total() == events.len() as u64 {
+            return;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "after {WAIT:?}: {stats:?} ({} indexed), expected {expected:?} ({})",
+            app.view.total(),
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_absent_at_startup_then_started() {
+    let port = free_port();
+    let mut config = settings(&format!("127.0.0.1:{port}"), &["events"]);
+    config.kafka.metadata_refresh_secs = 1;
+    let app = spawn_app(&config).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.json("/health/live").await.0, 200);
+    assert_eq!(app.json("/health/ready").await.0, 503);
+
+    let tansu = Tansu::start(port);
+    tansu.create_topic("events", 1).await;
+    let events = mixed(1000, 1);
+    produce(&tansu.brokers(), "events", &events).await;
+    app.wait_ready(WAIT).await;
+    wait_exactly(&app, &events).await;
+    assert_eq!(app.status.topic_resets(), 0);
+}
+
+// No restart here: tansu keeps topics in memory, so a restarted tansu has lost the
+// topic, and librdkafka 2.12.1 (bundled by rdkafka 0.39) then crashes the consumer
+// with a NULL dereference in rd_kafka_metadata_update_op: tansu's Fetch responses
+// for a topic ID it no longer knows carry leader tags with a zero topic ID. Deleting
+// and recreating a topic on a live tansu does the same. Down-and-back with data
+// intact is tested on the mock cluster (ops_mock.rs); reset detection by unit tests
+// in src/ingest.rs.
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_killed_the_index_keeps_serving() {
+    let port = free_port();
+    let mut tansu = Tansu::start(port);
+    tansu.create_topic("events", 2).await;
+    let events = mixed(2000, 2);
+    produce(&tansu.brokers(), "events", &events).await;
+
+    let mut config = settings(&tansu.brokers(), &["events"]);
+    let cached = spawn_app(&config).await;
+    config.cache.max_bytes = 0;
+    let uncached = spawn_app(&config).await;
+    for app in [&cached, &uncached] {
+        app.wait_ready(WAIT).await;
+        wait_exactly(app, &events).await;
+    }
+
+    tansu.kill();
+    for app in [&cached, &uncached] {
+        app.wait_status(WAIT, |s| s["kafka"]["connection"] == "down")
+            .await;
+        assert_eq!(app.stats().await, counts(&events));
+        assert_eq!(app.json("/health/live").await.0, 200);
+        assert_eq!(app.json("/health/ready").await.0, 200);
+    }
+    // Cached payloads are still served; cold lookups fail fast with 503.
+    assert!(!cached.event("/events/A?index=10").await.bytes.is_empty());
+    let asked = Instant::now();
+    uncached.error_message("/events/A?index=10", 503).await;
+    assert!(asked.elapsed() < Duration::from_secs(5));
+}
