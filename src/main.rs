@@ -21,7 +21,9 @@ const EXIT_CONFIG: u8 = 2;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
     let cli = Cli::parse();
     let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
     let settings = match config::load(&file) {

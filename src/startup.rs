@@ -138,6 +138,8 @@ impl Application {
                         .match_pattern()
                         .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
                     let method = http::method_label(request.method());
+                    let path =
+                        log::log_enabled!(log::Level::Debug).then(|| request.path().to_owned());
                     let metrics = Arc::clone(&metrics);
                     let in_flight = metrics.request_started();
                     let response = service.call(request);
@@ -149,6 +151,13 @@ impl Application {
                             Err(e) => e.as_response_error().status_code(),
                         };
                         metrics.observe_http(&route, method, status.as_u16(), started.elapsed());
+                        if let Some(path) = path {
+                            log::debug!(
+                                "{method} {path} -> {} in {:?}",
+                                status.as_u16(),
+                                started.elapsed()
+                            );
+                        }
                         response
                     }
                 })
@@ -209,12 +218,18 @@ impl Application {
                     self.shutdown_timeout
                 );
                 let deadline = Instant::now() + Duration::from_secs(self.shutdown_timeout);
-                handle.stop(true).await;
-                // actix may report stopped before its workers drain: wait for our own
-                // count of requests in flight too.
+                // Drain before stopping: actix-server 2.6 stops a worker's thread, and
+                // every connection on it, if the accept thread's exit reaches the worker
+                // before its stop message does. Paused, nothing new arrives; once our
+                // in-flight count is 0, stopping can only drop idle connections.
+                handle.pause().await;
                 if !self.metrics.wait_idle(deadline).await {
-                    warn!("requests still in flight after {}s are dropped", self.shutdown_timeout);
+                    warn!(
+                        "requests still in flight after {}s are dropped",
+                        self.shutdown_timeout
+                    );
                 }
+                handle.stop(true).await;
                 info!("HTTP server stopped");
                 server.await
             }
