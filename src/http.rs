@@ -468,17 +468,33 @@ pub struct Liveness {
     pub message: Option<String>,
 }
 
-/// Ingest has died: the process must be restarted.
+/// A probe body that failed the probe: answered with 503 and the body as JSON.
+pub trait ProbeBody: Serialize + ApiComponent + std::fmt::Debug + 'static {
+    /// When the probe fails, for the OpenAPI document.
+    const FAILS_WHEN: &'static str;
+}
+
+impl ProbeBody for Liveness {
+    const FAILS_WHEN: &'static str =
+        "Ingest stopped on an unrecoverable error (e.g. authentication); restart the process";
+}
+
+impl ProbeBody for Readiness {
+    const FAILS_WHEN: &'static str =
+        "Still catching up: some partition has not been read to its end yet";
+}
+
+/// A failed probe: 503 with its body.
 #[derive(Debug, thiserror::Error)]
-#[error("ingest stopped")]
-pub struct NotLive(Liveness);
+#[error("probe failed: {0:?}")]
+pub struct ProbeFailed<T: ProbeBody>(T);
 
-const NOT_LIVE: [(StatusCode, &str); 1] = [(
-    StatusCode::SERVICE_UNAVAILABLE,
-    "Ingest stopped on an unrecoverable error (e.g. authentication); restart the process",
-)];
+impl<T: ProbeBody> ProbeFailed<T> {
+    const STATUSES: [(StatusCode, &'static str); 1] =
+        [(StatusCode::SERVICE_UNAVAILABLE, T::FAILS_WHEN)];
+}
 
-impl ResponseError for NotLive {
+impl<T: ProbeBody> ResponseError for ProbeFailed<T> {
     fn status_code(&self) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     }
@@ -488,15 +504,15 @@ impl ResponseError for NotLive {
     }
 }
 
-impl ApiErrorComponent for NotLive {
+impl<T: ProbeBody> ApiErrorComponent for ProbeFailed<T> {
     fn schemas_by_status_code(
         oas_version: OpenApiVersion,
     ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
-        json_schemas::<Liveness>(oas_version, &NOT_LIVE)
+        json_schemas::<T>(oas_version, &Self::STATUSES)
     }
 
     fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
-        json_responses::<Liveness>(oas_version, &NOT_LIVE)
+        json_responses::<T>(oas_version, &Self::STATUSES)
     }
 }
 
@@ -508,14 +524,16 @@ impl ApiErrorComponent for NotLive {
     description = "200 while the process and its ingest thread run. A broker outage does not make it fail; only an unrecoverable ingest error (authentication, authorization) does, with 503.",
     error_code = 503
 )]
-pub async fn get_live(state: Data<AppState>) -> Result<actix_web::web::Json<Liveness>, NotLive> {
+pub async fn get_live(
+    state: Data<AppState>,
+) -> Result<actix_web::web::Json<Liveness>, ProbeFailed<Liveness>> {
     if state.ingest.is_running() {
         Ok(actix_web::web::Json(Liveness {
             status: "ok".into(),
             message: None,
         }))
     } else {
-        Err(NotLive(Liveness {
+        Err(ProbeFailed(Liveness {
             status: "failed".into(),
             message: Some(
                 state
@@ -569,38 +587,6 @@ fn ratio(done: u64, target: u64, complete: bool) -> f64 {
     }
 }
 
-/// The index is still catching up.
-#[derive(Debug, thiserror::Error)]
-#[error("not ready")]
-pub struct NotReady(Readiness);
-
-const NOT_READY: [(StatusCode, &str); 1] = [(
-    StatusCode::SERVICE_UNAVAILABLE,
-    "Still catching up: some partition has not been read to its end yet",
-)];
-
-impl ResponseError for NotReady {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(&self.0)
-    }
-}
-
-impl ApiErrorComponent for NotReady {
-    fn schemas_by_status_code(
-        oas_version: OpenApiVersion,
-    ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
-        json_schemas::<Readiness>(oas_version, &NOT_READY)
-    }
-
-    fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
-        json_responses::<Readiness>(oas_version, &NOT_READY)
-    }
-}
-
 /// Readiness probe.
 #[api_operation(
     tag = "operations",
@@ -608,7 +594,9 @@ impl ApiErrorComponent for NotReady {
     summary = "Readiness probe",
     description = "503 until every assigned partition has been read up to the end of the log seen at (or after) startup, then 200 for good. The body always reports catch-up progress."
 )]
-pub async fn get_ready(state: Data<AppState>) -> Result<actix_web::web::Json<Readiness>, NotReady> {
+pub async fn get_ready(
+    state: Data<AppState>,
+) -> Result<actix_web::web::Json<Readiness>, ProbeFailed<Readiness>> {
     let ready = state.ingest.is_ready();
     let partitions: Vec<PartitionProgress> = state
         .ingest
@@ -638,7 +626,7 @@ pub async fn get_ready(state: Data<AppState>) -> Result<actix_web::web::Json<Rea
     if ready {
         Ok(actix_web::web::Json(readiness))
     } else {
-        Err(NotReady(readiness))
+        Err(ProbeFailed(readiness))
     }
 }
 

@@ -171,16 +171,6 @@ impl fmt::Debug for LiveState {
     }
 }
 
-fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)
-}
-
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> fmt::Result {
-    let metric = ConstGauge::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
-}
-
 impl Collector for LiveState {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let mut indexed = encoder.encode_descriptor(
@@ -217,65 +207,68 @@ impl Collector for LiveState {
             }
         }
         let cache = self.cache.stats();
-        gauge(
-            &mut encoder,
-            "analyzer_caught_up",
-            "1 while every assigned partition is read to its end",
-            i64::from(self.ingest.is_caught_up()),
-        )?;
-        gauge(
-            &mut encoder,
-            "analyzer_ingest_running",
-            "1 while the ingest thread runs (0 after a fatal error)",
-            i64::from(self.ingest.is_running()),
-        )?;
-        gauge(
-            &mut encoder,
-            "analyzer_index_entries",
-            "Positions in the index, unclassified included",
-            self.view.total() as i64,
-        )?;
-        gauge(
-            &mut encoder,
-            "analyzer_index_bytes",
-            "Memory allocated for index positions",
-            self.view.allocated_bytes() as i64,
-        )?;
-        gauge(
-            &mut encoder,
-            "analyzer_payload_cache_bytes",
-            "Bytes charged against the payload cache budget",
-            cache.bytes as i64,
-        )?;
-        gauge(
-            &mut encoder,
-            "analyzer_payload_cache_entries",
-            "Payloads held in the cache",
-            cache.entries as i64,
-        )?;
-        counter(
-            &mut encoder,
-            "analyzer_payload_cache_hits",
-            "Lookups served from the payload cache",
-            cache.hits,
-        )?;
-        counter(
-            &mut encoder,
-            "analyzer_payload_cache_misses",
-            "Lookups that read the event from Kafka",
-            cache.misses,
-        )?;
-        counter(
-            &mut encoder,
-            "analyzer_topic_resets",
-            "Topics found deleted and recreated (or truncated), whose index was rebuilt",
-            self.ingest.topic_resets(),
-        )?;
-        counter(
-            &mut encoder,
-            "analyzer_duplicates_skipped",
-            "Messages delivered again at an offset already indexed, and skipped",
-            self.ingest.duplicates_skipped(),
-        )
+        let gauges = [
+            (
+                "analyzer_caught_up",
+                "1 while every assigned partition is read to its end",
+                i64::from(self.ingest.is_caught_up()),
+            ),
+            (
+                "analyzer_ingest_running",
+                "1 while the ingest thread runs (0 after a fatal error)",
+                i64::from(self.ingest.is_running()),
+            ),
+            (
+                "analyzer_index_entries",
+                "Positions in the index, unclassified included",
+                self.view.total() as i64,
+            ),
+            (
+                "analyzer_index_bytes",
+                "Memory allocated for index positions",
+                self.view.allocated_bytes() as i64,
+            ),
+            (
+                "analyzer_payload_cache_bytes",
+                "Bytes charged against the payload cache budget",
+                cache.bytes as i64,
+            ),
+            (
+                "analyzer_payload_cache_entries",
+                "Payloads held in the cache",
+                cache.entries as i64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let metric = ConstGauge::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        let counters = [
+            (
+                "analyzer_payload_cache_hits",
+                "Lookups served from the payload cache",
+                cache.hits,
+            ),
+            (
+                "analyzer_payload_cache_misses",
+                "Lookups that read the event from Kafka",
+                cache.misses,
+            ),
+            (
+                "analyzer_topic_resets",
+                "Topics found deleted and recreated (or truncated), whose index was rebuilt",
+                self.ingest.topic_resets(),
+            ),
+            (
+                "analyzer_duplicates_skipped",
+                "Messages delivered again at an offset already indexed, and skipped",
+                self.ingest.duplicates_skipped(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let metric = ConstCounter::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+        }
+        Ok(())
     }
 }
