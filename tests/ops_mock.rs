@@ -285,3 +285,46 @@ async fn a_topic_created_later_is_found_and_read_from_its_beginning() {
     assert_eq!(app.stats().await, counts(&all));
     assert_eq!(app.status.duplicates_skipped(), 0);
 }
+
+#[tokio::test]
+async fn an_authorization_failure_stops_ingest_and_fails_liveness_only() {
+    let cluster = mock_cluster("events", 1);
+    let brokers = cluster.bootstrap_servers();
+    let events = mixed(30, 1);
+    produce(&brokers, "events", &events).await;
+    let app = spawn_app(&settings(&brokers, &["events"])).await;
+    app.wait_ready(WAIT).await;
+    app.wait_for_total(30, WAIT).await;
+
+    // Credentials or ACLs that are wrong do not fix themselves: ingest stops and the
+    // liveness probe fails, so Kubernetes restarts the container.
+    let denied = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 20];
+    cluster.request_errors(RDKafkaApiKey::Fetch, &denied);
+    produce(&brokers, "events", &mixed(5, 1)).await;
+    let start = std::time::Instant::now();
+    let live = loop {
+        let (status, body) = app.json("/health/live").await;
+        if status == 503 {
+            break body;
+        }
+        assert!(start.elapsed() < WAIT, "still live: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    cluster.clear_request_errors(RDKafkaApiKey::Fetch);
+    assert_eq!(live["status"], "failed");
+    assert!(
+        live["message"].as_str().unwrap().contains("authoriz"),
+        "{live}"
+    );
+    let status = app.json("/status").await.1;
+    assert_eq!(status["ingest_running"], false);
+    assert!(status["fatal_error"].is_string());
+    // What was indexed is still served.
+    assert_eq!(app.stats().await, counts(&events));
+    assert_eq!(app.json("/health/ready").await.0, 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("\nanalyzer_ingest_running 0\n"),
+        "{metrics}"
+    );
+}
