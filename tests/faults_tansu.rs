@@ -158,11 +158,51 @@ async fn broker_absent_at_startup_then_started() {
     assert_eq!(app.status.topic_resets(), 0);
 }
 
-// Not tested on tansu: a topic deleted and recreated. Deleting a topic that
-// analyzer reads makes librdkafka 2.12.1 (bundled by rdkafka 0.39) crash the
-// consumer with a NULL dereference in rd_kafka_metadata_update_op: tansu answers
-// Fetch for a topic ID it no longer knows with leader tags carrying a zero topic
-// ID. Reset detection is unit-tested in src/ingest.rs instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topic_deleted_and_recreated_is_read_again_from_its_beginning() {
+    let port = free_port();
+    let tansu = Tansu::start(port, &Storage::Memory);
+    tansu.create_topic("events", 1).await;
+    let first = mixed(2000, 1);
+    produce(&tansu.brokers(), "events", &first).await;
+    let mut config = settings(&tansu.brokers(), &["events"]);
+    config.kafka.metadata_refresh_secs = 1;
+    let app = spawn_app(&config).await;
+    app.wait_ready(WAIT).await;
+    wait_exactly(&app, &first).await;
+
+    // Deleted, then recreated with more partitions and fewer events: offsets
+    // already indexed now name other events, or none.
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", tansu.brokers())
+        .create()
+        .unwrap();
+    for deleted in admin
+        .delete_topics(&["events"], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        deleted.expect("topic deleted");
+    }
+    tansu.create_topic("events", 2).await;
+    let second = mixed(600, 2);
+    let positions = produce(&tansu.brokers(), "events", &second).await;
+
+    wait_exactly(&app, &second).await;
+    assert_eq!(app.status.topic_resets(), 1);
+    let status = app.json("/status").await.1;
+    assert_eq!(status["unclassified"]["by_reason"]["invalid_json"], 60);
+    // Lookups serve the new topic's events, not stale payloads of the old one.
+    for index in [0, 100, 200] {
+        let fetched = app.event(&format!("/events/A?index={index}")).await;
+        let produced = positions
+            .iter()
+            .position(|p| *p == (fetched.partition, fetched.offset))
+            .unwrap();
+        assert_eq!(Some(&fetched.bytes), second[produced].value.as_ref());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn broker_killed_then_restarted_indexes_every_event_once() {
     let port = free_port();
