@@ -236,6 +236,8 @@ struct StatsSnapshot {
 struct IngestContext {
     latest: Mutex<StatsSnapshot>,
     fresh: AtomicBool,
+    // The flag spares the per-message loop a lock.
+    failed: AtomicBool,
     fatal: Mutex<Option<String>>,
 }
 
@@ -255,6 +257,7 @@ impl ClientContext for IngestContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code().is_some_and(is_fatal) {
             lock(&self.fatal).get_or_insert_with(|| format!("{error}: {reason}"));
+            self.failed.store(true, Ordering::Release);
         }
         crate::kafka::log_client_error(&error, reason);
     }
@@ -299,7 +302,11 @@ impl IngestContext {
     }
 
     fn fatal(&self) -> Option<String> {
-        lock(&self.fatal).clone()
+        if self.failed.load(Ordering::Acquire) {
+            lock(&self.fatal).clone()
+        } else {
+            None
+        }
     }
 }
 

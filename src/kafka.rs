@@ -1,8 +1,9 @@
 //! Shared librdkafka plumbing: how client errors are logged, and the context the
 //! point-read consumers use.
 
-use log::warn;
+use log::{debug, warn};
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
@@ -14,13 +15,21 @@ pub fn log_client_error(error: &KafkaError, reason: &str) {
     }
 }
 
-/// Client context for consumers that need nothing but quiet EOFs.
+/// Context for the point-read consumers: their client-level errors and logs go to
+/// debug. A failed read already answers its request with 503 and the error, and the
+/// ingest consumer reports the broker's state for the process; these consumers are
+/// only polled during a read, so their events would otherwise pile up and all be
+/// logged at once when they are dropped.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct QuietContext;
 
 impl ClientContext for QuietContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        debug!(target: "librdkafka", "point-read client ({level:?}): {fac} {log_message}");
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
-        log_client_error(&error, reason);
+        debug!("point-read client: {error}: {reason}");
     }
 }
 
