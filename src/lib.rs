@@ -6,10 +6,12 @@
 //!
 //! Modules, one concern each: [`config`] (settings), [`classify`] (event type rules),
 //! [`view`] (the pure index), [`ingest`] (Kafka consumer), [`fetch`] (payloads),
-//! [`http`] (the API), [`metrics`] (Prometheus), [`startup`] (wiring).
+//! [`http`] (the API), [`metrics`] (Prometheus), [`startup`] (wiring), [`demo`]
+//! (the self-contained demo).
 
 pub mod classify;
 pub mod config;
+pub mod demo;
 pub mod fetch;
 pub mod http;
 pub mod ingest;

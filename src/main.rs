@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use analyzer::config::{self, ConfigFile};
+use analyzer::demo::{self, DemoOptions};
 use analyzer::startup::Application;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Kafka indexing sidecar: per-type O(1) event lookups and exact counts over HTTP.
 #[derive(Parser)]
@@ -14,6 +15,22 @@ struct Cli {
     /// Configuration file (default: ./analyzer.toml if it exists; then ANALYZER_* env).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a self-contained demo: embedded Kafka, a producer of sample readings,
+    /// and analyzer indexing them (no broker or config needed).
+    Demo {
+        /// Events produced per second.
+        #[arg(long, default_value_t = DemoOptions::default().rate)]
+        rate: u32,
+        /// HTTP port.
+        #[arg(long, default_value_t = DemoOptions::default().port)]
+        port: u16,
+    },
 }
 
 /// Exit code for an unusable configuration.
@@ -25,6 +42,15 @@ async fn main() -> ExitCode {
         .format_timestamp_millis()
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Demo { rate, port }) = cli.command {
+        return match demo::run(DemoOptions { rate, port }).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                log::error!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
     let settings = match config::load(&file) {
         Ok(settings) => settings,

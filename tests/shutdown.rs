@@ -8,13 +8,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Event, produce};
+use common::{Event, free_port, produce};
 use rdkafka::mocking::MockCluster;
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_a_request_finishes_it_then_exits_0() {

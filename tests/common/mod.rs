@@ -128,6 +128,12 @@ pub fn counts(events: &[Event]) -> BTreeMap<String, u64> {
     counts
 }
 
+/// A loopback port that was free a moment ago (for processes that bind by number).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// librdkafka's in-process mock cluster (one broker, id 1) with one topic.
 pub fn mock_cluster(
     topic: &str,

@@ -1,0 +1,207 @@
+//! `analyzer demo`: everything in one process, no Kafka needed. librdkafka's mock
+//! cluster serves a topic, a producer writes a continuing stream of blood-pressure
+//! and heart-rate readings (with a few malformed messages), and the real analyzer
+//! (the same ingest, view, fetch and HTTP code as production) indexes and serves it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use log::{info, warn};
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::config::{RouteSettings, Settings};
+use crate::startup::{Application, StartupError};
+
+/// The demo topic.
+pub const TOPIC: &str = "events";
+const PARTITIONS: i32 = 3;
+
+/// What `analyzer demo` can be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Events produced per second.
+    pub rate: u32,
+    /// HTTP port (0: any free port).
+    pub port: u16,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            rate: 50,
+            port: 8110,
+        }
+    }
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The mock cluster or the producer could not be created.
+    #[error("cannot start the embedded Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The analyzer itself could not start.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The server failed.
+    #[error("server error: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+/// Analyzer settings for the demo's cluster: production defaults plus the demo's
+/// aliases and port.
+pub fn settings(brokers: &str, port: u16) -> Settings {
+    let mut settings = Settings::default();
+    settings.kafka.brokers = brokers.to_owned();
+    settings.kafka.topics = vec![TOPIC.to_owned()];
+    settings
+        .kafka
+        .properties
+        .insert("fetch.wait.max.ms".into(), "10".into());
+    settings.http.bind.set_port(port);
+    settings.routes = ["blood_pressure", "heart_rate"]
+        .iter()
+        .map(|t| RouteSettings {
+            path: format!("/{t}"),
+            event_type: (*t).to_owned(),
+        })
+        .collect();
+    settings
+}
+
+/// Runs the demo until SIGTERM or SIGINT.
+pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic(TOPIC, PARTITIONS, 1)?;
+    let brokers = cluster.bootstrap_servers();
+    let app = Application::build(&settings(&brokers, options.port))?;
+    let base = format!("http://localhost:{}", app.port());
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "5")
+        .create()?;
+    let producing = tokio::spawn(produce_forever(producer, options.rate.max(1)));
+    println!(
+        "analyzer demo: an embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
+         {} readings/s of blood_pressure and heart_rate (a few malformed), indexed by the real pipeline.\n\
+         Try:\n  curl {base}/stats\n  curl -i '{base}/events/blood_pressure?index=0'\n  \
+         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs\n\
+         Ctrl-C stops it.",
+        options.rate.max(1)
+    );
+    let served = app.run_until_stopped().await;
+    // The producer goes before the cluster it writes to.
+    producing.abort();
+    let _ = producing.await;
+    drop(cluster);
+    Ok(served?)
+}
+
+/// Writes readings at `rate` per second until aborted. Deliveries are not awaited
+/// one by one (that would cap the rate at one broker round trip per event).
+async fn produce_forever(producer: FutureProducer, rate: u32) {
+    let mut readings = Readings::new(0x5eed);
+    // At most 1,000 wake-ups a second; each sends its share of the rate.
+    let ticks_per_second = rate.min(1000);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / ticks_per_second);
+    let mut owed = 0u64;
+    loop {
+        tick.tick().await;
+        owed += u64::from(rate);
+        while owed >= u64::from(ticks_per_second) {
+            owed -= u64::from(ticks_per_second);
+            let value = readings.next_value();
+            let mut record = FutureRecord::<(), [u8]>::to(TOPIC);
+            if let Some(value) = &value {
+                record = record.payload(value);
+            }
+            if let Err((e, _)) = producer.send_result(record) {
+                warn!("demo producer: {e}");
+            }
+            if readings.seq.is_multiple_of(10_000) {
+                info!("demo producer: {} events written", readings.seq);
+            }
+        }
+    }
+}
+
+/// A deterministic stream of demo readings (xorshift: no dependency for dice).
+pub struct Readings {
+    state: u64,
+    /// Events generated so far.
+    pub seq: u64,
+}
+
+impl Readings {
+    /// A stream starting from `seed` (non-zero).
+    pub fn new(seed: u64) -> Self {
+        Readings {
+            state: seed.max(1),
+            seq: 0,
+        }
+    }
+
+    fn roll(&mut self, below: u64) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state % below
+    }
+
+    /// The next message value: mostly JSON readings, about 2% malformed (not JSON,
+    /// a numeric type, or a tombstone, which is `None`).
+    pub fn next_value(&mut self) -> Option<Vec<u8>> {
+        self.seq += 1;
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let seq = self.seq;
+        let device = self.roll(12);
+        let patient = self.roll(40);
+        let value = match self.roll(100) {
+            0 => return None,
+            1 => b"<reading>garbled</reading>".to_vec(),
+            2..=39 => format!(
+                r#"{{"type":"blood_pressure","seq":{},"device":"bp-cuff-{device:02}","patient":"p-{patient:04}","systolic":{},"diastolic":{},"unit":"mmHg","measured_at_ms":{ts}}}"#,
+                seq,
+                105 + self.roll(40),
+                65 + self.roll(25),
+            )
+            .into_bytes(),
+            40 => format!(r#"{{"type":7,"seq":{seq}}}"#).into_bytes(),
+            _ => format!(
+                r#"{{"type":"heart_rate","seq":{},"device":"hr-band-{device:02}","patient":"p-{patient:04}","bpm":{},"measured_at_ms":{ts}}}"#,
+                seq,
+                55 + self.roll(60),
+            )
+            .into_bytes(),
+        };
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_are_mostly_the_two_types_with_some_malformed() {
+        let mut readings = Readings::new(42);
+        let (mut bp, mut hr, mut bad) = (0, 0, 0);
+        for _ in 0..10_000 {
+            let value = readings.next_value();
+            let json: Option<serde_json::Value> =
+                value.and_then(|v| serde_json::from_slice(&v).ok());
+            match json.as_ref().and_then(|j| j["type"].as_str()) {
+                Some("blood_pressure") => bp += 1,
+                Some("heart_rate") => hr += 1,
+                _ => bad += 1,
+            }
+        }
+        assert!((3_000..4_500).contains(&bp), "{bp}");
+        assert!((5_000..6_500).contains(&hr), "{hr}");
+        assert!((100..600).contains(&bad), "{bad}");
+    }
+}

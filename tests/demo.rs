@@ -1,0 +1,84 @@
+//! `analyzer demo`, the README's first command: the real binary, with its embedded
+//! Kafka and producer, indexes a growing stream and serves lookups.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::free_port;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_indexes_a_growing_stream_and_serves_lookups() {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args(["demo", "--port", &port.to_string(), "--rate", "500"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let stats = || async {
+        let response = client.get(format!("{base}/stats")).send().await.ok()?;
+        response.json::<BTreeMap<String, u64>>().await.ok()
+    };
+
+    let start = Instant::now();
+    let first = loop {
+        if let Some(stats) = stats().await
+            && stats.values().all(|n| *n > 0)
+        {
+            break stats;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no events indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["blood_pressure", "heart_rate"]
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = stats().await.unwrap();
+    assert!(
+        later.values().sum::<u64>() > first.values().sum::<u64>(),
+        "{first:?} then {later:?}"
+    );
+
+    for (path, event_type) in [
+        ("/events/blood_pressure?index=0", "blood_pressure"),
+        ("/heart_rate?index=1", "heart_rate"),
+    ] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let event: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(event["type"], event_type, "{event}");
+    }
+    let status: serde_json::Value = client
+        .get(format!("{base}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(status["unclassified"]["count"].as_u64().is_some());
+
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains(&format!("curl http://localhost:{port}/stats")),
+        "{printed}"
+    );
+}
