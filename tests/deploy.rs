@@ -1,0 +1,140 @@
+//! What ships beside the binary: the Dockerfile (hadolint), the Kubernetes base
+//! (kubernetes-validate against the official schemas, offline), all YAML
+//! (yamllint), the compose file's references, and the configuration files (loaded
+//! with analyzer's own loader). ./scripts/test.sh installs the linters from PyPI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use analyzer::config::{self, ConfigFile};
+use serde_yaml_ng::Value;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo(path)).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Runs a linter that ./scripts/test.sh installs; its output is the failure message.
+fn passes(program: &str, args: &[&str]) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(repo("."))
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}; run ./scripts/test.sh, which installs it"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn dockerfile_has_no_hadolint_findings() {
+    passes("hadolint", &["Dockerfile"]);
+}
+
+#[test]
+fn yaml_is_clean() {
+    passes("yamllint", &["-s", "-c", "deploy/.yamllint", "deploy/"]);
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_the_schemas() {
+    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
+    let resources: Vec<String> = kustomization["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| format!("deploy/kubernetes/{}", r.as_str().unwrap()))
+        .collect();
+    assert!(!resources.is_empty());
+    let mut args = vec!["--strict", "--quiet"];
+    args.extend(resources.iter().map(String::as_str));
+    passes("kubernetes-validate", &args);
+    for generator in kustomization["configMapGenerator"].as_sequence().unwrap() {
+        for file in generator["files"].as_sequence().unwrap() {
+            let path = repo(&format!("deploy/kubernetes/{}", file.as_str().unwrap()));
+            assert!(path.is_file(), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn sidecar_probes_security_and_secrets_are_as_documented() {
+    let deployment = yaml("deploy/kubernetes/deployment.yaml");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let analyzer = pod["containers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "analyzer")
+        .expect("an analyzer container");
+    assert_eq!(analyzer["livenessProbe"]["httpGet"]["path"], "/health/live");
+    assert_eq!(
+        analyzer["readinessProbe"]["httpGet"]["path"],
+        "/health/ready"
+    );
+    assert!(
+        analyzer["startupProbe"]["failureThreshold"]
+            .as_u64()
+            .unwrap()
+            >= 60
+    );
+    let security = &analyzer["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["capabilities"]["drop"][0], "ALL");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert!(analyzer["resources"]["limits"]["memory"].is_string());
+    // The password comes from a Secret through the environment, never the ConfigMap.
+    let env = analyzer["env"].as_sequence().unwrap();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "KAFKA_SASL_PASSWORD")
+        .unwrap();
+    assert!(password["valueFrom"]["secretKeyRef"]["name"].is_string());
+    let config = std::fs::read_to_string(repo("deploy/kubernetes/analyzer.toml")).unwrap();
+    assert!(config.contains("${KAFKA_SASL_PASSWORD}"));
+}
+
+#[test]
+fn shipped_configurations_load() {
+    for file in ["analyzer.toml", "deploy/kubernetes/analyzer.toml"] {
+        config::load(&ConfigFile::Explicit(repo(file))).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
+#[test]
+fn compose_services_reference_services_that_exist() {
+    let compose = yaml("deploy/compose/docker-compose.yml");
+    let services = compose["services"].as_mapping().unwrap();
+    for name in ["kafka", "create-topic", "producer", "analyzer"] {
+        assert!(services.contains_key(name), "no service {name}");
+    }
+    for (name, service) in services {
+        if let Some(depends) = service["depends_on"].as_mapping() {
+            for dependency in depends.keys() {
+                assert!(
+                    services.contains_key(dependency),
+                    "{name:?} depends on unknown {dependency:?}"
+                );
+            }
+        }
+    }
+    let context = compose["services"]["analyzer"]["build"]["context"]
+        .as_str()
+        .unwrap();
+    assert!(
+        repo("deploy/compose")
+            .join(context)
+            .join("Dockerfile")
+            .is_file(),
+        "analyzer's build context has no Dockerfile"
+    );
+}
