@@ -881,3 +881,53 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
         _ => "other",
     }
 }
+
+/// Gives the framework's own error responses (404 for an unknown path, 405 for a
+/// method a route does not serve, and any other empty-bodied error) the same JSON
+/// `{"message"}` body as every other error. Responses that already carry JSON are
+/// left alone.
+pub fn json_error_bodies<B: 'static>() -> actix_web::middleware::ErrorHandlers<B> {
+    actix_web::middleware::ErrorHandlers::new().default_handler_client(with_json_message)
+}
+
+fn with_json_message<B>(
+    response: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::http::header;
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let request = response.request();
+    let message = match status {
+        StatusCode::NOT_FOUND => format!(
+            "No such path: {}. The API is described at /docs and /openapi.json.",
+            request.path()
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "Method {} is not allowed on {}: use GET.",
+            request.method(),
+            request.path()
+        ),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_owned(),
+    };
+    let mut json = HttpResponse::build(status);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        json.insert_header((header::ALLOW, "GET"));
+    }
+    let json = json.json(ErrorMessage { message });
+    let (request, _) = response.into_parts();
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(request, json).map_into_right_body(),
+    ))
+}

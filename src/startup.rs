@@ -131,6 +131,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(http::query_config())
                 .configure(http::routes(&aliases))
+                .wrap(http::json_error_bodies())
                 .wrap_fn(move |request, service| {
                     let started = Instant::now();
                     // The route template, never the raw path: bounded label values.
