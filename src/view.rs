@@ -616,4 +616,156 @@ mod tests {
             reader.join().unwrap();
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const TYPES: [&str; 3] = ["A", "B", "C"];
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Append {
+                event_type: usize,
+                position: Position,
+            },
+            Unclassified(Position),
+            RemoveTopic(u16),
+        }
+
+        fn position() -> impl Strategy<Value = Position> {
+            (
+                0u16..3,
+                0i32..MAX_PARTITIONS,
+                0i64..i64::MAX,
+                proptest::option::of(0i64..(1 << 44) - 1),
+            )
+                .prop_map(|(topic, partition, offset, timestamp_ms)| Position {
+                    topic,
+                    partition,
+                    offset,
+                    timestamp_ms,
+                })
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                20 => (0..TYPES.len(), position())
+                    .prop_map(|(event_type, position)| Op::Append { event_type, position }),
+                3 => position().prop_map(Op::Unclassified),
+                1 => (0u16..3).prop_map(Op::RemoveTopic),
+            ]
+        }
+
+        proptest! {
+            /// Whatever the appends and topic removals, the view answers exactly what
+            /// a plain list per type would.
+            #[test]
+            fn the_view_matches_a_list_per_type(ops in proptest::collection::vec(op(), 0..400)) {
+                let (view, mut writer) = new_view();
+                let mut model: Vec<Vec<Position>> = vec![Vec::new(); TYPES.len()];
+                let mut unclassified: Vec<Position> = Vec::new();
+                for op in &ops {
+                    match op {
+                        Op::Append { event_type, position } => {
+                            writer.append(TYPES[*event_type], *position, 1).unwrap();
+                            model[*event_type].push(*position);
+                        }
+                        Op::Unclassified(position) => {
+                            writer.append_unclassified(*position, 1).unwrap();
+                            unclassified.push(*position);
+                        }
+                        Op::RemoveTopic(topic) => {
+                            writer.remove_topic(*topic);
+                            for positions in &mut model {
+                                positions.retain(|p| p.topic != *topic);
+                            }
+                            unclassified.retain(|p| p.topic != *topic);
+                        }
+                    }
+                }
+                let counts = view.counts();
+                for (i, event_type) in TYPES.iter().enumerate() {
+                    let len = model[i].len() as u64;
+                    prop_assert_eq!(counts.get(*event_type).copied().unwrap_or(0), len);
+                    for (index, expected) in model[i].iter().enumerate() {
+                        prop_assert_eq!(view.get(event_type, index as u64), Lookup::Found(*expected));
+                    }
+                    if counts.contains_key(*event_type) {
+                        prop_assert_eq!(view.get(event_type, len), Lookup::OutOfRange { len });
+                    }
+                    let bytes = view.type_index(event_type).map_or(0, |t| t.value_bytes());
+                    prop_assert_eq!(bytes, len);
+                }
+                let held = view.unclassified();
+                prop_assert_eq!(held.len(), unclassified.len() as u64);
+                for (index, expected) in unclassified.iter().enumerate() {
+                    prop_assert_eq!(held.get(index as u64), Some(*expected));
+                }
+                let total: usize = model.iter().map(Vec::len).sum::<usize>() + unclassified.len();
+                prop_assert_eq!(view.total(), total as u64);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(24))]
+
+            /// Readers running while the writer appends only ever see complete,
+            /// in-range entries equal to what was appended at that index, and
+            /// lengths that never go back.
+            #[test]
+            fn concurrent_reads_never_see_torn_or_unwritten_entries(
+                appends in proptest::collection::vec((0..TYPES.len(), position()), 1..3000),
+                reads in proptest::collection::vec((0..TYPES.len(), 0u64..3000), 1..200),
+            ) {
+                let mut expected: Vec<Vec<Position>> = vec![Vec::new(); TYPES.len()];
+                for (event_type, position) in &appends {
+                    expected[*event_type].push(*position);
+                }
+                let (view, mut writer) = new_view();
+                for event_type in TYPES {
+                    writer.declare(event_type);
+                }
+                let expected = Arc::new(expected);
+                let readers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (view, expected, reads) = (view.clone(), Arc::clone(&expected), reads.clone());
+                        std::thread::spawn(move || {
+                            let mut last_len = [0u64; TYPES.len()];
+                            for _ in 0..20 {
+                                for (event_type, index) in &reads {
+                                    let len = view.type_index(TYPES[*event_type]).map_or(0, |t| t.len());
+                                    if len < last_len[*event_type] {
+                                        return Err(format!("length went back for {event_type}"));
+                                    }
+                                    last_len[*event_type] = len;
+                                    match view.get(TYPES[*event_type], *index) {
+                                        Lookup::Found(p) if Some(&p) != expected[*event_type].get(*index as usize) => {
+                                            return Err(format!("{event_type}#{index}: read {p:?}"));
+                                        }
+                                        Lookup::OutOfRange { len } if len > expected[*event_type].len() as u64 => {
+                                            return Err(format!("{event_type}: length {len} above appends"));
+                                        }
+                                        Lookup::UnknownType => return Err("declared type unknown".into()),
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                for (event_type, position) in &appends {
+                    writer.append(TYPES[*event_type], *position, 0).unwrap();
+                }
+                for reader in readers {
+                    let outcome = reader.join().unwrap();
+                    prop_assert!(outcome.is_ok(), "{:?}", outcome);
+                }
+                for (i, event_type) in TYPES.iter().enumerate() {
+                    prop_assert_eq!(view.counts()[*event_type], expected[i].len() as u64);
+                }
+            }
+        }
+    }
 }
