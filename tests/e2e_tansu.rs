@@ -5,52 +5,13 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use analyzer::config::{ClassifyBy, RouteSettings};
-use common::{Event, TestApp, produce, settings, spawn_app};
+use common::{Event, TestApp, broker, new_topic, produce, settings, spawn_app};
 use rand::Rng;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 
 const WAIT: Duration = Duration::from_secs(120);
-
-fn broker() -> String {
-    std::env::var("TANSU_TEST_BROKER").unwrap_or_else(|_| {
-        panic!(
-            "TANSU_TEST_BROKER is not set: run ./scripts/test.sh, which starts tansu and sets it"
-        )
-    })
-}
-
-/// Creates a topic with a name no other test run uses.
-async fn new_topic(brokers: &str, name: &str, partitions: i32) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let topic = format!("{name}-{}-{nanos}", std::process::id());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(
-                &topic,
-                partitions,
-                TopicReplication::Fixed(1),
-            )],
-            &AdminOptions::new(),
-        )
-        .await
-        .expect("create_topics");
-    for result in created {
-        result.expect("topic created");
-    }
-    topic
-}
 
 /// A mixed stream: about 40% blood_pressure, 58% heart_rate, 2% malformed of every kind.
 fn mixed_stream(n: usize, partitions: i32) -> (Vec<Event>, Vec<Option<&'static str>>) {

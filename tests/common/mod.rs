@@ -64,6 +64,8 @@ pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, 
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
         .set("message.timeout.ms", "30000")
+        // Room for the 1 MB values of the hostile corpus.
+        .set("message.max.bytes", "4000000")
         // Keep per-partition order exact even on retries.
         .set("max.in.flight.requests.per.connection", "1")
         .create()
@@ -142,6 +144,44 @@ pub fn mock_cluster(
     let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
     cluster.create_topic(topic, partitions, 1).expect("topic");
     cluster
+}
+
+/// The shared tansu broker ./scripts/test.sh started.
+pub fn broker() -> String {
+    std::env::var("TANSU_TEST_BROKER").unwrap_or_else(|_| {
+        panic!(
+            "TANSU_TEST_BROKER is not set: run ./scripts/test.sh, which starts tansu and sets it"
+        )
+    })
+}
+
+/// Creates a topic with a name no other test run uses.
+pub async fn new_topic(brokers: &str, name: &str, partitions: i32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("{name}-{}-{nanos}", std::process::id());
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .unwrap();
+    let created = admin
+        .create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                &topic,
+                partitions,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await
+        .expect("create_topics");
+    for result in created {
+        result.expect("topic created");
+    }
+    topic
 }
 
 /// A running analyzer on a random port.
