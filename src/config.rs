@@ -132,6 +132,13 @@ pub struct HttpSettings {
     pub bind: SocketAddr,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// When set, the data endpoints (`/events/*`, aliases, `/stats`, `/status`)
+    /// require `Authorization: Bearer <token>`; probes and `/metrics` stay open.
+    pub auth_token: Option<String>,
+    /// With `auth_token`, require it for `/metrics` too.
+    pub protect_metrics: bool,
+    /// Browser origins allowed to call the API (CORS), like `https://audit.example.com`.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -139,6 +146,9 @@ impl Default for HttpSettings {
         HttpSettings {
             bind: SocketAddr::from(([0, 0, 0, 0], 8110)),
             shutdown_timeout_secs: 10,
+            auth_token: None,
+            protect_metrics: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -386,6 +396,25 @@ impl Settings {
                 );
             }
         }
+        match &self.http.auth_token {
+            Some(token) if token.trim().is_empty() => {
+                problem("http.auth_token", "must not be empty when set".into());
+            }
+            None if self.http.protect_metrics => problem(
+                "http.protect_metrics",
+                "needs http.auth_token to protect /metrics with".into(),
+            ),
+            _ => {}
+        }
+        for origin in &self.http.cors_origins {
+            let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
+            if !scheme_ok || origin.ends_with('/') {
+                problem(
+                    "http.cors_origins",
+                    format!("{origin:?} is not an origin like \"https://audit.example.com\""),
+                );
+            }
+        }
         if self.kafka.metadata_refresh_secs == 0 {
             problem("kafka.metadata_refresh_secs", "must be at least 1".into());
         }
@@ -450,13 +479,20 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
             self.kafka.metadata_refresh_secs,
             self.http.bind,
             self.http.shutdown_timeout_secs,
+            if self.http.auth_token.is_some() {
+                "set"
+            } else {
+                "none"
+            },
+            self.http.protect_metrics,
+            self.http.cors_origins,
             self.classify.by,
             self.classify.name,
             self.cache.max_bytes,
@@ -553,6 +589,30 @@ mod tests {
             assert!(e.contains("analyzer.toml"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn access_control_settings_are_checked_and_the_token_never_logged() {
+        let mut settings = Settings::default();
+        settings.http.auth_token = Some("s3cret-token".into());
+        settings.http.cors_origins = vec!["https://audit.example.com".into()];
+        assert!(settings.problems().is_empty());
+        assert!(!settings.masked_summary().contains("s3cret-token"));
+        assert!(settings.masked_summary().contains("auth_token=set"));
+
+        settings.http.auth_token = Some(" ".into());
+        settings.http.cors_origins = vec!["audit.example.com".into(), "https://x.org/".into()];
+        let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            ["http.auth_token", "http.cors_origins", "http.cors_origins"]
+        );
+
+        settings.http.auth_token = None;
+        settings.http.cors_origins.clear();
+        settings.http.protect_metrics = true;
+        let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["http.protect_metrics"]);
     }
 
     #[test]

@@ -14,8 +14,8 @@ use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use apistos::paths::{Header, MediaType, ParameterDefinition, Response, Responses};
 use apistos::reference_or::ReferenceOr;
 use apistos::{
-    ApiComponent, ApiErrorComponent, ApistosSchema, JsonSchema, OpenApiVersion, Schema,
-    VersionSpecificSchema,
+    ApiComponent, ApiErrorComponent, ApiSecurity, ApistosSchema, JsonSchema, OpenApiVersion,
+    Schema, VersionSpecificSchema,
 };
 use apistos::{api_operation, web};
 use bytes::Bytes;
@@ -43,6 +43,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// When the process started, for uptime.
     pub started: Instant,
+    /// The bearer token the data endpoints require, if any.
+    pub auth_token: Option<String>,
+    /// Whether `/metrics` requires the token too.
+    pub protect_metrics: bool,
 }
 
 /// Body of every error response.
@@ -81,10 +85,17 @@ pub enum ApiError {
     /// Kafka could not be reached to read the event.
     #[error("{0}")]
     Unavailable(String),
+    /// The bearer token is missing or wrong.
+    #[error("{0}")]
+    Unauthorized(&'static str),
 }
 
 /// The statuses [`ApiError`] maps to, with their OpenAPI descriptions.
-const ERROR_STATUSES: [(StatusCode, &str); 4] = [
+const ERROR_STATUSES: [(StatusCode, &str); 5] = [
+    (
+        StatusCode::UNAUTHORIZED,
+        "The bearer token is missing or wrong (only when the server sets [http] auth_token)",
+    ),
     (
         StatusCode::BAD_REQUEST,
         "The index parameter is missing or not a whole number in range",
@@ -110,11 +121,19 @@ impl ResponseError for ApiError {
             ApiError::NoSuchIndex { .. } | ApiError::UnknownType(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorMessage {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::Unauthorized(_) = self {
+            response.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                r#"Bearer realm="analyzer""#,
+            ));
+        }
+        response.json(ErrorMessage {
             message: self.to_string(),
         })
     }
@@ -202,6 +221,47 @@ impl ApiErrorComponent for ApiError {
 pub struct IndexQuery {
     /// Position of the event among events of its type, from 0, in topic order.
     pub index: u64,
+}
+
+/// Access to the data endpoints: `Authorization: Bearer <token>` when the server sets
+/// `[http] auth_token` (compared in constant time); no check otherwise.
+#[derive(ApiSecurity)]
+#[openapi_security(scheme(security_type(http(scheme = "bearer"))))]
+pub struct BearerAuth;
+
+impl actix_web::FromRequest for BearerAuth {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = request.app_data::<Data<AppState>>();
+        let token = state.and_then(|s| s.auth_token.as_deref());
+        std::future::ready(authorize(request, token).map(|()| BearerAuth))
+    }
+}
+
+/// Checks the request's bearer token against `token` (no token: always allowed).
+fn authorize(request: &HttpRequest, token: Option<&str>) -> Result<(), ApiError> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    let presented = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if constant_time_eq(presented.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("The bearer token is not valid.")),
+        None => Err(ApiError::Unauthorized(
+            "This endpoint needs an Authorization: Bearer <token> header.",
+        )),
+    }
+}
+
+/// Equality whose time does not depend on where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// Turns query-string errors into the JSON 400 every other error uses.
@@ -392,11 +452,13 @@ async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventP
     summary = "Get the Nth event of a type",
     description = "Returns the event at `index` (from 0) among the events of `type`, in topic order, byte for byte as stored in Kafka. The type `unclassified` holds the events whose type could not be determined.",
     error_code = 400,
+    error_code = 401,
     error_code = 404,
     error_code = 410,
     error_code = 503
 )]
 pub async fn get_event(
+    _auth: BearerAuth,
     state: Data<AppState>,
     event_type: Path<String>,
     query: Query<IndexQuery>,
@@ -415,11 +477,13 @@ pub struct AliasType(pub String);
     summary = "Get the Nth event of this route's type",
     description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N for its type.",
     error_code = 400,
+    error_code = 401,
     error_code = 404,
     error_code = 410,
     error_code = 503
 )]
 pub async fn get_alias_event(
+    _auth: BearerAuth,
     state: Data<AppState>,
     alias: Data<AliasType>,
     query: Query<IndexQuery>,
@@ -432,10 +496,14 @@ pub async fn get_alias_event(
     tag = "stats",
     operation_id = "get_stats",
     summary = "Count events per type",
-    description = "Exact number of indexed events of each type, including types declared in routes that have none yet. Unclassified events are not counted here."
+    description = "Exact number of indexed events of each type, including types declared in routes that have none yet. Unclassified events are not counted here.",
+    error_code = 401
 )]
-pub async fn get_stats(state: Data<AppState>) -> actix_web::web::Json<Stats> {
-    actix_web::web::Json(Stats(state.view.counts()))
+pub async fn get_stats(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+) -> Result<actix_web::web::Json<Stats>, ApiError> {
+    Ok(actix_web::web::Json(Stats(state.view.counts())))
 }
 
 /// Registers the API's routes, one alias resource per `(path, type)`.
@@ -793,9 +861,13 @@ fn partition_status(p: PartitionReport) -> PartitionStatus {
     tag = "operations",
     operation_id = "get_status",
     summary = "Operational status",
-    description = "Version, uptime, broker connection, per-partition offsets and lag, per-type counts with first and last positions, unclassified counts by reason, payload cache figures."
+    description = "Version, uptime, broker connection, per-partition offsets and lag, per-type counts with first and last positions, unclassified counts by reason, payload cache figures.",
+    error_code = 401
 )]
-pub async fn get_status(state: Data<AppState>) -> actix_web::web::Json<Status> {
+pub async fn get_status(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+) -> Result<actix_web::web::Json<Status>, ApiError> {
     let ingest = &state.ingest;
     let brokers: Vec<BrokerStatus> = ingest
         .brokers()
@@ -813,7 +885,7 @@ pub async fn get_status(state: Data<AppState>) -> actix_web::web::Json<Status> {
         "down"
     };
     let cache = state.cache.stats();
-    actix_web::web::Json(Status {
+    Ok(actix_web::web::Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         ready: ingest.is_ready(),
@@ -852,11 +924,17 @@ pub async fn get_status(state: Data<AppState>) -> actix_web::web::Json<Status> {
         },
         duplicates_skipped: ingest.duplicates_skipped(),
         topic_resets: ingest.topic_resets(),
-    })
+    }))
 }
 
 /// Prometheus scrape endpoint: plain text, mounted outside the OpenAPI document.
-pub async fn get_metrics(state: Data<AppState>) -> HttpResponse {
+/// Open unless `[http] protect_metrics` is set.
+pub async fn get_metrics(request: HttpRequest, state: Data<AppState>) -> HttpResponse {
+    if state.protect_metrics
+        && let Err(e) = authorize(&request, state.auth_token.as_deref())
+    {
+        return e.error_response();
+    }
     match state.metrics.encode() {
         Ok(text) => HttpResponse::Ok()
             .content_type(metrics::CONTENT_TYPE)
@@ -930,4 +1008,30 @@ fn with_json_message<B>(
     Ok(ErrorHandlerResponse::Response(
         actix_web::dev::ServiceResponse::new(request, json).map_into_right_body(),
     ))
+}
+
+/// CORS for browser-based audit UIs at `origins` (none: no CORS headers at all).
+/// GET only, with the Authorization header, and the X-Kafka-* headers readable.
+pub fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::ACCEPT,
+        ])
+        .expose_headers([
+            HEADER_TOPIC,
+            HEADER_PARTITION,
+            HEADER_OFFSET,
+            HEADER_TIMESTAMP,
+        ])
+        .max_age(3600);
+    Some(cors)
 }

@@ -116,7 +116,10 @@ impl Application {
             ingest: ingest.status(),
             metrics: Arc::clone(&metrics),
             started,
+            auth_token: settings.http.auth_token.clone(),
+            protect_metrics: settings.http.protect_metrics,
         });
+        let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings
             .routes
             .iter()
@@ -126,11 +129,17 @@ impl Application {
         let app_metrics = Arc::clone(&metrics);
         let server = HttpServer::new(move || {
             let metrics = Arc::clone(&metrics);
+            let cors = http::cors(&cors_origins);
             actix_web::App::new()
                 .document(spec())
                 .app_data(state.clone())
                 .app_data(http::query_config())
                 .configure(http::routes(&aliases))
+                .wrap(actix_web::middleware::Condition::new(
+                    cors.is_some(),
+                    cors.unwrap_or_default(),
+                ))
+                // Outside CORS, so its refusals get a JSON body too.
                 .wrap(http::json_error_bodies())
                 .wrap_fn(move |request, service| {
                     let started = Instant::now();
