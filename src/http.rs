@@ -220,6 +220,7 @@ impl ApiErrorComponent for ApiError {
 #[schemars(crate = "apistos")]
 pub struct IndexQuery {
     /// Position of the event among events of its type, from 0, in topic order.
+    #[schemars(range(max = u64::MAX))]
     pub index: u64,
 }
 

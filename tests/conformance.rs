@@ -1,0 +1,52 @@
+//! schemathesis against the served OpenAPI document of a running analyzer with data
+//! and a bearer token: no server errors, and every response conforms to the spec
+//! (statuses, headers, bodies, content types, 401 without the token).
+//! ./scripts/test.sh installs schemathesis (`st`) from PyPI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use analyzer::config::RouteSettings;
+use common::{mixed, mock_cluster, produce, settings, spawn_app};
+
+const TOKEN: &str = "conformance-token";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_served_spec_holds_under_schemathesis() {
+    let cluster = mock_cluster("events", 2);
+    let brokers = cluster.bootstrap_servers();
+    produce(&brokers, "events", &mixed(300, 2)).await;
+    let mut config = settings(&brokers, &["events"]);
+    config.http.auth_token = Some(TOKEN.into());
+    config.routes.push(RouteSettings {
+        path: "/a".into(),
+        event_type: "A".into(),
+    });
+    let app = spawn_app(&config).await;
+    app.wait_for_total(300, Duration::from_secs(30)).await;
+
+    let spec = format!("{}/openapi.json", app.base);
+    let authorization = format!("Authorization: Bearer {TOKEN}");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("st")
+            .args(["run", &spec, "--checks", "all", "--max-examples", "200"])
+            .args(["--generation-deterministic", "--workers", "1"])
+            .args(["--header", &authorization])
+            .env("NO_COLOR", "1")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("st (schemathesis): {e}; run ./scripts/test.sh, which installs it"));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("Tested: "), "{report}");
+    println!("{report}");
+}
