@@ -40,6 +40,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates zlib1g \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin analyzer
+# glibc's dynamic mmap threshold lets the large, short-lived buffers of cold
+# lookups (point reads from Kafka) fragment the heap: RSS crept without bound in
+# the soak test (27 to 86 MiB in 60 s); with a fixed threshold it stays flat.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 COPY --from=build /src/target/release/analyzer /usr/local/bin/analyzer
 COPY analyzer.toml /etc/analyzer/analyzer.toml
 USER 10001

@@ -40,6 +40,14 @@ fn dockerfile_has_no_hadolint_findings() {
 }
 
 #[test]
+fn the_image_ships_the_allocator_setting_the_soak_test_runs_with() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("ENV MALLOC_MMAP_THRESHOLD_=131072"));
+    let soak = std::fs::read_to_string(repo("tests/soak.rs")).unwrap();
+    assert!(soak.contains(r#"const MMAP_THRESHOLD: &str = "131072";"#));
+}
+
+#[test]
 fn yaml_is_clean() {
     passes("yamllint", &["-s", "-c", "deploy/.yamllint", "deploy/"]);
 }
