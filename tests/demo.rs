@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::{free_port, get_json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_indexes_a_growing_stream_and_serves_lookups() {
@@ -59,14 +59,7 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
         let event: serde_json::Value = response.json().await.unwrap();
         assert_eq!(event["type"], event_type, "{event}");
     }
-    let status: serde_json::Value = client
-        .get(format!("{base}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&client, &format!("{base}/status")).await;
     assert!(status["unclassified"]["count"].as_u64().is_some());
 
     let stopped = Command::new("kill")

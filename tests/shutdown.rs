@@ -8,7 +8,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Event, free_port, produce};
+use common::{Event, config_file, free_port, get_json, produce};
 use rdkafka::mocking::MockCluster;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -19,20 +19,16 @@ async fn sigterm_during_a_request_finishes_it_then_exits_0() {
     let events = [Event::json("A", 0), Event::json("A", 1)];
     produce(&brokers, "events", &events).await;
 
-    let dir = std::env::temp_dir().join(format!("analyzer-shutdown-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let config = dir.join("analyzer.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let (dir, config) = config_file(
+        "shutdown",
+        &format!(
             "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"events\"]\n\
              [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\
              [http]\nbind = \"127.0.0.1:{port}\"\nshutdown_timeout_secs = 10\n\
              [cache]\nmax_bytes = 0\n"
         ),
-    )
-    .unwrap();
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
         .arg("--config")
         .arg(&config)
@@ -71,8 +67,7 @@ async fn sigterm_during_a_request_finishes_it_then_exits_0() {
     };
     // In flight for sure: its cache miss (the 2nd) is counted before it reads Kafka.
     let misses = || async {
-        let status = client.get(format!("{base}/status")).send().await.unwrap();
-        let status: serde_json::Value = status.json().await.unwrap();
+        let status = get_json(&client, &format!("{base}/status")).await;
         status["cache"]["misses"].as_u64().unwrap()
     };
     while misses().await < 2 {

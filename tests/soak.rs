@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Event, broker, counts, free_port, mixed, new_topic};
+use common::{Event, broker, config_file, counts, free_port, get_json, mixed, new_topic};
 use rand::{Rng, SeedableRng};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -50,19 +50,15 @@ impl Drop for Killed {
 async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     let brokers = broker();
     let topic = new_topic(&brokers, "soak", 3).await;
-    let dir = std::env::temp_dir().join(format!("analyzer-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let config = dir.join("analyzer.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let (dir, config) = config_file(
+        "soak",
+        &format!(
             "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\n\
              [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\
              [http]\nbind = \"127.0.0.1:{port}\"\n[cache]\nmax_bytes = {CACHE_BYTES}\n"
         ),
-    )
-    .unwrap();
+    );
     let analyzer = Killed(
         Command::new(env!("CARGO_BIN_EXE_analyzer"))
             .arg("--config")
@@ -167,14 +163,7 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     // blocking threads start then), once a second for WATCH.
     let cache_full = Instant::now();
     loop {
-        let status: serde_json::Value = client
-            .get(format!("{base}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_json(&client, &format!("{base}/status")).await;
         if status["cache"]["bytes"].as_u64().unwrap() > CACHE_BYTES * 9 / 10 {
             break;
         }
@@ -210,14 +199,8 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     let expected = counts(&produced);
     let settle = Instant::now();
     loop {
-        let stats: BTreeMap<String, u64> = client
-            .get(format!("{base}/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats: BTreeMap<String, u64> =
+            serde_json::from_value(get_json(&client, &format!("{base}/stats")).await).unwrap();
         if stats == expected {
             break;
         }
@@ -227,14 +210,7 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let status: serde_json::Value = client
-        .get(format!("{base}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&client, &format!("{base}/status")).await;
     let unclassified = produced.len() as u64 - expected.values().sum::<u64>();
     assert_eq!(status["unclassified"]["count"], unclassified);
     assert!(status["cache"]["bytes"].as_u64().unwrap() <= CACHE_BYTES);

@@ -136,6 +136,28 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// GET `url` and parse its JSON body, whatever the status.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("JSON body")
+}
+
+/// Writes `toml` as a config file for a child analyzer, in a fresh directory named
+/// after `name`; returns (directory, file). The caller removes the directory.
+pub fn config_file(name: &str, toml: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("analyzer-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("analyzer.toml");
+    std::fs::write(&file, toml).unwrap();
+    (dir, file)
+}
+
 /// librdkafka's in-process mock cluster (one broker, id 1) with one topic.
 pub fn mock_cluster(
     topic: &str,
