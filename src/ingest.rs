@@ -482,11 +482,13 @@ impl Ingest {
             }
             match polled {
                 // A reset topic is read again from its beginning, this message too.
+                // (`reset` is empty on all but a few polls: no per-message lookup.)
                 Some(Ok(message))
-                    if self
-                        .indexer
-                        .topic_index(message.topic())
-                        .is_some_and(|t| reset.contains(&t)) => {}
+                    if !reset.is_empty()
+                        && self
+                            .indexer
+                            .topic_index(message.topic())
+                            .is_some_and(|t| reset.contains(&t)) => {}
                 Some(Ok(message)) => self.indexer.index(&message),
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     self.indexer.on_partition_end(partition)

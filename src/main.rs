@@ -43,13 +43,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     if let Some(Command::Demo { rate, port }) = cli.command {
-        return match demo::run(DemoOptions { rate, port }).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                log::error!("{e}");
-                ExitCode::FAILURE
-            }
-        };
+        return finished(demo::run(DemoOptions { rate, port }).await);
     }
     let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
     let settings = match config::load(&file) {
@@ -71,10 +65,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until_stopped().await {
+    finished(
+        app.run_until_stopped()
+            .await
+            .map_err(|e| format!("server error: {e}")),
+    )
+}
+
+/// The exit code for how a run ended, logging the error if it failed.
+fn finished<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("server error: {e}");
+            log::error!("{e}");
             ExitCode::FAILURE
         }
     }

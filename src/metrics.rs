@@ -30,7 +30,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -128,19 +128,27 @@ impl Metrics {
         true
     }
 
-    /// Records one answered request. `route` is the matched route template.
-    pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// Records one answered request. `route` is the matched route template and
+    /// `method` one of a fixed set of names (bounded label values).
+    pub fn observe_http(
+        &self,
+        route: String,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let duration = RouteLabels {
+            route: route.clone(),
+        };
         self.http_requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route,
+                method,
                 status,
             })
             .inc();
         self.http_duration
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&duration)
             .observe(elapsed.as_secs_f64());
     }
 

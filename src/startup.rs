@@ -160,14 +160,11 @@ impl Application {
                             Ok(r) => r.status(),
                             Err(e) => e.as_response_error().status_code(),
                         };
-                        metrics.observe_http(&route, method, status.as_u16(), started.elapsed());
+                        let elapsed = started.elapsed();
                         if let Some(path) = path {
-                            log::debug!(
-                                "{method} {path} -> {} in {:?}",
-                                status.as_u16(),
-                                started.elapsed()
-                            );
+                            log::debug!("{method} {path} -> {} in {elapsed:?}", status.as_u16());
                         }
+                        metrics.observe_http(route, method, status.as_u16(), elapsed);
                         response
                     }
                 })
