@@ -1,12 +1,15 @@
-//! The index against its floor: a lookup in the view versus indexing a plain Vec of
-//! positions, and an append versus Vec::push, measured in the same run. Read the
-//! ratio of each pair, not the absolute times. `cargo bench --bench view`.
+//! The index against its floor, measured in the same run: a lookup in the view versus
+//! indexing a plain `Vec` of positions, and appends versus `Vec::push`, at 1M and 10M
+//! entries; then the `/stats` counts map. Read the ratio of each pair, not the
+//! absolute times. `cargo bench --bench view`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
 
 use analyzer::view::{Position, new_view};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+const SIZES: [u64; 2] = [1_000_000, 10_000_000];
 
 fn position(offset: i64) -> Position {
     Position {
@@ -19,7 +22,7 @@ fn position(offset: i64) -> Position {
 
 fn lookups(c: &mut Criterion) {
     let mut group = c.benchmark_group("lookup");
-    for n in [1_000_000u64, 10_000_000] {
+    for n in SIZES {
         let (view, mut writer) = new_view();
         let mut baseline = Vec::with_capacity(n as usize);
         for offset in 0..n as i64 {
@@ -52,27 +55,50 @@ fn lookups(c: &mut Criterion) {
 }
 
 fn appends(c: &mut Criterion) {
-    let mut group = c.benchmark_group("append_100k");
-    group.bench_function("vec_baseline", |b| {
-        b.iter(|| {
-            let mut v = Vec::new();
-            for offset in 0..100_000 {
-                v.push(position(offset));
-            }
-            black_box(v.len())
-        })
-    });
-    group.bench_function("view", |b| {
-        b.iter(|| {
-            let (view, mut writer) = new_view();
-            for offset in 0..100_000 {
-                writer.append("t", position(offset), 200).unwrap();
-            }
-            black_box(view.total())
-        })
-    });
+    let mut group = c.benchmark_group("append");
+    group.sample_size(10);
+    for n in SIZES {
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(BenchmarkId::new("vec_baseline", n), |b| {
+            b.iter(|| {
+                let mut v = Vec::new();
+                for offset in 0..n as i64 {
+                    v.push(position(offset));
+                }
+                black_box(v.len())
+            })
+        });
+        group.bench_function(BenchmarkId::new("view", n), |b| {
+            b.iter(|| {
+                let (view, mut writer) = new_view();
+                for offset in 0..n as i64 {
+                    writer.append("t", position(offset), 200).unwrap();
+                }
+                black_box(view.total())
+            })
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, lookups, appends);
+fn counts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stats_counts");
+    for types in [5, 50] {
+        let (view, mut writer) = new_view();
+        for offset in 0..100_000 {
+            writer
+                .append(&format!("type_{}", offset % types), position(offset), 200)
+                .unwrap();
+        }
+        group.bench_function(BenchmarkId::new("counts", types), |b| {
+            b.iter(|| black_box(view.counts()))
+        });
+        group.bench_function(BenchmarkId::new("counts_as_json", types), |b| {
+            b.iter(|| black_box(serde_json::to_vec(&view.counts()).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, lookups, appends, counts);
 criterion_main!(benches);
