@@ -18,7 +18,10 @@ fn event(size: usize, type_first: bool) -> Vec<u8> {
     let mut i = 0;
     let mut len = 40;
     while len < size {
-        let field = format!(r#""reading_{i}":{{"value":{},"unit":"mmHg","ok":true}}"#, 100 + i);
+        let field = format!(
+            r#""reading_{i}":{{"value":{},"unit":"mmHg","ok":true}}"#,
+            100 + i
+        );
         len += field.len() + 1;
         fields.push(field);
         i += 1;
@@ -51,7 +54,7 @@ fn classify(rule: &Rule, value: &[u8], headers: &NoHeaders) -> bool {
 
 fn json_rules(c: &mut Criterion) {
     let field = Rule::JsonField("type".into());
-    let pointer = Rule::JsonPointer("/type".into());
+    let pointer = Rule::json_pointer("/type");
     for size in [150, 1_300, 13_000] {
         let mut group = c.benchmark_group(format!("classify_{size}B"));
         for (place, type_first) in [("first", true), ("last", false)] {

@@ -19,8 +19,9 @@ pub const MAX_TYPE_LEN: usize = 256;
 pub enum Rule {
     /// A top-level string field of the JSON value.
     JsonField(String),
-    /// A string at a JSON pointer (RFC 6901) into the value, like `/meta/type`.
-    JsonPointer(String),
+    /// A string at a JSON pointer (RFC 6901) into the value, like `/meta/type`, kept
+    /// as its unescaped reference tokens (`["meta", "type"]`); see [`Rule::json_pointer`].
+    JsonPointer(Vec<String>),
     /// The value of a message header (the last one, if repeated).
     Header(String),
     /// The topic name.
@@ -125,6 +126,16 @@ pub struct Message<'a, 'h, H: Headers<'a> + ?Sized> {
 }
 
 impl Rule {
+    /// The rule for a JSON pointer like `/meta/type` (`~1` is `/`, `~0` is `~`).
+    pub fn json_pointer(pointer: &str) -> Rule {
+        let tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
+        Rule::JsonPointer(
+            tokens
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect(),
+        )
+    }
+
     /// The event type of `message`, or why it has none.
     pub fn classify<'a, H: Headers<'a> + ?Sized>(
         &self,
@@ -141,18 +152,8 @@ impl Rule {
                     .ok_or(Unclassified::NullHeader)?;
                 Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| Unclassified::InvalidUtf8)?)
             }
-            Rule::JsonField(field) => {
-                if value.is_empty() {
-                    return Err(Unclassified::EmptyValue);
-                }
-                top_level_string(value, field)?
-            }
-            Rule::JsonPointer(pointer) => {
-                if value.is_empty() {
-                    return Err(Unclassified::EmptyValue);
-                }
-                pointed_string(value, pointer)?
-            }
+            Rule::JsonField(field) => string_at(value, std::slice::from_ref(field))?,
+            Rule::JsonPointer(tokens) => string_at(value, tokens)?,
         };
         check_name(event_type)
     }
@@ -177,12 +178,17 @@ enum Field<'a> {
     String(Cow<'a, str>),
 }
 
-/// Scans the top-level object once for `field`, skipping other values without
-/// building them; the whole document is still validated. Duplicate keys: last wins,
-/// as in `serde_json::Value`.
-fn top_level_string<'a>(value: &'a [u8], field: &str) -> Result<Cow<'a, str>, Unclassified> {
+/// Scans the value once for the string at `path` (object keys, or array indexes
+/// as in RFC 6901), skipping everything else without building it; the whole document
+/// is still validated, and must be an object. Duplicate keys: the last wins, as in
+/// `serde_json::Value`. One pass and no allocation: 6x faster than looking the
+/// pointer up in a parsed `Value` (benches/classify.rs).
+fn string_at<'a>(value: &'a [u8], path: &[String]) -> Result<Cow<'a, str>, Unclassified> {
+    if value.is_empty() {
+        return Err(Unclassified::EmptyValue);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(value);
-    let found = FieldSeed { field }
+    let found = PathSeed { path, top: true }
         .deserialize(&mut deserializer)
         .map_err(|e| {
             if e.is_data() {
@@ -199,22 +205,37 @@ fn top_level_string<'a>(value: &'a [u8], field: &str) -> Result<Cow<'a, str>, Un
     }
 }
 
-struct FieldSeed<'f> {
-    field: &'f str,
+/// Finds what is at `path` inside the value it deserializes.
+struct PathSeed<'p> {
+    path: &'p [String],
+    /// The document itself, which must be an object.
+    top: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
     type Value = Field<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+        if self.path.is_empty() {
+            return Ok(
+                match <MaybeString as de::Deserialize>::deserialize(deserializer)? {
+                    MaybeString::String(s) => Field::String(s),
+                    MaybeString::Other => Field::NotAString,
+                },
+            );
+        }
+        if self.top {
+            deserializer.deserialize_map(self)
+        } else {
+            deserializer.deserialize_any(self)
+        }
     }
 }
 
-impl<'de> Visitor<'de> for FieldSeed<'_> {
+impl<'de> Visitor<'de> for PathSeed<'_> {
     type Value = Field<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,18 +243,93 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (wanted, rest) = (&self.path[0], &self.path[1..]);
         let mut found = Field::Missing;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == self.field {
-                found = match map.next_value::<MaybeString<'de>>()? {
-                    MaybeString::String(s) => Field::String(s),
-                    MaybeString::Other => Field::NotAString,
-                };
+        while let Some(is_wanted) = map.next_key_seed(KeyIs(wanted))? {
+            if is_wanted {
+                found = map.next_value_seed(PathSeed {
+                    path: rest,
+                    top: false,
+                })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(found)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let wanted = array_index(&self.path[0]);
+        let mut found = Field::Missing;
+        for i in 0.. {
+            if wanted == Some(i) {
+                let seed = PathSeed {
+                    path: &self.path[1..],
+                    top: false,
+                };
+                match seq.next_element_seed(seed)? {
+                    Some(field) => found = field,
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    // A scalar where the path goes on: nothing there.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Field::Missing)
+    }
+}
+
+/// An RFC 6901 array index: digits, no leading zero.
+fn array_index(token: &str) -> Option<usize> {
+    let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// Deserializes a map key into whether it equals the wanted name, comparing the
+/// parser's borrowed or unescaped text in place: serde's `Cow<str>` would allocate
+/// every key (measured: a third of the classifier's time).
+struct KeyIs<'f>(&'f str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
     }
 }
 
@@ -294,19 +390,6 @@ fn unparsable(value: &[u8]) -> Unclassified {
         Unclassified::InvalidUtf8
     } else {
         Unclassified::InvalidJson
-    }
-}
-
-fn pointed_string<'a>(value: &'a [u8], pointer: &str) -> Result<Cow<'a, str>, Unclassified> {
-    let document: serde_json::Value =
-        serde_json::from_slice(value).map_err(|_| unparsable(value))?;
-    if !document.is_object() {
-        return Err(Unclassified::NotAnObject);
-    }
-    match document.pointer(pointer) {
-        None => Err(Unclassified::MissingField),
-        Some(serde_json::Value::String(s)) => Ok(Cow::Owned(s.clone())),
-        Some(_) => Err(Unclassified::NotAString),
     }
 }
 
@@ -394,12 +477,17 @@ mod tests {
             "[".repeat(10_000),
             "]".repeat(10_000)
         );
-        // The field scan skips other values iteratively: valid JSON, classified.
+        // Other values are skipped iteratively: valid JSON, classified.
         assert_eq!(json(&field(), deep.as_bytes()), Ok("a".into()));
-        // A pointer builds a Value, which stops at serde_json's recursion limit.
-        let pointer = Rule::JsonPointer("/type".into());
         assert_eq!(
-            json(&pointer, deep.as_bytes()),
+            json(&Rule::json_pointer("/type"), deep.as_bytes()),
+            Ok("a".into())
+        );
+        // Nesting along the path itself stops at serde_json's recursion limit.
+        let path = format!("{}\"a\"{}", r#"{"x":"#.repeat(200), "}".repeat(200));
+        let pointer = Rule::json_pointer(&"/x".repeat(200));
+        assert_eq!(
+            json(&pointer, path.as_bytes()),
             Err(Unclassified::InvalidJson)
         );
     }
@@ -418,7 +506,7 @@ mod tests {
 
     #[test]
     fn json_pointer_reaches_nested_fields() {
-        let rule = Rule::JsonPointer("/meta/type".into());
+        let rule = Rule::json_pointer("/meta/type");
         assert_eq!(json(&rule, br#"{"meta":{"type":"a"}}"#), Ok("a".into()));
         assert_eq!(
             json(&rule, br#"{"meta":{}}"#),
@@ -430,6 +518,48 @@ mod tests {
         );
         assert_eq!(json(&rule, b"[1]"), Err(Unclassified::NotAnObject));
         assert_eq!(json(&rule, b"{"), Err(Unclassified::InvalidJson));
+        // Found, but the rest of the document is broken: still invalid.
+        assert_eq!(
+            json(&rule, br#"{"meta":{"type":"a"},"x":}"#),
+            Err(Unclassified::InvalidJson)
+        );
+    }
+
+    #[test]
+    fn json_pointer_agrees_with_serde_json_value_pointer() {
+        let documents: &[&[u8]] = &[
+            br#"{"meta":{"type":"a","type":"b"},"list":[{"type":"c"},"d",["e"]]}"#,
+            br#"{"a/b":{"m~n":"f"},"":{"":"g"},"list":[],"meta":3}"#,
+            br#"{"list":{"0":"h","01":"i"},"meta":{"type":null}}"#,
+        ];
+        let pointers = [
+            "/meta/type",
+            "/list/0/type",
+            "/list/1",
+            "/list/2/0",
+            "/list/3",
+            "/list/01",
+            "/list/-",
+            "/list/+1",
+            "/list/0",
+            "/a~1b/m~0n",
+            "//",
+            "/meta/type/x",
+            "/",
+        ];
+        for document in documents {
+            let parsed: serde_json::Value = serde_json::from_slice(document).unwrap();
+            for pointer in pointers {
+                let expected = match parsed.pointer(pointer) {
+                    None => Err(Unclassified::MissingField),
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    Some(_) => Err(Unclassified::NotAString),
+                };
+                let got = json(&Rule::json_pointer(pointer), document);
+                let doc = String::from_utf8_lossy(document);
+                assert_eq!(got, expected, "{pointer} in {doc}");
+            }
+        }
     }
 
     #[test]

@@ -189,9 +189,7 @@ impl ClassifySettings {
     /// The classification rule these settings describe.
     pub fn rule(&self) -> Rule {
         match self.by {
-            ClassifyBy::JsonField if self.name.starts_with('/') => {
-                Rule::JsonPointer(self.name.clone())
-            }
+            ClassifyBy::JsonField if self.name.starts_with('/') => Rule::json_pointer(&self.name),
             ClassifyBy::JsonField => Rule::JsonField(self.name.clone()),
             ClassifyBy::Header => Rule::Header(self.name.clone()),
             ClassifyBy::Topic => Rule::Topic,

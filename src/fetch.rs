@@ -2,13 +2,12 @@
 //! from a bounded in-memory cache filled at ingest time, or on a miss by reading the
 //! single message at its position with a pool of warm Kafka consumers.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dashmap::DashMap;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -19,18 +18,21 @@ use tokio::sync::Semaphore;
 use crate::kafka::QuietContext;
 use crate::view::Position;
 
-/// Identifies a message: (topic index, partition, offset).
-pub type MessageKey = (u16, i32, i64);
+/// Identifies a partition: (topic index, partition).
+type PartitionKey = (u16, i32);
 
-fn key_of(position: &Position) -> MessageKey {
-    (position.topic, position.partition, position.offset)
-}
-
-/// Approximate bookkeeping bytes per cached payload (map entry, FIFO slot, `Bytes`
-/// header), counted against the budget so the cache never exceeds it in practice.
+/// Approximate bookkeeping bytes per cached payload (its slot, its place in the
+/// eviction order, allocator and `Bytes` headers), counted against the budget so the
+/// cache never exceeds it in practice.
 pub const CACHE_ENTRY_OVERHEAD: u64 = 96;
 
 /// Bounded payload cache, evicting oldest-inserted first. Shared by reference count.
+///
+/// Ingest inserts each partition's messages in offset order, so each partition's
+/// payloads are a deque sorted by offset: a lookup is an index computation (or a
+/// binary search where offsets have gaps), an eviction pops a front. Unlike a hash
+/// map of every message, nothing is hashed or touched at random per message: that
+/// made the cache 40% of ingest's time (see BENCHMARKS.md).
 #[derive(Clone)]
 pub struct PayloadCache {
     inner: Arc<CacheInner>,
@@ -38,12 +40,36 @@ pub struct PayloadCache {
 
 struct CacheInner {
     max_bytes: u64,
-    entries: DashMap<MessageKey, Bytes>,
-    // Insertion order, for eviction; only inserts touch it.
-    order: Mutex<VecDeque<(MessageKey, u64)>>,
+    state: RwLock<CacheState>,
+    // Mirrors of the state's totals, so stats and metrics never take the lock.
     bytes: AtomicU64,
+    entries: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+#[derive(Default)]
+struct CacheState {
+    partitions: HashMap<PartitionKey, VecDeque<(i64, Bytes)>>,
+    // The partition of every cached payload, oldest first: the eviction order.
+    order: VecDeque<PartitionKey>,
+    bytes: u64,
+}
+
+impl CacheState {
+    fn evict_oldest(&mut self) -> bool {
+        let Some(key) = self.order.pop_front() else {
+            return false;
+        };
+        if let Some((_, payload)) = self.partitions.get_mut(&key).and_then(VecDeque::pop_front) {
+            self.bytes -= cost(&payload);
+        }
+        true
+    }
+}
+
+fn cost(payload: &[u8]) -> u64 {
+    payload.len() as u64 + CACHE_ENTRY_OVERHEAD
 }
 
 /// A snapshot of the cache's size and effectiveness.
@@ -65,9 +91,9 @@ impl PayloadCache {
         PayloadCache {
             inner: Arc::new(CacheInner {
                 max_bytes,
-                entries: DashMap::new(),
-                order: Mutex::new(VecDeque::new()),
+                state: RwLock::default(),
                 bytes: AtomicU64::new(0),
+                entries: AtomicU64::new(0),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
             }),
@@ -80,43 +106,50 @@ impl PayloadCache {
     }
 
     /// Keeps a copy of `payload`, evicting the oldest entries to stay within budget.
-    /// A payload larger than the whole budget is not kept.
+    /// A payload larger than the whole budget is not kept, nor one at or below an
+    /// offset already cached for its partition (ingest never sends those: a message
+    /// never changes, and the order is what makes lookups cheap).
     pub fn insert(&self, position: &Position, payload: &[u8]) {
-        let cost = payload.len() as u64 + CACHE_ENTRY_OVERHEAD;
         let inner = &*self.inner;
-        if cost > inner.max_bytes {
+        if cost(payload) > inner.max_bytes {
             return;
         }
-        let key = key_of(position);
-        let mut order = inner.order.lock().unwrap_or_else(PoisonError::into_inner);
-        if inner
-            .entries
-            .insert(key, Bytes::copy_from_slice(payload))
-            .is_some()
+        let key = (position.topic, position.partition);
+        let mut state = write(&inner.state);
+        let partition = state.partitions.entry(key).or_default();
+        if partition
+            .back()
+            .is_some_and(|(last, _)| *last >= position.offset)
         {
-            return; // same message again (it never changes): already accounted for
+            return;
         }
-        order.push_back((key, cost));
-        let mut bytes = inner.bytes.load(Ordering::Relaxed) + cost;
-        while bytes > inner.max_bytes {
-            let Some((old, old_cost)) = order.pop_front() else {
-                break;
-            };
-            inner.entries.remove(&old);
-            bytes -= old_cost;
-        }
-        inner.bytes.store(bytes, Ordering::Relaxed);
+        partition.push_back((position.offset, Bytes::copy_from_slice(payload)));
+        state.order.push_back(key);
+        state.bytes += cost(payload);
+        while state.bytes > inner.max_bytes && state.evict_oldest() {}
+        inner.bytes.store(state.bytes, Ordering::Relaxed);
+        inner
+            .entries
+            .store(state.order.len() as u64, Ordering::Relaxed);
     }
 
     /// Drops every payload of `topic` (its log was deleted or truncated: the same
     /// offsets now hold other messages).
     pub fn remove_topic(&self, topic: u16) {
         let inner = &*self.inner;
-        let mut order = inner.order.lock().unwrap_or_else(PoisonError::into_inner);
-        order.retain(|(key, _)| key.0 != topic);
-        inner.entries.retain(|key, _| key.0 != topic);
-        let bytes = order.iter().map(|(_, cost)| cost).sum();
-        inner.bytes.store(bytes, Ordering::Relaxed);
+        let mut state = write(&inner.state);
+        state.partitions.retain(|key, _| key.0 != topic);
+        state.order.retain(|key| key.0 != topic);
+        state.bytes = state
+            .partitions
+            .values()
+            .flatten()
+            .map(|(_, payload)| cost(payload))
+            .sum();
+        inner.bytes.store(state.bytes, Ordering::Relaxed);
+        inner
+            .entries
+            .store(state.order.len() as u64, Ordering::Relaxed);
     }
 
     /// The budget in bytes (0: disabled).
@@ -126,11 +159,7 @@ impl PayloadCache {
 
     /// The cached payload at `position`, counting the hit or miss.
     pub fn get(&self, position: &Position) -> Option<Bytes> {
-        let found = self
-            .inner
-            .entries
-            .get(&key_of(position))
-            .map(|entry| entry.value().clone());
+        let found = self.find(position);
         let counter = if found.is_some() {
             &self.inner.hits
         } else {
@@ -140,15 +169,41 @@ impl PayloadCache {
         found
     }
 
+    fn find(&self, position: &Position) -> Option<Bytes> {
+        let state = self
+            .inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let partition = state
+            .partitions
+            .get(&(position.topic, position.partition))?;
+        let first = partition.front()?.0;
+        // Offsets are usually consecutive: then the slot is the offset's distance
+        // from the first. Gaps (transaction markers, compaction) need a search.
+        let guess = usize::try_from(position.offset.checked_sub(first)?).ok()?;
+        let slot = match partition.get(guess) {
+            Some((offset, _)) if *offset == position.offset => guess,
+            _ => partition
+                .binary_search_by_key(&position.offset, |(offset, _)| *offset)
+                .ok()?,
+        };
+        partition.get(slot).map(|(_, payload)| payload.clone())
+    }
+
     /// Current size and hit/miss counts.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             bytes: self.inner.bytes.load(Ordering::Relaxed),
-            entries: self.inner.entries.len() as u64,
+            entries: self.inner.entries.load(Ordering::Relaxed),
             hits: self.inner.hits.load(Ordering::Relaxed),
             misses: self.inner.misses.load(Ordering::Relaxed),
         }
     }
+}
+
+fn write(state: &RwLock<CacheState>) -> std::sync::RwLockWriteGuard<'_, CacheState> {
+    state.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why a payload could not be returned.
@@ -361,6 +416,53 @@ mod tests {
         assert!(cache.get(&at(0)).is_none());
         assert_eq!(cache.get(&other).unwrap(), &b"de"[..]);
         assert_eq!(cache.stats().bytes, 2 + CACHE_ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn offsets_with_gaps_are_found_and_absent_ones_miss() {
+        let cache = PayloadCache::new(10_000);
+        for offset in [3, 4, 7, 8, 20] {
+            cache.insert(&at(offset), &[offset as u8]);
+        }
+        for offset in [3, 4, 7, 8, 20] {
+            assert_eq!(cache.get(&at(offset)).unwrap(), vec![offset as u8]);
+        }
+        for offset in [0, 2, 5, 9, 19, 21, i64::MAX] {
+            assert!(cache.get(&at(offset)).is_none(), "offset {offset}");
+        }
+        let other_partition = Position {
+            partition: 1,
+            ..at(3)
+        };
+        assert!(cache.get(&other_partition).is_none());
+    }
+
+    #[test]
+    fn eviction_is_oldest_first_across_partitions() {
+        let budget = 3 * (1 + CACHE_ENTRY_OVERHEAD);
+        let cache = PayloadCache::new(budget);
+        let p1 = |offset| Position {
+            partition: 1,
+            ..at(offset)
+        };
+        cache.insert(&at(0), b"a");
+        cache.insert(&p1(0), b"b");
+        cache.insert(&at(1), b"c");
+        cache.insert(&p1(1), b"d");
+        assert!(cache.get(&at(0)).is_none());
+        for kept in [p1(0), at(1), p1(1)] {
+            assert!(cache.get(&kept).is_some(), "{kept:?}");
+        }
+        assert_eq!(cache.stats().entries, 3);
+    }
+
+    #[test]
+    fn an_offset_below_the_cached_ones_is_not_kept() {
+        let cache = PayloadCache::new(10_000);
+        cache.insert(&at(5), b"new");
+        cache.insert(&at(4), b"old");
+        assert!(cache.get(&at(4)).is_none());
+        assert_eq!(cache.stats().entries, 1);
     }
 
     #[test]

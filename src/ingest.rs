@@ -43,7 +43,7 @@ const REPEATED_WARNING_EVERY: Duration = Duration::from_secs(30);
 const RESET_CONFIRMATIONS: u32 = 2;
 
 /// Client properties for the ingest consumer that a user may override.
-const INGEST_DEFAULTS: [(&str, &str); 4] = [
+const INGEST_DEFAULTS: [(&str, &str); 5] = [
     ("client.id", "analyzer-ingest"),
     // librdkafka's assign() needs a group id; analyzer never joins it nor commits.
     ("group.id", "analyzer"),
@@ -51,6 +51,10 @@ const INGEST_DEFAULTS: [(&str, &str); 4] = [
     ("statistics.interval.ms", "1000"),
     // Bounds tail latency on brokers that hold every Fetch this long (tansu).
     ("fetch.wait.max.ms", "100"),
+    // Once queued.min.messages are waiting, librdkafka postpones the next Fetch this
+    // long (default 1 s): during catch-up the queue drained in a fraction of that and
+    // ingest sat idle, 3x slower than a plain consumer (see BENCHMARKS.md).
+    ("fetch.queue.backoff.ms", "1"),
 ];
 
 /// Client properties analyzer's guarantees depend on (see config::MANAGED_PROPERTIES).
@@ -513,7 +517,8 @@ impl Ingest {
                 *lock(&self.indexer.status.fatal_error) = Some(reason);
                 break;
             }
-            let now = Instant::now();
+            // `now` is from before the poll (at most POLL_TIMEOUT old): one clock read
+            // per message is enough for timers counted in seconds.
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.indexer.publish();
@@ -703,7 +708,8 @@ impl Indexer {
     }
 
     fn index(&mut self, message: &BorrowedMessage<'_>) {
-        let Some(topic) = self.topic_index(message.topic()) else {
+        let topic_name = message.topic(); // a C string: measured, so read once
+        let Some(topic) = self.topic_index(topic_name) else {
             return;
         };
         let partition = message.partition();
@@ -726,7 +732,7 @@ impl Indexer {
         };
         let value = message.payload();
         let value_bytes = value.map_or(0, |v| v.len() as u64);
-        let appended = match classify(&self.rule, message) {
+        let appended = match classify(&self.rule, topic_name, message) {
             Ok(event_type) => self.writer.append(&event_type, position, value_bytes),
             Err(reason) => {
                 self.status.count_unclassified(topic, reason);
@@ -737,10 +743,7 @@ impl Indexer {
             // Cannot happen for assigned partitions; counted so it is never silent.
             self.status
                 .count_unclassified(topic, Unclassified::PositionOutOfRange);
-            warn!(
-                "event at {}/{partition}@{offset} cannot be indexed: {e}",
-                message.topic()
-            );
+            warn!("event at {topic_name}/{partition}@{offset} cannot be indexed: {e}");
         }
         if let Some(value) = value
             && self.cache.is_enabled()
@@ -823,11 +826,12 @@ impl<'a> Headers<'a> for KafkaHeaders<'a> {
 
 fn classify<'a>(
     rule: &Rule,
+    topic: &'a str,
     message: &'a BorrowedMessage<'_>,
 ) -> Result<Cow<'a, str>, Unclassified> {
     let headers = KafkaHeaders(message.headers());
     let parts = Message {
-        topic: message.topic(),
+        topic,
         value: message.payload(),
         headers: &headers,
     };

