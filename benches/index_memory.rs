@@ -3,7 +3,7 @@
 //! Goal: at most 16 bytes per event. `cargo bench --bench index_memory`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use analyzer::view::{Position, new_view};
+use analyzer::view::{Appended, Position, new_view};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -15,14 +15,17 @@ fn bytes_per_event(types: u64) -> f64 {
     let before = dhat::HeapStats::get().curr_bytes;
     let (view, mut writer) = new_view();
     for offset in 0..EVENTS as i64 {
-        let position = Position {
-            topic: 0,
-            partition: (offset % 3) as i32,
-            offset,
+        let event = Appended {
+            position: Position {
+                topic: 0,
+                partition: (offset % 3) as i32,
+                offset,
+            },
             timestamp_ms: Some(1_700_000_000_000 + offset),
+            value_bytes: 200,
         };
         writer
-            .append(&names[offset as usize % names.len()], position, 200)
+            .append(&names[offset as usize % names.len()], &event)
             .unwrap();
     }
     assert_eq!(view.total(), EVENTS);

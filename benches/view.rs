@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use analyzer::view::{Position, new_view};
+use analyzer::view::{Appended, Position, new_view};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const SIZES: [u64; 2] = [1_000_000, 10_000_000];
@@ -16,7 +16,14 @@ fn position(offset: i64) -> Position {
         topic: 0,
         partition: (offset % 3) as i32,
         offset,
+    }
+}
+
+fn event(offset: i64) -> Appended {
+    Appended {
+        position: position(offset),
         timestamp_ms: Some(1_700_000_000_000 + offset),
+        value_bytes: 200,
     }
 }
 
@@ -26,7 +33,7 @@ fn lookups(c: &mut Criterion) {
         let (view, mut writer) = new_view();
         let mut baseline = Vec::with_capacity(n as usize);
         for offset in 0..n as i64 {
-            writer.append("t", position(offset), 200).unwrap();
+            writer.append("t", &event(offset)).unwrap();
             baseline.push(position(offset));
         }
         let index = view.type_index("t").unwrap();
@@ -63,7 +70,7 @@ fn appends(c: &mut Criterion) {
             b.iter(|| {
                 let mut v = Vec::new();
                 for offset in 0..n as i64 {
-                    v.push(position(offset));
+                    v.push(event(offset));
                 }
                 black_box(v.len())
             })
@@ -72,7 +79,7 @@ fn appends(c: &mut Criterion) {
             b.iter(|| {
                 let (view, mut writer) = new_view();
                 for offset in 0..n as i64 {
-                    writer.append("t", position(offset), 200).unwrap();
+                    writer.append("t", &event(offset)).unwrap();
                 }
                 black_box(view.total())
             })
@@ -87,7 +94,7 @@ fn counts(c: &mut Criterion) {
         let (view, mut writer) = new_view();
         for offset in 0..100_000 {
             writer
-                .append(&format!("type_{}", offset % types), position(offset), 200)
+                .append(&format!("type_{}", offset % types), &event(offset))
                 .unwrap();
         }
         group.bench_function(BenchmarkId::new("counts", types), |b| {

@@ -18,6 +18,15 @@ use tokio::sync::Semaphore;
 use crate::kafka::QuietContext;
 use crate::view::Position;
 
+/// An event's value as Kafka holds it, with its Kafka timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// The value bytes (empty for a null value).
+    pub value: Bytes,
+    /// Kafka timestamp in ms since the epoch, if the message had one.
+    pub timestamp_ms: Option<i64>,
+}
+
 /// Identifies a partition: (topic index, partition).
 type PartitionKey = (u16, i32);
 
@@ -50,7 +59,7 @@ struct CacheInner {
 
 #[derive(Default)]
 struct CacheState {
-    partitions: HashMap<PartitionKey, VecDeque<(i64, Bytes)>>,
+    partitions: HashMap<PartitionKey, VecDeque<(i64, Payload)>>,
     // The partition of every cached payload, oldest first: the eviction order.
     order: VecDeque<PartitionKey>,
     bytes: u64,
@@ -62,7 +71,7 @@ impl CacheState {
             return false;
         };
         if let Some((_, payload)) = self.partitions.get_mut(&key).and_then(VecDeque::pop_front) {
-            self.bytes -= cost(&payload);
+            self.bytes -= cost(&payload.value);
         }
         true
     }
@@ -109,7 +118,7 @@ impl PayloadCache {
     /// A payload larger than the whole budget is not kept, nor one at or below an
     /// offset already cached for its partition (ingest never sends those: a message
     /// never changes, and the order is what makes lookups cheap).
-    pub fn insert(&self, position: &Position, payload: &[u8]) {
+    pub fn insert(&self, position: &Position, timestamp_ms: Option<i64>, payload: &[u8]) {
         let inner = &*self.inner;
         if cost(payload) > inner.max_bytes {
             return;
@@ -123,7 +132,14 @@ impl PayloadCache {
         {
             return;
         }
-        partition.push_back((position.offset, Bytes::copy_from_slice(payload)));
+        let value = Bytes::copy_from_slice(payload);
+        partition.push_back((
+            position.offset,
+            Payload {
+                value,
+                timestamp_ms,
+            },
+        ));
         state.order.push_back(key);
         state.bytes += cost(payload);
         while state.bytes > inner.max_bytes && state.evict_oldest() {}
@@ -144,7 +160,7 @@ impl PayloadCache {
             .partitions
             .values()
             .flatten()
-            .map(|(_, payload)| cost(payload))
+            .map(|(_, payload)| cost(&payload.value))
             .sum();
         inner.bytes.store(state.bytes, Ordering::Relaxed);
         inner
@@ -158,7 +174,7 @@ impl PayloadCache {
     }
 
     /// The cached payload at `position`, counting the hit or miss.
-    pub fn get(&self, position: &Position) -> Option<Bytes> {
+    pub fn get(&self, position: &Position) -> Option<Payload> {
         let found = self.find(position);
         let counter = if found.is_some() {
             &self.inner.hits
@@ -169,7 +185,7 @@ impl PayloadCache {
         found
     }
 
-    fn find(&self, position: &Position) -> Option<Bytes> {
+    fn find(&self, position: &Position) -> Option<Payload> {
         let state = self
             .inner
             .state
@@ -266,8 +282,8 @@ impl KafkaReader {
         })
     }
 
-    /// The value bytes of the message at `position` (empty for a null value).
-    pub async fn read(self: &Arc<Self>, position: Position) -> Result<Bytes, FetchError> {
+    /// The message at `position`.
+    pub async fn read(self: &Arc<Self>, position: Position) -> Result<Payload, FetchError> {
         let topic = self
             .topics
             .get(usize::from(position.topic))
@@ -322,7 +338,7 @@ fn read_at(
     partition: i32,
     offset: i64,
     timeout: Duration,
-) -> Result<Bytes, FetchError> {
+) -> Result<Payload, FetchError> {
     let gone = || FetchError::Gone {
         topic: topic.to_owned(),
         partition,
@@ -344,9 +360,10 @@ fn read_at(
         match consumer.poll(left) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 if message.offset() == offset {
-                    return Ok(Bytes::copy_from_slice(
-                        message.payload().unwrap_or_default(),
-                    ));
+                    return Ok(Payload {
+                        value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+                        timestamp_ms: message.timestamp().to_millis(),
+                    });
                 }
                 if message.offset() > offset {
                     return Err(gone());
@@ -373,8 +390,11 @@ mod tests {
             topic: 0,
             partition: 0,
             offset,
-            timestamp_ms: None,
         }
+    }
+
+    fn value(payload: Option<Payload>) -> Option<Vec<u8>> {
+        payload.map(|p| p.value.to_vec())
     }
 
     #[test]
@@ -382,13 +402,16 @@ mod tests {
         let budget = 3 * (100 + CACHE_ENTRY_OVERHEAD);
         let cache = PayloadCache::new(budget);
         for offset in 0..5 {
-            cache.insert(&at(offset), &[offset as u8; 100]);
+            cache.insert(&at(offset), None, &[offset as u8; 100]);
             assert!(cache.stats().bytes <= budget);
         }
         assert!(cache.get(&at(0)).is_none());
         assert!(cache.get(&at(1)).is_none());
         for offset in 2..5 {
-            assert_eq!(cache.get(&at(offset)).unwrap(), vec![offset as u8; 100]);
+            assert_eq!(
+                value(cache.get(&at(offset))).unwrap(),
+                vec![offset as u8; 100]
+            );
         }
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.hits, stats.misses), (3, 3, 2));
@@ -397,11 +420,11 @@ mod tests {
     #[test]
     fn disabled_or_oversized_payloads_are_not_kept() {
         let off = PayloadCache::new(0);
-        off.insert(&at(0), b"x");
+        off.insert(&at(0), None, b"x");
         assert!(!off.is_enabled() && off.get(&at(0)).is_none());
         let small = PayloadCache::new(CACHE_ENTRY_OVERHEAD + 10);
-        small.insert(&at(0), &[0; 11]);
-        small.insert(&at(1), &[0; 10]);
+        small.insert(&at(0), None, &[0; 11]);
+        small.insert(&at(1), None, &[0; 10]);
         assert!(small.get(&at(0)).is_none());
         assert!(small.get(&at(1)).is_some());
     }
@@ -410,11 +433,11 @@ mod tests {
     fn removing_a_topic_drops_only_its_payloads() {
         let cache = PayloadCache::new(10_000);
         let other = Position { topic: 1, ..at(0) };
-        cache.insert(&at(0), b"abc");
-        cache.insert(&other, b"de");
+        cache.insert(&at(0), None, b"abc");
+        cache.insert(&other, None, b"de");
         cache.remove_topic(0);
         assert!(cache.get(&at(0)).is_none());
-        assert_eq!(cache.get(&other).unwrap(), &b"de"[..]);
+        assert_eq!(value(cache.get(&other)).unwrap(), b"de");
         assert_eq!(cache.stats().bytes, 2 + CACHE_ENTRY_OVERHEAD);
     }
 
@@ -422,10 +445,10 @@ mod tests {
     fn offsets_with_gaps_are_found_and_absent_ones_miss() {
         let cache = PayloadCache::new(10_000);
         for offset in [3, 4, 7, 8, 20] {
-            cache.insert(&at(offset), &[offset as u8]);
+            cache.insert(&at(offset), None, &[offset as u8]);
         }
         for offset in [3, 4, 7, 8, 20] {
-            assert_eq!(cache.get(&at(offset)).unwrap(), vec![offset as u8]);
+            assert_eq!(value(cache.get(&at(offset))).unwrap(), vec![offset as u8]);
         }
         for offset in [0, 2, 5, 9, 19, 21, i64::MAX] {
             assert!(cache.get(&at(offset)).is_none(), "offset {offset}");
@@ -445,10 +468,10 @@ mod tests {
             partition: 1,
             ..at(offset)
         };
-        cache.insert(&at(0), b"a");
-        cache.insert(&p1(0), b"b");
-        cache.insert(&at(1), b"c");
-        cache.insert(&p1(1), b"d");
+        cache.insert(&at(0), None, b"a");
+        cache.insert(&p1(0), None, b"b");
+        cache.insert(&at(1), None, b"c");
+        cache.insert(&p1(1), None, b"d");
         assert!(cache.get(&at(0)).is_none());
         for kept in [p1(0), at(1), p1(1)] {
             assert!(cache.get(&kept).is_some(), "{kept:?}");
@@ -459,8 +482,10 @@ mod tests {
     #[test]
     fn an_offset_below_the_cached_ones_is_not_kept() {
         let cache = PayloadCache::new(10_000);
-        cache.insert(&at(5), b"new");
-        cache.insert(&at(4), b"old");
+        cache.insert(&at(5), Some(1_700_000_000_000), b"new");
+        let kept = cache.get(&at(5)).unwrap();
+        assert_eq!(kept.timestamp_ms, Some(1_700_000_000_000));
+        cache.insert(&at(4), None, b"old");
         assert!(cache.get(&at(4)).is_none());
         assert_eq!(cache.stats().entries, 1);
     }
@@ -468,8 +493,8 @@ mod tests {
     #[test]
     fn reinserting_a_message_is_not_counted_twice() {
         let cache = PayloadCache::new(10_000);
-        cache.insert(&at(0), b"abc");
-        cache.insert(&at(0), b"abc");
+        cache.insert(&at(0), None, b"abc");
+        cache.insert(&at(0), None, b"abc");
         assert_eq!(cache.stats().bytes, 3 + CACHE_ENTRY_OVERHEAD);
     }
 }

@@ -18,11 +18,10 @@ use apistos::{
     Schema, VersionSpecificSchema,
 };
 use apistos::{api_operation, web};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::UNCLASSIFIED;
-use crate::fetch::{FetchError, KafkaReader, PayloadCache};
+use crate::fetch::{FetchError, KafkaReader, Payload, PayloadCache};
 use crate::ingest::{IngestStatus, PartitionReport};
 use crate::metrics::{self, Metrics};
 use crate::view::{Lookup, Position, TypeIndex, View};
@@ -273,7 +272,7 @@ pub fn query_config() -> actix_web::web::QueryConfig {
 
 /// An event's value bytes with its Kafka coordinates as headers.
 pub struct EventPayload {
-    value: Bytes,
+    payload: Payload,
     topic: String,
     position: Position,
 }
@@ -291,7 +290,8 @@ impl Responder for EventPayload {
     type Body = actix_web::body::BoxBody;
 
     fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&self.value).is_ok();
+        let value = self.payload.value;
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&value).is_ok();
         let mut response = HttpResponse::Ok();
         response
             .content_type(if is_json {
@@ -302,10 +302,10 @@ impl Responder for EventPayload {
             .insert_header((HEADER_TOPIC, self.topic))
             .insert_header((HEADER_PARTITION, self.position.partition.to_string()))
             .insert_header((HEADER_OFFSET, self.position.offset.to_string()));
-        if let Some(timestamp) = self.position.timestamp_ms {
+        if let Some(timestamp) = self.payload.timestamp_ms {
             response.insert_header((HEADER_TIMESTAMP, timestamp.to_string()));
         }
-        response.body(self.value)
+        response.body(value)
     }
 }
 
@@ -426,8 +426,8 @@ async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventP
         }
         Lookup::UnknownType => return Err(ApiError::UnknownType(event_type.to_owned())),
     };
-    let value = match state.cache.get(&position) {
-        Some(value) => value,
+    let payload = match state.cache.get(&position) {
+        Some(payload) => payload,
         None => {
             let started = Instant::now();
             let read = state.reader.read(position).await;
@@ -436,7 +436,7 @@ async fn lookup(state: &AppState, event_type: &str, index: u64) -> Result<EventP
         }
     };
     Ok(EventPayload {
-        value,
+        payload,
         topic: state
             .topics
             .get(usize::from(position.topic))
@@ -827,21 +827,22 @@ pub struct Status {
 }
 
 fn type_status(index: &TypeIndex, topics: &[String]) -> TypeStatus {
-    let position = |p: Position| EventPosition {
+    let position = |p: Position, timestamp_ms| EventPosition {
         topic: topics
             .get(usize::from(p.topic))
             .cloned()
             .unwrap_or_default(),
         partition: p.partition,
         offset: p.offset,
-        timestamp_ms: p.timestamp_ms,
+        timestamp_ms,
     };
     let ends = index.first_and_last();
+    let (first_timestamp, last_timestamp) = index.first_and_last_timestamps();
     TypeStatus {
         count: index.len(),
         bytes: index.value_bytes(),
-        first: ends.map(|(first, _)| position(first)),
-        last: ends.map(|(_, last)| position(last)),
+        first: ends.map(|(first, _)| position(first, first_timestamp)),
+        last: ends.map(|(_, last)| position(last, last_timestamp)),
     }
 }
 

@@ -30,7 +30,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use crate::classify::{Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::fetch::PayloadCache;
-use crate::view::{MAX_PARTITIONS, Position, ViewWriter};
+use crate::view::{Appended, MAX_PARTITIONS, Position, ViewWriter};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_secs(1);
@@ -727,19 +727,21 @@ impl Indexer {
             return;
         }
         state.next_offset = offset + 1;
-        let position = Position {
-            topic,
-            partition,
-            offset,
-            timestamp_ms: message.timestamp().to_millis(),
-        };
         let value = message.payload();
-        let value_bytes = value.map_or(0, |v| v.len() as u64);
+        let event = Appended {
+            position: Position {
+                topic,
+                partition,
+                offset,
+            },
+            timestamp_ms: message.timestamp().to_millis(),
+            value_bytes: value.map_or(0, |v| v.len() as u64),
+        };
         let appended = match classify(&self.rule, topic_name, message) {
-            Ok(event_type) => self.writer.append(&event_type, position, value_bytes),
+            Ok(event_type) => self.writer.append(&event_type, &event),
             Err(reason) => {
                 self.status.count_unclassified(topic, reason);
-                self.writer.append_unclassified(position, value_bytes)
+                self.writer.append_unclassified(&event)
             }
         };
         if let Err(e) = appended {
@@ -751,7 +753,8 @@ impl Indexer {
         if let Some(value) = value
             && self.cache.is_enabled()
         {
-            self.cache.insert(&position, value);
+            self.cache
+                .insert(&event.position, event.timestamp_ms, value);
         }
         self.indexed += 1;
     }
@@ -868,14 +871,16 @@ mod tests {
         let mut partitions = BTreeMap::new();
         for topic in [0u16, 1] {
             for offset in 0..n {
-                let position = Position {
-                    topic,
-                    partition: 0,
-                    offset,
-                    timestamp_ms: None,
+                let event = Appended {
+                    value_bytes: 3,
+                    ..Appended::at(Position {
+                        topic,
+                        partition: 0,
+                        offset,
+                    })
                 };
-                writer.append("A", position, 3).unwrap();
-                cache.insert(&position, b"abc");
+                writer.append("A", &event).unwrap();
+                cache.insert(&event.position, None, b"abc");
             }
             let state = PartitionState {
                 next_offset: n,
@@ -937,7 +942,6 @@ mod tests {
             topic: 0,
             partition: 0,
             offset: 5,
-            timestamp_ms: None,
         };
         assert!(indexer.cache.get(&t0).is_none());
         assert!(indexer.cache.get(&Position { topic: 1, ..t0 }).is_some());

@@ -5,13 +5,16 @@
 //! for the writer beyond a brief shared lock taken only to locate a chunk; the writer
 //! takes the exclusive lock only when it adds a chunk (once per up to 65,536 appends).
 //!
-//! Each position packs into 16 bytes (two `u64`s) stored as atomics, so an entry is
-//! written in place while readers run, with no `unsafe`: the writer stores the slots,
-//! then publishes the new length with `Release`; a reader loads the length with
-//! `Acquire` and only reads below it, so it never sees a torn or unwritten entry.
+//! Each position packs into 12 bytes (a `u64` offset and a `u32` of partition and
+//! topic) stored as atomics, so an entry is written in place while readers run, with
+//! no `unsafe`: the writer stores the slots, then publishes the new length with
+//! `Release`; a reader loads the length with `Acquire` and only reads below it, so it
+//! never sees a torn or unwritten entry. Timestamps are not kept per event (they
+//! would make an entry 16 bytes): a payload read from Kafka or the cache carries its
+//! own, and each type keeps its first and last for `/status`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use dashmap::DashMap;
@@ -23,10 +26,9 @@ pub const MAX_PARTITIONS: i32 = 1 << PARTITION_BITS;
 
 const TOPIC_BITS: u32 = 6;
 const PARTITION_BITS: u32 = 14;
-const TIMESTAMP_BITS: u32 = 64 - TOPIC_BITS - PARTITION_BITS; // 44 bits of ms: until year 2527
-const NO_TIMESTAMP: u64 = (1 << TIMESTAMP_BITS) - 1;
+const NO_TIMESTAMP: i64 = i64::MIN;
 
-/// Where an event lives in Kafka, plus its timestamp.
+/// Where an event lives in Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Position {
     /// Index of the topic in the configured topic list.
@@ -35,11 +37,9 @@ pub struct Position {
     pub partition: i32,
     /// Offset within the partition.
     pub offset: i64,
-    /// Message timestamp in milliseconds since the epoch, if the broker gave a usable one.
-    pub timestamp_ms: Option<i64>,
 }
 
-/// Why a position cannot be packed into 16 bytes.
+/// Why a position cannot be packed into 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PositionError {
     /// The topic index does not fit in 6 bits.
@@ -53,11 +53,12 @@ pub enum PositionError {
     Offset(i64),
 }
 
+/// A position packed for the index: the offset, and `partition:14 | topic:6`.
+type Packed = (u64, u32);
+
 impl Position {
-    /// Packs into two words: `offset` and `timestamp:44 | partition:14 | topic:6`.
-    ///
-    /// A timestamp that is negative or beyond year 2527 is stored as "none".
-    pub fn pack(&self) -> Result<[u64; 2], PositionError> {
+    /// Packs into 12 bytes: the offset, and `partition:14 | topic:6` in a `u32`.
+    fn pack(&self) -> Result<Packed, PositionError> {
         if usize::from(self.topic) >= MAX_TOPICS {
             return Err(PositionError::Topic(self.topic));
         }
@@ -65,33 +66,23 @@ impl Position {
             return Err(PositionError::Partition(self.partition));
         }
         let offset = u64::try_from(self.offset).map_err(|_| PositionError::Offset(self.offset))?;
-        let timestamp = self
-            .timestamp_ms
-            .and_then(|ts| u64::try_from(ts).ok())
-            .filter(|&ts| ts < NO_TIMESTAMP)
-            .unwrap_or(NO_TIMESTAMP);
-        let partition = self.partition as u64; // checked non-negative above
-        let meta = (timestamp << (PARTITION_BITS + TOPIC_BITS))
-            | (partition << TOPIC_BITS)
-            | u64::from(self.topic);
-        Ok([offset, meta])
+        let partition = self.partition as u32; // checked non-negative above
+        Ok((offset, (partition << TOPIC_BITS) | u32::from(self.topic)))
     }
 
     /// Inverse of [`Position::pack`].
-    pub fn unpack([offset, meta]: [u64; 2]) -> Position {
-        let timestamp = meta >> (PARTITION_BITS + TOPIC_BITS);
+    fn unpack((offset, meta): Packed) -> Position {
         Position {
             topic: (meta & ((1 << TOPIC_BITS) - 1)) as u16,
-            partition: ((meta >> TOPIC_BITS) & ((1 << PARTITION_BITS) - 1)) as i32,
+            partition: (meta >> TOPIC_BITS) as i32,
             offset: offset as i64,
-            timestamp_ms: (timestamp != NO_TIMESTAMP).then_some(timestamp as i64),
         }
     }
 }
 
 // Chunk k holds FIRST_CHUNK << k entries until that reaches MAX_CHUNK; every later
-// chunk holds MAX_CHUNK. Small first chunks keep a rare type cheap (1 KiB), the cap
-// keeps the unused tail of a big type under 1 MiB.
+// chunk holds MAX_CHUNK. Small first chunks keep a rare type cheap (768 B), the cap
+// keeps the unused tail of a big type under 768 KiB.
 const FIRST_CHUNK_SHIFT: u32 = 6; // 64 entries
 const MAX_CHUNK_SHIFT: u32 = 16; // 65,536 entries
 const DOUBLING_CHUNKS: u32 = MAX_CHUNK_SHIFT - FIRST_CHUNK_SHIFT + 1;
@@ -116,7 +107,24 @@ fn chunk_capacity(chunk: usize) -> usize {
     1 << (FIRST_CHUNK_SHIFT as usize + chunk).min(MAX_CHUNK_SHIFT as usize)
 }
 
-type Chunk = Box<[AtomicU64]>;
+/// One chunk of entries, as two parallel arrays: 8 + 4 bytes an entry, no padding.
+struct Chunk {
+    offsets: Box<[AtomicU64]>,
+    meta: Box<[AtomicU32]>,
+}
+
+impl Chunk {
+    fn new(capacity: usize) -> Chunk {
+        Chunk {
+            offsets: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            meta: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.offsets.len() * size_of::<AtomicU64>() + self.meta.len() * size_of::<AtomicU32>()
+    }
+}
 
 /// The positions of one event type, in append order.
 pub struct TypeIndex {
@@ -124,6 +132,9 @@ pub struct TypeIndex {
     len: AtomicU64,
     // Value bytes per topic, so dropping one topic's events keeps the rest exact.
     bytes: [AtomicU64; MAX_TOPICS],
+    // Kafka timestamps of the first and the last event (NO_TIMESTAMP: none).
+    first_timestamp: AtomicI64,
+    last_timestamp: AtomicI64,
 }
 
 impl Default for TypeIndex {
@@ -132,6 +143,8 @@ impl Default for TypeIndex {
             chunks: RwLock::default(),
             len: AtomicU64::new(0),
             bytes: std::array::from_fn(|_| AtomicU64::new(0)),
+            first_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            last_timestamp: AtomicI64::new(NO_TIMESTAMP),
         }
     }
 }
@@ -161,6 +174,14 @@ impl TypeIndex {
         Some((self.get(0)?, self.get(len.checked_sub(1)?)?))
     }
 
+    /// Kafka timestamps (ms) of the first and the last event, where Kafka gave them.
+    /// After a topic reset dropped the event that held one, that one is unknown.
+    pub fn first_and_last_timestamps(&self) -> (Option<i64>, Option<i64>) {
+        let known =
+            |ts: &AtomicI64| Some(ts.load(Ordering::Relaxed)).filter(|&t| t != NO_TIMESTAMP);
+        (known(&self.first_timestamp), known(&self.last_timestamp))
+    }
+
     /// Total size of the values of this type's events, as appended.
     pub fn value_bytes(&self) -> u64 {
         self.bytes.iter().map(|b| b.load(Ordering::Relaxed)).sum()
@@ -169,20 +190,17 @@ impl TypeIndex {
     /// Bytes allocated for this type's entries.
     pub fn allocated_bytes(&self) -> usize {
         let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        chunks
-            .iter()
-            .map(|c| c.len() * size_of::<AtomicU64>())
-            .sum()
+        chunks.iter().map(Chunk::allocated_bytes).sum()
     }
 
-    fn get_packed(&self, index: u64) -> Option<[u64; 2]> {
+    fn get_packed(&self, index: u64) -> Option<Packed> {
         let (chunk, slot) = locate(index);
         let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        let words = chunks.get(chunk)?;
-        Some([
-            words.get(2 * slot)?.load(Ordering::Relaxed),
-            words.get(2 * slot + 1)?.load(Ordering::Relaxed),
-        ])
+        let chunk = chunks.get(chunk)?;
+        Some((
+            chunk.offsets.get(slot)?.load(Ordering::Relaxed),
+            chunk.meta.get(slot)?.load(Ordering::Relaxed),
+        ))
     }
 
     /// A copy without the entries of `topic` (and their bytes).
@@ -192,8 +210,26 @@ impl TypeIndex {
             if let Some(packed) = self.get_packed(i)
                 && Position::unpack(packed).topic != topic
             {
-                kept.push(packed, 0, 0);
+                kept.push(packed, 0, 0, None);
             }
+        }
+        // A timestamp stays known where its event was kept at the same end.
+        let ends = |index: &TypeIndex| {
+            let len = index.len();
+            (
+                index.get_packed(0),
+                len.checked_sub(1).and_then(|l| index.get_packed(l)),
+            )
+        };
+        let (first, last) = ends(self);
+        let (kept_first, kept_last) = ends(&kept);
+        if kept_first.is_some() && kept_first == first {
+            let ts = self.first_timestamp.load(Ordering::Relaxed);
+            kept.first_timestamp.store(ts, Ordering::Relaxed);
+        }
+        if kept_last.is_some() && kept_last == last {
+            let ts = self.last_timestamp.load(Ordering::Relaxed);
+            kept.last_timestamp.store(ts, Ordering::Relaxed);
         }
         for (t, bytes) in self.bytes.iter().enumerate() {
             if t != usize::from(topic) {
@@ -204,27 +240,30 @@ impl TypeIndex {
     }
 
     /// Appends; only [`ViewWriter`] calls this, which makes it the single writer.
-    fn push(&self, packed: [u64; 2], topic: u16, value_bytes: u64) {
+    fn push(&self, packed: Packed, topic: u16, value_bytes: u64, timestamp_ms: Option<i64>) {
         if let Some(bytes) = self.bytes.get(usize::from(topic)) {
             bytes.fetch_add(value_bytes, Ordering::Relaxed);
         }
         let index = self.len.load(Ordering::Relaxed);
+        let timestamp = timestamp_ms.unwrap_or(NO_TIMESTAMP);
+        if index == 0 {
+            self.first_timestamp.store(timestamp, Ordering::Relaxed);
+        }
+        self.last_timestamp.store(timestamp, Ordering::Relaxed);
         let (chunk, slot) = locate(index);
         let mut chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
         if chunk == chunks.len() {
             drop(chunks);
-            let fresh: Chunk = (0..2 * chunk_capacity(chunk))
-                .map(|_| AtomicU64::new(0))
-                .collect();
+            let fresh = Chunk::new(chunk_capacity(chunk));
             self.chunks
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(fresh);
             chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
         }
-        if let Some(words) = chunks.get(chunk) {
-            words[2 * slot].store(packed[0], Ordering::Relaxed);
-            words[2 * slot + 1].store(packed[1], Ordering::Relaxed);
+        if let Some(chunk) = chunks.get(chunk) {
+            chunk.offsets[slot].store(packed.0, Ordering::Relaxed);
+            chunk.meta[slot].store(packed.1, Ordering::Relaxed);
         }
         drop(chunks);
         self.len.store(index + 1, Ordering::Release);
@@ -253,6 +292,30 @@ impl Shared {
 #[derive(Clone)]
 pub struct View {
     shared: Arc<Shared>,
+}
+
+/// What the writer is told of an event: its position, and what the index sums and
+/// keeps at its ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Where the event is.
+    pub position: Position,
+    /// Its Kafka timestamp in ms, if any.
+    pub timestamp_ms: Option<i64>,
+    /// The length of its value.
+    pub value_bytes: u64,
+}
+
+impl Appended {
+    /// An event at `position` with no timestamp and an empty value (for tests and
+    /// benches, where only positions matter).
+    pub fn at(position: Position) -> Appended {
+        Appended {
+            position,
+            timestamp_ms: None,
+            value_bytes: 0,
+        }
+    }
 }
 
 /// The one handle that appends to the index.
@@ -352,30 +415,27 @@ impl ViewWriter {
         self.index_of(event_type);
     }
 
-    /// Appends a position (of an event whose value is `value_bytes` long) to a
-    /// type's index.
-    pub fn append(
-        &mut self,
-        event_type: &str,
-        position: Position,
-        value_bytes: u64,
-    ) -> Result<(), PositionError> {
-        let packed = position.pack()?;
-        self.index_of(event_type)
-            .push(packed, position.topic, value_bytes);
+    /// Appends an event's position to a type's index.
+    pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<(), PositionError> {
+        let packed = event.position.pack()?;
+        self.index_of(event_type).push(
+            packed,
+            event.position.topic,
+            event.value_bytes,
+            event.timestamp_ms,
+        );
         Ok(())
     }
 
-    /// Appends a position to the unclassified index.
-    pub fn append_unclassified(
-        &mut self,
-        position: Position,
-        value_bytes: u64,
-    ) -> Result<(), PositionError> {
-        let packed = position.pack()?;
-        self.shared
-            .unclassified()
-            .push(packed, position.topic, value_bytes);
+    /// Appends an event's position to the unclassified index.
+    pub fn append_unclassified(&mut self, event: &Appended) -> Result<(), PositionError> {
+        let packed = event.position.pack()?;
+        self.shared.unclassified().push(
+            packed,
+            event.position.topic,
+            event.value_bytes,
+            event.timestamp_ms,
+        );
         Ok(())
     }
 
@@ -430,7 +490,15 @@ mod tests {
             topic: 0,
             partition: 0,
             offset,
-            timestamp_ms: Some(1_700_000_000_000 + offset),
+        }
+    }
+
+    /// An event at `position` with a timestamp made from its offset.
+    fn event(position: Position, value_bytes: u64) -> Appended {
+        Appended {
+            position,
+            timestamp_ms: Some(1_700_000_000_000 + position.offset),
+            value_bytes,
         }
     }
 
@@ -439,7 +507,7 @@ mod tests {
         // The topic [A, B, A, A, B] gives A#2 = offset 3 and B#1 = offset 4.
         let (view, mut writer) = new_view();
         for (offset, t) in ["A", "B", "A", "A", "B"].iter().enumerate() {
-            writer.append(t, at(offset as i64), 10).unwrap();
+            writer.append(t, &event(at(offset as i64), 10)).unwrap();
         }
         assert_eq!(view.get("A", 2), Lookup::Found(at(3)));
         assert_eq!(view.get("B", 1), Lookup::Found(at(4)));
@@ -464,9 +532,11 @@ mod tests {
         // Topic 0 and topic 1 interleaved, for type A, B and unclassified.
         for offset in 0..6 {
             let topic = (offset % 2) as u16;
-            writer.append("A", on(topic, offset), 100).unwrap();
-            writer.append("B", on(1, offset), 1).unwrap();
-            writer.append_unclassified(on(topic, offset), 7).unwrap();
+            writer.append("A", &event(on(topic, offset), 100)).unwrap();
+            writer.append("B", &event(on(1, offset), 1)).unwrap();
+            writer
+                .append_unclassified(&event(on(topic, offset), 7))
+                .unwrap();
         }
         let held = view.type_index("A").unwrap();
         assert_eq!(writer.remove_topic(1), 3 + 6 + 3);
@@ -484,7 +554,7 @@ mod tests {
         // A reader that held the old index still sees it whole.
         assert_eq!(held.len(), 6);
         // Appends go on after the rebuild.
-        writer.append("A", on(1, 0), 5).unwrap();
+        writer.append("A", &event(on(1, 0), 5)).unwrap();
         assert_eq!(view.get("A", 3), Lookup::Found(on(1, 0)));
         assert_eq!(view.total(), 3 + 1 + 3);
     }
@@ -504,19 +574,16 @@ mod tests {
                 topic: (MAX_TOPICS - 1) as u16,
                 partition: MAX_PARTITIONS - 1,
                 offset: i64::MAX,
-                timestamp_ms: Some((1 << 44) - 2),
             },
             Position {
                 topic: 0,
                 partition: 0,
                 offset: 0,
-                timestamp_ms: Some(0),
             },
             Position {
                 topic: 3,
                 partition: 7,
                 offset: 42,
-                timestamp_ms: None,
             },
         ] {
             assert_eq!(Position::unpack(position.pack().unwrap()), position);
@@ -524,7 +591,7 @@ mod tests {
     }
 
     #[test]
-    fn pack_rejects_what_does_not_fit_and_drops_odd_timestamps() {
+    fn pack_rejects_what_does_not_fit() {
         let base = at(1);
         let bad_topic = Position {
             topic: MAX_TOPICS as u16,
@@ -540,13 +607,36 @@ mod tests {
         }
         let negative = Position { offset: -1, ..base };
         assert_eq!(negative.pack(), Err(PositionError::Offset(-1)));
-        for ts in [-1, 1 << 44] {
-            let p = Position {
-                timestamp_ms: Some(ts),
-                ..base
-            };
-            assert_eq!(Position::unpack(p.pack().unwrap()).timestamp_ms, None);
-        }
+    }
+
+    #[test]
+    fn each_type_keeps_its_first_and_last_timestamp() {
+        let (view, mut writer) = new_view();
+        let on = |topic: u16, offset: i64| Position {
+            topic,
+            ..at(offset)
+        };
+        assert_eq!(
+            TypeIndex::default().first_and_last_timestamps(),
+            (None, None)
+        );
+        writer.append("A", &event(on(0, 0), 1)).unwrap();
+        writer.append("A", &event(on(1, 1), 1)).unwrap();
+        writer.append("A", &event(on(0, 2), 1)).unwrap();
+        let ts = |offset: i64| Some(1_700_000_000_000 + offset);
+        let a = view.type_index("A").unwrap();
+        assert_eq!(a.first_and_last_timestamps(), (ts(0), ts(2)));
+        // Dropping topic 1 keeps both ends; dropping topic 0 loses both.
+        writer.remove_topic(1);
+        let a = view.type_index("A").unwrap();
+        assert_eq!(a.first_and_last_timestamps(), (ts(0), ts(2)));
+        writer.append("A", &event(on(1, 3), 1)).unwrap();
+        writer.remove_topic(0);
+        let a = view.type_index("A").unwrap();
+        assert_eq!(a.first_and_last_timestamps(), (None, ts(3)));
+        let untimed = Appended::at(on(1, 4));
+        writer.append("A", &untimed).unwrap();
+        assert_eq!(a.first_and_last_timestamps(), (None, None));
     }
 
     #[test]
@@ -565,22 +655,22 @@ mod tests {
         let (view, mut writer) = new_view();
         let n = 300_000;
         for offset in 0..n {
-            writer.append("t", at(offset), 0).unwrap();
+            writer.append("t", &event(at(offset), 0)).unwrap();
         }
         let index = view.type_index("t").unwrap();
         for i in [0, 63, 64, 191, 192, 131_007, 131_008, 196_544, n as u64 - 1] {
             assert_eq!(index.get(i), Some(at(i as i64)), "index {i}");
         }
         assert_eq!(index.get(n as u64), None);
-        // 16 bytes an entry plus an unused tail of less than one max chunk (1 MiB).
+        // 12 bytes an entry plus an unused tail of less than one max chunk.
         let bytes = index.allocated_bytes();
-        assert!(bytes >= 16 * n as usize && bytes < 16 * n as usize + (16 << 16));
+        assert!(bytes >= 12 * n as usize && bytes < 12 * n as usize + (12 << 16));
     }
 
     #[test]
     fn unclassified_is_separate_from_counts() {
         let (view, mut writer) = new_view();
-        writer.append_unclassified(at(0), 0).unwrap();
+        writer.append_unclassified(&event(at(0), 0)).unwrap();
         assert!(view.counts().is_empty());
         assert_eq!(view.unclassified().get(0), Some(at(0)));
         assert_eq!(view.total(), 1);
@@ -610,7 +700,7 @@ mod tests {
             })
             .collect();
         for offset in 0..n {
-            writer.append("t", at(offset), 0).unwrap();
+            writer.append("t", &event(at(offset), 0)).unwrap();
         }
         for reader in readers {
             reader.join().unwrap();
@@ -619,6 +709,7 @@ mod tests {
 
     mod properties {
         use super::super::*;
+        use super::event;
         use proptest::prelude::*;
 
         const TYPES: [&str; 3] = ["A", "B", "C"];
@@ -634,18 +725,13 @@ mod tests {
         }
 
         fn position() -> impl Strategy<Value = Position> {
-            (
-                0u16..3,
-                0i32..MAX_PARTITIONS,
-                0i64..i64::MAX,
-                proptest::option::of(0i64..(1 << 44) - 1),
-            )
-                .prop_map(|(topic, partition, offset, timestamp_ms)| Position {
+            (0u16..3, 0i32..MAX_PARTITIONS, 0i64..i64::MAX).prop_map(
+                |(topic, partition, offset)| Position {
                     topic,
                     partition,
                     offset,
-                    timestamp_ms,
-                })
+                },
+            )
         }
 
         fn op() -> impl Strategy<Value = Op> {
@@ -668,11 +754,11 @@ mod tests {
                 for op in &ops {
                     match op {
                         Op::Append { event_type, position } => {
-                            writer.append(TYPES[*event_type], *position, 1).unwrap();
+                            writer.append(TYPES[*event_type], &event(*position, 1)).unwrap();
                             model[*event_type].push(*position);
                         }
                         Op::Unclassified(position) => {
-                            writer.append_unclassified(*position, 1).unwrap();
+                            writer.append_unclassified(&event(*position, 1)).unwrap();
                             unclassified.push(*position);
                         }
                         Op::RemoveTopic(topic) => {
@@ -756,7 +842,7 @@ mod tests {
                     })
                     .collect();
                 for (event_type, position) in &appends {
-                    writer.append(TYPES[*event_type], *position, 0).unwrap();
+                    writer.append(TYPES[*event_type], &event(*position, 0)).unwrap();
                 }
                 for reader in readers {
                     let outcome = reader.join().unwrap();

@@ -248,17 +248,21 @@ async fn lookups_read_from_kafka_when_the_cache_is_off() {
     config.cache.max_bytes = 0;
     let app = spawn_app(&config).await;
     app.wait_for_total(300, WAIT).await;
+    let cached = spawn_app(&settings(&brokers, &["events"])).await;
+    cached.wait_for_total(300, WAIT).await;
 
     for (event_type, len) in [("A", 100), ("B", 200)] {
         for index in [0, len / 2, len - 1] {
-            let fetched = app
-                .event(&format!("/events/{event_type}?index={index}"))
-                .await;
+            let path = format!("/events/{event_type}?index={index}");
+            let fetched = app.event(&path).await;
             let produced = positions
                 .iter()
                 .position(|p| *p == (fetched.partition, fetched.offset))
                 .expect("a produced position");
             assert_eq!(fetched.bytes, events[produced].value.clone().unwrap());
+            // The timestamp comes with the message, read from Kafka or the cache.
+            assert!(fetched.timestamp.is_some());
+            assert_eq!(fetched.timestamp, cached.event(&path).await.timestamp);
         }
     }
 }
