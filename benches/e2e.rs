@@ -506,6 +506,21 @@ fn main() {
 
     println!("\n| figure | analyzer | baseline | ratio | goal |\n|---|---|---|---|---|");
 
+    // 0. The fixed part of a catch-up: process start to ready on a 1-event topic.
+    broker.topic("e2e-tiny", 1, 1);
+    let startup = median(
+        (0..repeats)
+            .map(|_| Analyzer::start(&broker, "e2e-tiny", 0, &work).1)
+            .collect(),
+    );
+    row(
+        "start to ready, 1-event topic (fixed cost)",
+        format!("{:.0} ms", ms(startup)),
+        "-".into(),
+        "-".into(),
+        "report",
+    );
+
     // 1. Catch-up, alternating the contenders so drift hits both alike.
     let mut rss = Vec::new();
     for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
