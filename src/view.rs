@@ -321,7 +321,14 @@ impl Appended {
 /// The one handle that appends to the index.
 pub struct ViewWriter {
     shared: Arc<Shared>,
+    // The writer's own handles to the first few types' indexes: an append then
+    // compares a few names instead of hashing one and locking a map shard (most
+    // topics have a handful of types; later ones go through the map).
+    known: Vec<(Box<str>, Arc<TypeIndex>)>,
 }
+
+/// How many types the writer keeps its own handle to.
+const WRITER_KNOWN_TYPES: usize = 8;
 
 /// Creates an empty index: the reader handle and its single writer.
 pub fn new_view() -> (View, ViewWriter) {
@@ -330,7 +337,10 @@ pub fn new_view() -> (View, ViewWriter) {
         View {
             shared: Arc::clone(&shared),
         },
-        ViewWriter { shared },
+        ViewWriter {
+            shared,
+            known: Vec::new(),
+        },
     )
 }
 
@@ -412,18 +422,20 @@ pub enum Lookup {
 impl ViewWriter {
     /// Makes a type known with zero events, so it shows in counts before any arrive.
     pub fn declare(&mut self, event_type: &str) {
-        self.index_of(event_type);
+        self.with_index(event_type, |_| {});
     }
 
     /// Appends an event's position to a type's index.
     pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<(), PositionError> {
         let packed = event.position.pack()?;
-        self.index_of(event_type).push(
-            packed,
-            event.position.topic,
-            event.value_bytes,
-            event.timestamp_ms,
-        );
+        self.with_index(event_type, |index| {
+            index.push(
+                packed,
+                event.position.topic,
+                event.value_bytes,
+                event.timestamp_ms,
+            )
+        });
         Ok(())
     }
 
@@ -443,6 +455,7 @@ impl ViewWriter {
     /// order of the rest; returns how many entries were dropped. O(entries): rare.
     /// Readers keep the index they hold until their next lookup.
     pub fn remove_topic(&mut self, topic: u16) -> u64 {
+        self.known.clear(); // they name the indexes being replaced
         let mut dropped = 0;
         // Rebuilt outside the map's locks, then swapped in one by one.
         let current: Vec<(Arc<str>, Arc<TypeIndex>)> = self
@@ -467,17 +480,25 @@ impl ViewWriter {
         dropped
     }
 
-    fn index_of(&self, event_type: &str) -> Arc<TypeIndex> {
-        if let Some(entry) = self.shared.types.get(event_type) {
-            return Arc::clone(entry.value());
+    /// Runs `use_index` on the index of `event_type`, creating it if needed.
+    fn with_index(&mut self, event_type: &str, use_index: impl FnOnce(&TypeIndex)) {
+        if let Some((_, index)) = self.known.iter().find(|(name, _)| **name == *event_type) {
+            return use_index(index);
         }
-        Arc::clone(
-            self.shared
-                .types
-                .entry(Arc::from(event_type))
-                .or_default()
-                .value(),
-        )
+        let index = match self.shared.types.get(event_type) {
+            Some(entry) => Arc::clone(entry.value()),
+            None => Arc::clone(
+                self.shared
+                    .types
+                    .entry(Arc::from(event_type))
+                    .or_default()
+                    .value(),
+            ),
+        };
+        use_index(&index);
+        if self.known.len() < WRITER_KNOWN_TYPES {
+            self.known.push((event_type.into(), index));
+        }
     }
 }
 
@@ -557,6 +578,24 @@ mod tests {
         writer.append("A", &event(on(1, 0), 5)).unwrap();
         assert_eq!(view.get("A", 3), Lookup::Found(on(1, 0)));
         assert_eq!(view.total(), 3 + 1 + 3);
+    }
+
+    #[test]
+    fn more_types_than_the_writer_keeps_handles_to() {
+        let (view, mut writer) = new_view();
+        let types = WRITER_KNOWN_TYPES * 3;
+        for offset in 0..(10 * types) as i64 {
+            let t = format!("type_{}", offset as usize % types);
+            writer.append(&t, &event(at(offset), 1)).unwrap();
+        }
+        for t in 0..types {
+            let name = format!("type_{t}");
+            assert_eq!(view.counts()[&name], 10);
+            assert_eq!(
+                view.get(&name, 9),
+                Lookup::Found(at((9 * types + t) as i64))
+            );
+        }
     }
 
     #[test]
