@@ -518,7 +518,7 @@ mod tests {
     fn event(position: Position, value_bytes: u64) -> Appended {
         Appended {
             position,
-            timestamp_ms: Some(1_700_000_000_000 + position.offset),
+            timestamp_ms: Some(position.offset.saturating_add(1_700_000_000_000)),
             value_bytes,
         }
     }
