@@ -1,5 +1,5 @@
 //! A bounded soak: the real binary ingests a continuous stream from tansu while
-//! client tasks hammer lookups and /stats (about 30 s). Every answer is 2xx (or 404 for an
+//! client tasks hammer lookups and /stats (about 35 s). Every answer is 2xx (or 404 for an
 //! index not indexed yet), the counts are exact at the end, and the process's memory
 //! stays flat once its payload cache is full.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,7 +18,7 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 /// How long memory is watched once the payload cache is full.
-const WATCH: Duration = Duration::from_secs(12);
+const WATCH: Duration = Duration::from_secs(20);
 /// The allocator setting the image and the Kubernetes manifest ship (Dockerfile):
 /// glibc's dynamic mmap threshold otherwise lets cold reads' large transient
 /// buffers fragment the heap, and RSS creeps (measured: 27 to 86 MiB in 60 s).
@@ -216,10 +216,12 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     assert!(status["cache"]["bytes"].as_u64().unwrap() <= CACHE_BYTES);
 
     // Flat memory while the cache is full: the median of the last third of the
-    // samples is within 4 MiB of the median of the first third (medians, because
-    // RSS has spikes of a few MiB). The index itself adds 16 bytes an event, about
-    // 0.4 MiB over the watch; without the shipped allocator setting RSS climbs about
-    // 0.75 MiB a second.
+    // samples is within 8 MiB of the median of the first third (medians, because
+    // RSS has spikes). Point reads' transient fetch buffers make RSS swing by up to
+    // ~10 MiB around a flat level (measured over 70 s of cold lookups: 81-101 MiB,
+    // no trend); the index itself adds 12 bytes an event, about 0.4 MiB over the
+    // watch. Without the shipped allocator setting RSS climbs about 0.75 MiB a
+    // second: about 10 MiB between the thirds' middles, caught.
     let median = |samples: &[u64]| {
         let mut sorted = samples.to_vec();
         sorted.sort_unstable();
@@ -233,7 +235,7 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
         rss.iter().map(|b| b >> 20).collect::<Vec<_>>()
     );
     assert!(
-        late.saturating_sub(early) < 4 << 20,
+        late.saturating_sub(early) < 8 << 20,
         "RSS grew from a median {early} to {late} bytes with the cache full: {rss:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
