@@ -537,7 +537,8 @@ fn main() {
     let mut rss = Vec::new();
     // The last contender reads no JSON (the type is the topic's name): the difference
     // between it and "cache off" is what validating every value costs.
-    let contenders: [(&str, u64, &[(&str, &str)]); 3] = [
+    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)]);
+    let contenders: [Contender; 3] = [
         ("128 MiB cache", 128 * MIB, &[]),
         ("cache off", 0, &[]),
         (
