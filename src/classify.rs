@@ -205,11 +205,32 @@ fn string_at<'a>(value: &'a [u8], path: &[String]) -> Result<Cow<'a, str>, Uncla
     }
 }
 
-/// Finds what is at `path` inside the value it deserializes.
+/// Finds what is at `path` inside the value it deserializes: at the end of the
+/// path, a string or something else; before it, an object key or an array index
+/// to descend into (anything else: nothing there).
 struct PathSeed<'p> {
     path: &'p [String],
     /// The document itself, which must be an object.
     top: bool,
+}
+
+impl PathSeed<'_> {
+    /// What a value other than a string, object or array means here.
+    fn scalar<'de>(&self) -> Field<'de> {
+        if self.path.is_empty() {
+            Field::NotAString
+        } else {
+            Field::Missing
+        }
+    }
+
+    fn string<'de>(&self, s: impl FnOnce() -> Cow<'de, str>) -> Field<'de> {
+        if self.path.is_empty() {
+            Field::String(s())
+        } else {
+            Field::Missing
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
@@ -219,14 +240,6 @@ impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
         self,
         deserializer: D,
     ) -> Result<Self::Value, D::Error> {
-        if self.path.is_empty() {
-            return Ok(
-                match <MaybeString as de::Deserialize>::deserialize(deserializer)? {
-                    MaybeString::String(s) => Field::String(s),
-                    MaybeString::Other => Field::NotAString,
-                },
-            );
-        }
         if self.top {
             deserializer.deserialize_map(self)
         } else {
@@ -243,7 +256,10 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (wanted, rest) = (&self.path[0], &self.path[1..]);
+        let Some((wanted, rest)) = self.path.split_first() else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Field::NotAString);
+        };
         let mut found = Field::Missing;
         while let Some(is_wanted) = map.next_key_seed(KeyIs(wanted))? {
             if is_wanted {
@@ -259,12 +275,16 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted = array_index(&self.path[0]);
+        let Some((wanted, rest)) = self.path.split_first() else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Field::NotAString);
+        };
+        let wanted = array_index(wanted);
         let mut found = Field::Missing;
         for i in 0.. {
             if wanted == Some(i) {
                 let seed = PathSeed {
-                    path: &self.path[1..],
+                    path: rest,
                     top: false,
                 };
                 match seq.next_element_seed(seed)? {
@@ -278,24 +298,29 @@ impl<'de> Visitor<'de> for PathSeed<'_> {
         Ok(found)
     }
 
-    // A scalar where the path goes on: nothing there.
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(self.string(|| Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.string(|| Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(self.string(|| Cow::Owned(v)))
+    }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
+        Ok(self.scalar())
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
+        Ok(self.scalar())
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
+        Ok(self.scalar())
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
+        Ok(self.scalar())
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Field::Missing)
+        Ok(self.scalar())
     }
 }
 
@@ -330,57 +355,6 @@ impl Visitor<'_> for KeyIs<'_> {
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
         Ok(key == self.0)
-    }
-}
-
-/// A JSON value that is kept only if it is a string.
-enum MaybeString<'a> {
-    String(Cow<'a, str>),
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for MaybeString<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StringVisitor;
-        impl<'de> Visitor<'de> for StringVisitor {
-            type Value = MaybeString<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeString::String(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MaybeString::String(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MaybeString::String(Cow::Owned(v)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeString::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeString::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeString::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeString::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MaybeString::Other)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeString::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MaybeString::Other)
-            }
-        }
-        deserializer.deserialize_any(StringVisitor)
     }
 }
 
