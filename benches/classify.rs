@@ -12,27 +12,33 @@ use analyzer::classify::{Message, Rule};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
 
-/// A reading of about `size` bytes: the type field, then filler fields.
+/// A reading of exactly `size` bytes: the type field, filler fields, and a `note`
+/// that pads it out.
 fn event(size: usize, type_first: bool) -> Vec<u8> {
-    let mut fields = Vec::new();
-    let mut i = 0;
-    let mut len = 40;
-    while len < size {
+    let frame =
+        |fields: &[String]| format!(r#"{{"meta":{{"source":"ward-7"}},{}}}"#, fields.join(","));
+    let kind = r#""type":"blood_pressure""#.to_owned();
+    let mut fields = vec![kind.clone()];
+    // Filler while there is room left for the note (12 bytes with a few x's).
+    for i in 0.. {
         let field = format!(
             r#""reading_{i}":{{"value":{},"unit":"mmHg","ok":true}}"#,
             100 + i
         );
-        len += field.len() + 1;
+        if frame(&fields).len() + field.len() + 1 + 12 > size {
+            break;
+        }
         fields.push(field);
-        i += 1;
     }
-    let kind = r#""type":"blood_pressure""#.to_owned();
-    if type_first {
-        fields.insert(0, kind);
-    } else {
+    let pad = size - frame(&fields).len() - r#","note":"""#.len();
+    fields.push(format!(r#""note":"{}""#, "x".repeat(pad)));
+    if !type_first {
+        fields.remove(0);
         fields.push(kind);
     }
-    format!(r#"{{"meta":{{"source":"ward-7"}},{}}}"#, fields.join(",")).into_bytes()
+    let value = frame(&fields).into_bytes();
+    assert_eq!(value.len(), size);
+    value
 }
 
 #[derive(Deserialize)]
