@@ -41,7 +41,7 @@ pub const CACHE_ENTRY_OVERHEAD: u64 = 96;
 /// payloads are a deque sorted by offset: a lookup is an index computation (or a
 /// binary search where offsets have gaps), an eviction pops a front. Unlike a hash
 /// map of every message, nothing is hashed or touched at random per message: that
-/// made the cache 40% of ingest's time (see BENCHMARKS.md).
+/// was a quarter of the process's CPU during catch-up (see BENCHMARKS.md).
 #[derive(Clone)]
 pub struct PayloadCache {
     inner: Arc<CacheInner>,
@@ -124,6 +124,8 @@ impl PayloadCache {
             return;
         }
         let key = (position.topic, position.partition);
+        // Copied before locking: lookups wait for the lock, not for the copy.
+        let value = Bytes::copy_from_slice(payload);
         let mut state = write(&inner.state);
         let partition = state.partitions.entry(key).or_default();
         if partition
@@ -132,7 +134,6 @@ impl PayloadCache {
         {
             return;
         }
-        let value = Bytes::copy_from_slice(payload);
         partition.push_back((
             position.offset,
             Payload {
