@@ -8,7 +8,11 @@
 //!    `/health/live` (the actix floor), `/stats`, cached and cold random lookups, and
 //!    a bare point read with the analyzer's own reader settings (the broker floor);
 //! 3. the naive way: a fresh consumer scanning from the beginning per request;
-//! 4. memory: RSS once ready, with the payload cache off and at 128 MiB.
+//! 4. memory: RSS once ready, with the payload cache off and at 128 MiB;
+//! 5. tailing: one event produced after catch-up, from delivery to `/stats`, against
+//!    a plain consumer tailing the same topic;
+//! 6. an outage: 10 concurrent cold lookups with the broker gone, each answered 503
+//!    within the point-read timeout (2 s), waiting for a pooled consumer included.
 //!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
@@ -722,5 +726,79 @@ fn main() {
             "report",
         );
     }
+
+    // 5. Tailing: produce-to-visible delay after catch-up, against a plain consumer
+    // tailing the same topic (each event is awaited by both before the next).
+    broker.topic("e2e-tail", 1, 1);
+    let (tailing, _) = Analyzer::start(&broker, "e2e-tail", 0, &work);
+    let tail_consumer: BaseConsumer = broker.client().create().unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset("e2e-tail", 0, Offset::End)
+        .unwrap();
+    tail_consumer.assign(&assignment).unwrap();
+    let (mut visible, mut consumed) = (Vec::new(), Vec::new());
+    for round in 1..=20u64 {
+        produce(&broker.address, "e2e-tail", 1, 1);
+        let delivered = Instant::now();
+        let (mut seen_plain, mut seen_analyzer) = (None, None);
+        while seen_plain.is_none() || seen_analyzer.is_none() {
+            if seen_plain.is_none()
+                && let Some(Ok(_)) = tail_consumer.poll(Duration::from_millis(1))
+            {
+                seen_plain = Some(delivered.elapsed());
+            }
+            if seen_analyzer.is_none() && tailing.metric("analyzer_index_entries") as u64 > round {
+                seen_analyzer = Some(delivered.elapsed());
+            }
+            assert!(
+                delivered.elapsed() < Duration::from_secs(30),
+                "event never seen"
+            );
+        }
+        visible.extend(seen_analyzer);
+        consumed.extend(seen_plain);
+    }
+    let (visible, consumed) = (median(visible), median(consumed));
+    row(
+        "produce-to-visible after catch-up (median of 20)",
+        format!("{:.0} ms", ms(visible)),
+        format!("{:.0} ms (plain consumer tailing)", ms(consumed)),
+        format!("+{:.0} ms", ms(visible) - ms(consumed)),
+        &format!(
+            "<= plain + 100 ms (ingest's fetch.wait.max.ms): {}",
+            verdict(ms(visible) <= ms(consumed) + 100.0)
+        ),
+    );
+
+    // 6. An outage: the broker goes away; cold lookups, 10 at a time (more than the
+    // 4 pooled point-read consumers), must each answer 503 within the timeout.
+    let (cold_app, _) = Analyzer::start(&broker, "e2e-1p", 0, &work);
+    drop(broker);
+    let (port, lookup_path) = (cold_app.port, lookup_path.as_str());
+    let answers: Vec<(u16, Duration)> = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..10u64)
+            .map(|i| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let (status, _) = http_get(port, &format!("{lookup_path}{}", i * 101));
+                    (status, started.elapsed())
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "{answers:?}"
+    );
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    row(
+        "503 during an outage, 10 concurrent cold lookups (slowest)",
+        format!("{:.0} ms", ms(slowest)),
+        "2000 ms (point-read timeout)".into(),
+        format!("{:.2}x", slowest.as_secs_f64() / 2.0),
+        &format!("<= timeout + 250 ms: {}", verdict(ms(slowest) <= 2250.0)),
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

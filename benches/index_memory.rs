@@ -3,7 +3,7 @@
 //! Goal: at most 16 bytes per event. `cargo bench --bench index_memory`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use analyzer::view::{Appended, Position, new_view};
+use analyzer::view::{Appended, Position, TopicId, new_view};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -17,7 +17,7 @@ fn bytes_per_event(types: u64) -> f64 {
     for offset in 0..EVENTS as i64 {
         let event = Appended {
             position: Position {
-                topic: 0,
+                topic: TopicId(0),
                 partition: (offset % 3) as i32,
                 offset,
             },

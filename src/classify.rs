@@ -8,8 +8,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
-/// The type name under which events of unknown type are kept; no real type may use it.
-pub const UNCLASSIFIED: &str = "unclassified";
+pub use crate::view::UNCLASSIFIED;
 
 /// Longest accepted type name, in bytes; a longer one is treated as malformed input.
 pub const MAX_TYPE_LEN: usize = 256;

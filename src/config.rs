@@ -15,7 +15,7 @@ use figment::{Figment, Metadata};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::classify::{self, Rule};
-use crate::view::MAX_TOPICS;
+use crate::view::{MAX_TOPICS, UNCLASSIFIED};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "ANALYZER_";
@@ -64,17 +64,6 @@ impl Default for KafkaSettings {
     }
 }
 
-/// librdkafka properties analyzer sets itself: overriding them would break its
-/// guarantees (read from the start, never commit, see every partition end).
-pub const MANAGED_PROPERTIES: [&str; 6] = [
-    "bootstrap.servers",
-    "enable.auto.commit",
-    "enable.auto.offset.store",
-    "enable.partition.eof",
-    "auto.offset.reset",
-    "isolation.level",
-];
-
 impl KafkaSettings {
     /// Replaces every property value written `${NAME}` by the environment variable
     /// NAME (how a Secret reaches `sasl.password`: property names have dots, which an
@@ -100,27 +89,6 @@ impl KafkaSettings {
             }
         }
         problems
-    }
-
-    /// A librdkafka client config: `defaults` first, then the user's properties,
-    /// then `managed` (which validation keeps the user from setting).
-    pub fn client_config(
-        &self,
-        defaults: &[(&str, &str)],
-        managed: &[(&str, &str)],
-    ) -> rdkafka::ClientConfig {
-        let mut config = rdkafka::ClientConfig::new();
-        for (key, value) in defaults {
-            config.set(*key, *value);
-        }
-        for (key, value) in &self.properties {
-            config.set(key, value);
-        }
-        config.set("bootstrap.servers", &self.brokers);
-        for (key, value) in managed {
-            config.set(*key, *value);
-        }
-        config
     }
 }
 
@@ -223,17 +191,6 @@ pub struct RouteSettings {
     #[serde(rename = "type")]
     pub event_type: String,
 }
-
-/// Paths the API itself uses; an alias may not shadow them.
-const RESERVED_PREFIXES: [&str; 7] = [
-    "/events",
-    "/stats",
-    "/openapi.json",
-    "/docs",
-    "/health",
-    "/metrics",
-    "/status",
-];
 
 /// A configuration that cannot be used, with every problem found.
 #[derive(Debug)]
@@ -386,7 +343,7 @@ impl Settings {
                 problem("kafka.topics", format!("topic {topic:?} is listed twice"));
             }
         }
-        for name in MANAGED_PROPERTIES {
+        for name in crate::kafka::managed_properties() {
             if self.kafka.properties.contains_key(name) {
                 problem(
                     "kafka.properties",
@@ -427,7 +384,7 @@ impl Settings {
             if !route.path.starts_with('/') || route.path.len() < 2 {
                 problem(&key, format!("path {:?} must start with '/'", route.path));
             }
-            if RESERVED_PREFIXES
+            if crate::http::RESERVED_PATHS
                 .iter()
                 .any(|p| route.path == *p || route.path.starts_with(&format!("{p}/")))
             {
@@ -441,7 +398,7 @@ impl Settings {
             }
             if route.event_type.is_empty()
                 || route.event_type.len() > classify::MAX_TYPE_LEN
-                || route.event_type == classify::UNCLASSIFIED
+                || route.event_type == UNCLASSIFIED
             {
                 problem(
                     &key,
@@ -449,7 +406,7 @@ impl Settings {
                         "type {:?} must be 1 to {} bytes and not {:?}",
                         route.event_type,
                         classify::MAX_TYPE_LEN,
-                        classify::UNCLASSIFIED
+                        UNCLASSIFIED
                     ),
                 );
             }

@@ -30,7 +30,8 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use crate::classify::{Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::fetch::PayloadCache;
-use crate::view::{Appended, MAX_PARTITIONS, Position, ViewWriter};
+use crate::kafka::{self, ClientRole};
+use crate::view::{Appended, MAX_PARTITIONS, Position, TopicId, Topics, ViewWriter};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_secs(1);
@@ -41,33 +42,6 @@ const REPEATED_WARNING_EVERY: Duration = Duration::from_secs(30);
 /// Statistics reports in a row that must show a partition's log ending below what
 /// was indexed before its topic is reset: one report can predate the latest fetch.
 const RESET_CONFIRMATIONS: u32 = 2;
-
-/// Client properties for the ingest consumer that a user may override.
-const INGEST_DEFAULTS: [(&str, &str); 6] = [
-    ("client.id", "analyzer-ingest"),
-    // librdkafka's assign() needs a group id; analyzer never joins it nor commits.
-    ("group.id", "analyzer"),
-    // High watermarks, log start and EOF offsets per partition, broker states.
-    ("statistics.interval.ms", "1000"),
-    // Bounds tail latency on brokers that hold every Fetch this long (tansu).
-    ("fetch.wait.max.ms", "100"),
-    // Once queued.min.messages are waiting, librdkafka postpones the next Fetch this
-    // long (default 1 s): during catch-up the queue drained in a fraction of that and
-    // ingest sat idle, 3x slower than a plain consumer (see BENCHMARKS.md).
-    ("fetch.queue.backoff.ms", "1"),
-    // Prefetch at most 4 MiB ahead (default 64 MiB): with the short backoff above the
-    // queue stays full during catch-up, and this much kept it as fast (measured).
-    ("queued.max.messages.kbytes", "4096"),
-];
-
-/// Client properties analyzer's guarantees depend on (see config::MANAGED_PROPERTIES).
-const INGEST_MANAGED: [(&str, &str); 5] = [
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("enable.partition.eof", "true"),
-    ("auto.offset.reset", "earliest"),
-    ("isolation.level", "read_committed"),
-];
 
 /// One partition, as the ingest thread last published it (about once a second).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,15 +177,15 @@ impl IngestStatus {
         lock(&self.brokers).clone()
     }
 
-    fn count_unclassified(&self, topic: u16, reason: Unclassified) {
+    fn count_unclassified(&self, topic: TopicId, reason: Unclassified) {
         let reason = Unclassified::ALL.iter().position(|r| *r == reason);
-        if let (Some(counts), Some(i)) = (self.unclassified.get(usize::from(topic)), reason) {
+        if let (Some(counts), Some(i)) = (self.unclassified.get(usize::from(topic.0)), reason) {
             counts[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn forget_unclassified(&self, topic: u16) {
-        if let Some(counts) = self.unclassified.get(usize::from(topic)) {
+    fn forget_unclassified(&self, topic: TopicId) {
+        if let Some(counts) = self.unclassified.get(usize::from(topic.0)) {
             for count in counts {
                 count.store(0, Ordering::Relaxed);
             }
@@ -356,8 +330,7 @@ pub fn spawn(
     writer: ViewWriter,
     cache: PayloadCache,
 ) -> Result<IngestHandle, KafkaError> {
-    let consumer: BaseConsumer<IngestContext> = kafka
-        .client_config(&INGEST_DEFAULTS, &INGEST_MANAGED)
+    let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
         .create_with_context(IngestContext::default())?;
     let status = Arc::new(IngestStatus::new(kafka.topics.len()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -367,7 +340,7 @@ pub fn spawn(
         assignment_stale: false,
         consumer_warnings: Throttled::default(),
         indexer: Indexer {
-            topics: kafka.topics.clone(),
+            topics: Topics::new(&kafka.topics),
             rule,
             writer,
             cache,
@@ -447,12 +420,12 @@ struct Ingest {
 
 /// Everything the per-message path reads and writes.
 struct Indexer {
-    topics: Vec<String>,
+    topics: Topics,
     rule: Rule,
     writer: ViewWriter,
     cache: PayloadCache,
     status: Arc<IngestStatus>,
-    partitions: BTreeMap<(u16, i32), PartitionState>,
+    partitions: BTreeMap<(TopicId, i32), PartitionState>,
     some_topic_missing: bool,
     indexed: u64,
     started: Instant,
@@ -494,7 +467,8 @@ impl Ingest {
                     if !reset.is_empty()
                         && self
                             .indexer
-                            .topic_index(message.topic())
+                            .topics
+                            .id(message.topic())
                             .is_some_and(|t| reset.contains(&t)) => {}
                 Some(Ok(message)) => self.indexer.index(&message),
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
@@ -543,7 +517,7 @@ impl Ingest {
     fn discover(&mut self) -> bool {
         let mut complete = true;
         let mut added = Vec::new();
-        for (topic_index, topic) in self.indexer.topics.iter().enumerate() {
+        for (topic_id, topic) in self.indexer.topics.iter() {
             let metadata = match self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT) {
                 Ok(metadata) => metadata,
                 Err(e) => {
@@ -562,7 +536,7 @@ impl Ingest {
                 }
                 for partition in described.partitions() {
                     let id = partition.id();
-                    let key = (topic_index as u16, id);
+                    let key = (topic_id, id);
                     if self.indexer.partitions.contains_key(&key) {
                         continue;
                     }
@@ -600,7 +574,7 @@ impl Ingest {
     fn assign_all(&mut self) {
         let mut assignment = TopicPartitionList::new();
         for ((topic, partition), state) in &self.indexer.partitions {
-            let name = &self.indexer.topics[usize::from(*topic)];
+            let name = self.indexer.topics.name(*topic);
             let from = match state.next_offset {
                 0 => Offset::Beginning,
                 next => Offset::Offset(next),
@@ -643,23 +617,14 @@ impl Ingest {
 }
 
 impl Indexer {
-    fn topic_index(&self, topic: &str) -> Option<u16> {
-        self.topics
-            .iter()
-            .position(|t| t == topic)
-            .map(|i| i as u16)
-    }
-
     /// Applies a statistics report; returns the topics it reset (to re-assign).
-    fn on_statistics(&mut self, snapshot: StatsSnapshot) -> BTreeSet<u16> {
+    fn on_statistics(&mut self, snapshot: StatsSnapshot) -> BTreeSet<TopicId> {
         let indexer = &mut *self;
         let mut reset = BTreeSet::new();
         let mut caught_up = false;
         for ((topic, partition), state) in &mut indexer.partitions {
-            let Some(name) = indexer.topics.get(usize::from(*topic)) else {
-                continue;
-            };
-            let Some(fetched) = snapshot.partitions.get(&(name.clone(), *partition)) else {
+            let name = indexer.topics.name(*topic);
+            let Some(fetched) = snapshot.partitions.get(&(name.to_owned(), *partition)) else {
                 continue;
             };
             state.fetched = Some(*fetched);
@@ -695,24 +660,24 @@ impl Indexer {
     }
 
     /// Drops `topic`'s part of the view, to be read again from its beginning.
-    fn reset_topic(&mut self, topic: u16) {
+    fn reset_topic(&mut self, topic: TopicId) {
         let indexer = &mut *self;
         let dropped = indexer.writer.remove_topic(topic);
         indexer.cache.remove_topic(topic);
         indexer.status.forget_unclassified(topic);
-        for ((_, _), state) in indexer.partitions.range_mut((topic, 0)..(topic + 1, 0)) {
+        for ((_, _), state) in indexer.partitions.range_mut((topic, 0)..=(topic, i32::MAX)) {
             *state = PartitionState::default();
         }
         indexer.status.topic_resets.fetch_add(1, Ordering::Relaxed);
         warn!(
             "topic {:?} reset: dropped its {dropped} indexed events; re-reading it from the beginning",
-            indexer.topics[usize::from(topic)]
+            indexer.topics.name(topic)
         );
     }
 
     fn index(&mut self, message: &BorrowedMessage<'_>) {
         let topic_name = message.topic(); // a C string: measured, so read once
-        let Some(topic) = self.topic_index(topic_name) else {
+        let Some(topic) = self.topics.id(topic_name) else {
             return;
         };
         let partition = message.partition();
@@ -799,7 +764,7 @@ impl Indexer {
             .map(|((topic, partition), state)| {
                 let known = |offset: i64| (offset >= 0).then_some(offset);
                 PartitionReport {
-                    topic: self.topics[usize::from(*topic)].clone(),
+                    topic: self.topics.name(*topic).to_owned(),
                     partition: *partition,
                     next_offset: state.next_offset,
                     high_watermark: state.fetched.and_then(|f| known(f.high)),
@@ -869,7 +834,7 @@ mod tests {
         let (view, mut writer) = new_view();
         let cache = PayloadCache::new(1 << 20);
         let mut partitions = BTreeMap::new();
-        for topic in [0u16, 1] {
+        for topic in [TopicId(0), TopicId(1)] {
             for offset in 0..n {
                 let event = Appended {
                     value_bytes: 3,
@@ -890,9 +855,9 @@ mod tests {
             partitions.insert((topic, 0), state);
         }
         let status = Arc::new(IngestStatus::new(2));
-        status.count_unclassified(0, Unclassified::InvalidJson);
+        status.count_unclassified(TopicId(0), Unclassified::InvalidJson);
         let indexer = Indexer {
-            topics: vec!["t".into(), "u".into()],
+            topics: Topics::new(&["t".into(), "u".into()]),
             rule: Rule::Topic,
             writer,
             cache,
@@ -931,27 +896,35 @@ mod tests {
 
         assert_eq!(
             indexer.on_statistics(report_t_ends_at(300)),
-            BTreeSet::from([0])
+            BTreeSet::from([TopicId(0)])
         );
         // Topic "t" is gone from the view, the cache and the unclassified counts;
         // topic "u" is intact.
         let a = view.type_index("A").unwrap();
         assert_eq!(a.len(), 2000);
-        assert!((0..2000).all(|i| a.get(i).is_some_and(|p| p.topic == 1)));
+        assert!((0..2000).all(|i| a.get(i).is_some_and(|p| p.topic == TopicId(1))));
         let t0 = Position {
-            topic: 0,
+            topic: TopicId(0),
             partition: 0,
             offset: 5,
         };
         assert!(indexer.cache.get(&t0).is_none());
-        assert!(indexer.cache.get(&Position { topic: 1, ..t0 }).is_some());
+        assert!(
+            indexer
+                .cache
+                .get(&Position {
+                    topic: TopicId(1),
+                    ..t0
+                })
+                .is_some()
+        );
         assert_eq!(indexer.status.unclassified_counts()["invalid_json"], 0);
         assert_eq!(indexer.status.topic_resets(), 1);
         // Its partitions start over from the beginning, not caught up.
-        let state = indexer.partitions[&(0, 0)];
+        let state = indexer.partitions[&(TopicId(0), 0)];
         assert_eq!((state.next_offset, state.caught_up), (0, false));
         assert!(!indexer.status.is_caught_up());
-        assert!(indexer.partitions[&(1, 0)].caught_up);
+        assert!(indexer.partitions[&(TopicId(1), 0)].caught_up);
     }
 
     #[test]

@@ -1,11 +1,182 @@
-//! Shared librdkafka plumbing: how client errors are logged, and the context the
+//! Shared librdkafka plumbing: the client properties analyzer sets (one table for
+//! both of its clients), how client errors are logged, and the context the
 //! point-read consumers use.
 
 use log::{debug, warn};
+use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use crate::config::KafkaSettings;
+
+/// The two kinds of Kafka client analyzer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRole {
+    /// The one long-lived consumer that reads every partition from its beginning.
+    Ingest,
+    /// The pooled consumers that read one uncached event at a time.
+    PointRead,
+}
+
+/// Whether a user's `[kafka.properties]` may change a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// A default: a user's value wins.
+    Default,
+    /// Analyzer's guarantees depend on it (read from the start, never commit, see
+    /// every partition's end, out-of-range is an answer): configuration rejects it.
+    Managed,
+}
+
+/// One property analyzer sets: its name, its value for the ingest and the
+/// point-read clients (None: librdkafka's default), and who may change it.
+struct Property {
+    name: &'static str,
+    ingest: Option<&'static str>,
+    point_read: Option<&'static str>,
+    policy: Policy,
+}
+
+const fn property(
+    name: &'static str,
+    ingest: Option<&'static str>,
+    point_read: Option<&'static str>,
+    policy: Policy,
+) -> Property {
+    Property {
+        name,
+        ingest,
+        point_read,
+        policy,
+    }
+}
+
+/// Every property analyzer sets, for both clients. `bootstrap.servers` is managed
+/// too, from `kafka.brokers`.
+const PROPERTIES: [Property; 12] = [
+    property(
+        "client.id",
+        Some("analyzer-ingest"),
+        Some("analyzer-reader"),
+        Policy::Default,
+    ),
+    // librdkafka's assign() needs a group id; analyzer never joins it nor commits.
+    property(
+        "group.id",
+        Some("analyzer"),
+        Some("analyzer"),
+        Policy::Default,
+    ),
+    // High watermarks, log start and EOF offsets per partition, broker states.
+    property(
+        "statistics.interval.ms",
+        Some("1000"),
+        None,
+        Policy::Default,
+    ),
+    // Brokers like tansu hold every Fetch this long even when data is there: it
+    // bounds ingest's tail latency, and a point read needs an answer at once.
+    property(
+        "fetch.wait.max.ms",
+        Some("100"),
+        Some("10"),
+        Policy::Default,
+    ),
+    // Once queued.min.messages are waiting, librdkafka postpones the next Fetch this
+    // long (default 1 s): during catch-up the queue drained in a fraction of that and
+    // ingest sat idle, 3x slower than a plain consumer; a reused point-read consumer
+    // inherited the wait, which was cold lookups' p99 (1,020 ms). See BENCHMARKS.md.
+    property(
+        "fetch.queue.backoff.ms",
+        Some("1"),
+        Some("1"),
+        Policy::Default,
+    ),
+    // Prefetch at most 4 MiB ahead (default 64 MiB): with the short backoff above the
+    // queue stays full during catch-up, and this much kept it as fast (measured).
+    property(
+        "queued.max.messages.kbytes",
+        Some("4096"),
+        None,
+        Policy::Default,
+    ),
+    // A point read needs one message: do not prefetch far ahead.
+    property("queued.min.messages", None, Some("1"), Policy::Default),
+    property(
+        "enable.auto.commit",
+        Some("false"),
+        Some("false"),
+        Policy::Managed,
+    ),
+    property(
+        "enable.auto.offset.store",
+        Some("false"),
+        Some("false"),
+        Policy::Managed,
+    ),
+    // Partition EOF is how ingest learns it has read a partition to its end, and
+    // how a point read learns its offset is not there.
+    property(
+        "enable.partition.eof",
+        Some("true"),
+        Some("true"),
+        Policy::Managed,
+    ),
+    // Ingest starts at the log start; a point read below it must fail (410), not
+    // return some other event.
+    property(
+        "auto.offset.reset",
+        Some("earliest"),
+        Some("error"),
+        Policy::Managed,
+    ),
+    property(
+        "isolation.level",
+        Some("read_committed"),
+        Some("read_committed"),
+        Policy::Managed,
+    ),
+];
+
+/// The bootstrap property, set from `kafka.brokers`.
+const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+
+/// Properties a user may not set in `[kafka.properties]`.
+pub fn managed_properties() -> impl Iterator<Item = &'static str> {
+    std::iter::once(BOOTSTRAP_SERVERS).chain(
+        PROPERTIES
+            .iter()
+            .filter(|p| p.policy == Policy::Managed)
+            .map(|p| p.name),
+    )
+}
+
+/// The librdkafka configuration of a `role` client: analyzer's defaults, then the
+/// user's properties, then the brokers and the managed properties.
+pub fn client_config(kafka: &KafkaSettings, role: ClientRole) -> ClientConfig {
+    let value = |p: &Property| match role {
+        ClientRole::Ingest => p.ingest,
+        ClientRole::PointRead => p.point_read,
+    };
+    let mut config = ClientConfig::new();
+    for p in PROPERTIES.iter().filter(|p| p.policy == Policy::Default) {
+        if let Some(v) = value(p) {
+            config.set(p.name, v);
+        }
+    }
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config.set(BOOTSTRAP_SERVERS, &kafka.brokers);
+    for p in PROPERTIES.iter().filter(|p| p.policy == Policy::Managed) {
+        if let Some(v) = value(p) {
+            config.set(p.name, v);
+        }
+    }
+    config
+}
 
 /// Logs a client-level error, except partition EOF, which is a normal event here
 /// (it is how analyzer learns it has read a partition to its end).
@@ -34,3 +205,57 @@ impl ClientContext for QuietContext {
 }
 
 impl ConsumerContext for QuietContext {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_managed_property_has_a_value_for_both_clients() {
+        for p in PROPERTIES.iter().filter(|p| p.policy == Policy::Managed) {
+            assert!(p.ingest.is_some() && p.point_read.is_some(), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn configuration_rejects_exactly_the_managed_properties() {
+        for p in &PROPERTIES {
+            let mut settings = crate::config::Settings::default();
+            settings
+                .kafka
+                .properties
+                .insert(p.name.to_owned(), "x".to_owned());
+            let rejected = !settings.problems().is_empty();
+            assert_eq!(rejected, p.policy == Policy::Managed, "{}", p.name);
+        }
+        let mut settings = crate::config::Settings::default();
+        settings
+            .kafka
+            .properties
+            .insert(BOOTSTRAP_SERVERS.to_owned(), "x".to_owned());
+        assert!(!settings.problems().is_empty());
+    }
+
+    #[test]
+    fn a_user_overrides_defaults_but_never_managed_properties() {
+        let mut kafka = KafkaSettings::default();
+        kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), "7".into());
+        kafka.properties.insert("sasl.username".into(), "u".into());
+        for role in [ClientRole::Ingest, ClientRole::PointRead] {
+            let config = client_config(&kafka, role);
+            assert_eq!(config.get("fetch.wait.max.ms"), Some("7"));
+            assert_eq!(config.get("sasl.username"), Some("u"));
+            assert_eq!(config.get(BOOTSTRAP_SERVERS), Some("localhost:9092"));
+            assert_eq!(config.get("isolation.level"), Some("read_committed"));
+        }
+        let reset = |role| {
+            client_config(&kafka, role)
+                .get("auto.offset.reset")
+                .map(str::to_owned)
+        };
+        assert_eq!(reset(ClientRole::Ingest).as_deref(), Some("earliest"));
+        assert_eq!(reset(ClientRole::PointRead).as_deref(), Some("error"));
+    }
+}

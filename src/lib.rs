@@ -5,12 +5,14 @@
 //! answer "the Nth event of type T" and per-type counts in O(1) from that index.
 //!
 //! Modules, one concern each: [`config`] (settings), [`classify`] (event type rules),
-//! [`view`] (the pure index), [`ingest`] (Kafka consumer), [`fetch`] (payloads),
-//! [`http`] (the API), [`metrics`] (Prometheus), [`startup`] (wiring), [`demo`]
-//! (the self-contained demo).
+//! [`view`] (the pure index), [`ingest`] (the Kafka consumer), [`fetch`] (positions
+//! to payloads), [`decode`] (what values are and how they render), [`http`] (the
+//! API), [`kafka`] (client properties and contexts), [`metrics`] (Prometheus),
+//! [`startup`] (wiring), [`demo`] (the self-contained demo).
 
 pub mod classify;
 pub mod config;
+pub mod decode;
 pub mod demo;
 pub mod fetch;
 pub mod http;

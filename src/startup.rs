@@ -8,48 +8,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
-use actix_web::dev::{Server, Service as _};
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::web::Data;
 use apistos::SwaggerUIConfig;
 use apistos::app::{BuildConfig, OpenApiWrapper};
-use apistos::info::Info;
-use apistos::spec::Spec;
 use log::{info, warn};
 
 use crate::config::Settings;
-use crate::fetch::{KafkaReader, PayloadCache};
+use crate::decode::Decoder;
+use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestStatus};
-use crate::metrics::{self, Metrics};
-use crate::view::{View, new_view};
+use crate::kafka::{self, ClientRole};
+use crate::metrics::Metrics;
+use crate::view::{Topics, View, new_view};
 
 /// Warm consumers kept for point reads of payloads that are not cached.
 pub const POINT_READ_POOL: usize = 4;
 /// How long a point read may take before the lookup answers 503.
 pub const POINT_READ_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Point-read client properties a user may override.
-const READER_DEFAULTS: [(&str, &str); 5] = [
-    ("client.id", "analyzer-reader"),
-    // librdkafka's assign() needs a group id; readers never join it nor commit.
-    ("group.id", "analyzer"),
-    // Brokers like tansu hold every Fetch this long even when data is there.
-    ("fetch.wait.max.ms", "10"),
-    // A point read needs one message: do not prefetch far ahead.
-    ("queued.min.messages", "1"),
-    // With one message queued the next Fetch waits this long (librdkafka default 1 s)
-    // and a reused consumer inherits the wait: it was cold lookups' p99 (1,020 ms).
-    ("fetch.queue.backoff.ms", "1"),
-];
-
-/// Point-read properties analyzer depends on: EOF and out-of-range are answers.
-const READER_MANAGED: [(&str, &str); 5] = [
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("enable.partition.eof", "true"),
-    ("auto.offset.reset", "error"),
-    ("isolation.level", "read_committed"),
-];
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,12 +72,11 @@ impl Application {
         for route in &settings.routes {
             writer.declare(&route.event_type);
         }
+        let topics = Topics::new(&settings.kafka.topics);
         let cache = PayloadCache::new(settings.cache.max_bytes);
         let reader = KafkaReader::new(
-            settings.kafka.topics.clone(),
-            settings
-                .kafka
-                .client_config(&READER_DEFAULTS, &READER_MANAGED),
+            topics.clone(),
+            kafka::client_config(&settings.kafka, ClientRole::PointRead),
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
@@ -109,13 +86,12 @@ impl Application {
             writer,
             cache.clone(),
         )?;
-
         let metrics = Arc::new(Metrics::new(view.clone(), ingest.status(), cache.clone()));
         let state = Data::new(AppState {
             view: view.clone(),
-            cache,
-            reader: Arc::new(reader),
-            topics: settings.kafka.topics.clone(),
+            fetcher: Fetcher::new(cache, reader, Arc::clone(&metrics)),
+            decoder: Decoder::default(),
+            topics,
             ingest: ingest.status(),
             metrics: Arc::clone(&metrics),
             started,
@@ -129,54 +105,28 @@ impl Application {
             .map(|r| (r.path.clone(), r.event_type.clone()))
             .collect();
         let shutdown_timeout = settings.http.shutdown_timeout_secs;
-        let app_metrics = Arc::clone(&metrics);
         let server = HttpServer::new(move || {
-            let metrics = Arc::clone(&metrics);
             let cors = http::cors(&cors_origins);
+            // Outermost last: metrics see every answer, JSON bodies cover CORS's
+            // refusals, and CORS answers preflights before the token is asked for.
             actix_web::App::new()
-                .document(spec())
+                .document(http::openapi::spec())
                 .app_data(state.clone())
-                .app_data(http::query_config())
+                .app_data(http::query::query_config())
                 .configure(http::routes(&aliases))
-                .wrap(actix_web::middleware::Condition::new(
-                    cors.is_some(),
-                    cors.unwrap_or_default(),
-                ))
-                // Outside CORS, so its refusals get a JSON body too.
-                .wrap(http::json_error_bodies())
-                .wrap_fn(move |request, service| {
-                    let started = Instant::now();
-                    // The route template, never the raw path: bounded label values.
-                    let route = request
-                        .match_pattern()
-                        .unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
-                    let method = http::method_label(request.method());
-                    let path =
-                        log::log_enabled!(log::Level::Debug).then(|| request.path().to_owned());
-                    let metrics = Arc::clone(&metrics);
-                    let in_flight = metrics.request_started();
-                    let response = service.call(request);
-                    async move {
-                        let response = response.await;
-                        drop(in_flight);
-                        let status = match &response {
-                            Ok(r) => r.status(),
-                            Err(e) => e.as_response_error().status_code(),
-                        };
-                        let elapsed = started.elapsed();
-                        if let Some(path) = path {
-                            log::debug!("{method} {path} -> {} in {elapsed:?}", status.as_u16());
-                        }
-                        metrics.observe_http(route, method, status.as_u16(), elapsed);
-                        response
-                    }
-                })
+                .wrap(from_fn(http::auth::require_token))
+                .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+                .wrap(http::error::json_error_bodies())
+                .wrap(from_fn(http::metrics::record_request))
                 .build_with(
                     "/openapi.json",
                     BuildConfig::default().with_ui(SwaggerUIConfig::new(&"/docs")),
                 )
                 // Plain text for scrapers, so not in the OpenAPI document.
-                .route("/metrics", actix_web::web::get().to(http::get_metrics))
+                .route(
+                    http::auth::METRICS_ROUTE,
+                    actix_web::web::get().to(http::metrics::get_metrics),
+                )
         })
         // Signals are handled in run_until_stopped, to log and order each step.
         .disable_signals()
@@ -190,7 +140,7 @@ impl Application {
             ingest,
             view,
             shutdown_timeout,
-            metrics: app_metrics,
+            metrics,
         })
     }
 
@@ -270,21 +220,5 @@ async fn shutdown_signal() -> String {
             }
             "SIGINT received".to_owned()
         }
-    }
-}
-
-/// The OpenAPI document's fixed part; apistos adds the operations.
-pub fn spec() -> Spec {
-    Spec {
-        info: Info {
-            title: "analyzer".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            description: Some(
-                "Per-type index over a Kafka topic of mixed events: the Nth event of a type, and exact counts per type."
-                    .to_owned(),
-            ),
-            ..Default::default()
-        },
-        ..Default::default()
     }
 }

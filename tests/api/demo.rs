@@ -1,14 +1,10 @@
 //! `analyzer demo`, the README's first command: the real binary, with its embedded
 //! Kafka and producer, indexes a growing stream and serves lookups.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::helpers::{free_port, get_json};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use common::{free_port, get_json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_indexes_a_growing_stream_and_serves_lookups() {

@@ -2,13 +2,11 @@
 //! (kubernetes-validate against the official schemas, offline), all YAML
 //! (yamllint), the compose file's references, and the configuration files (loaded
 //! with analyzer's own loader). ./scripts/test.sh installs the linters from PyPI.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use analyzer::config::{self, ConfigFile};
 use serde_yaml_ng::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -43,7 +41,7 @@ fn dockerfile_has_no_hadolint_findings() {
 fn the_image_ships_the_allocator_setting_the_soak_test_runs_with() {
     let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
     assert!(dockerfile.contains("ENV MALLOC_MMAP_THRESHOLD_=131072"));
-    let soak = std::fs::read_to_string(repo("tests/soak.rs")).unwrap();
+    let soak = std::fs::read_to_string(repo("tests/api/soak.rs")).unwrap();
     assert!(soak.contains(r#"const MMAP_THRESHOLD: &str = "131072";"#));
 }
 

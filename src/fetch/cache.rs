@@ -1,34 +1,16 @@
-//! Payload retrieval: the index stores positions, not payloads. A lookup is served
-//! from a bounded in-memory cache filled at ingest time, or on a miss by reading the
-//! single message at its position with a pool of warm Kafka consumers.
+//! The payload cache: payloads copied at ingest time, bounded, oldest out first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::Semaphore;
 
-use crate::kafka::QuietContext;
-use crate::view::Position;
+use super::Payload;
+use crate::view::{Position, TopicId};
 
-/// An event's value as Kafka holds it, with its Kafka timestamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload {
-    /// The value bytes (empty for a null value).
-    pub value: Bytes,
-    /// Kafka timestamp in ms since the epoch, if the message had one.
-    pub timestamp_ms: Option<i64>,
-}
-
-/// Identifies a partition: (topic index, partition).
-type PartitionKey = (u16, i32);
+/// Identifies a partition.
+type PartitionKey = (TopicId, i32);
 
 /// Approximate bookkeeping bytes per cached payload (its slot, its place in the
 /// eviction order, allocator and `Bytes` headers), counted against the budget so the
@@ -152,7 +134,7 @@ impl PayloadCache {
 
     /// Drops every payload of `topic` (its log was deleted or truncated: the same
     /// offsets now hold other messages).
-    pub fn remove_topic(&self, topic: u16) {
+    pub fn remove_topic(&self, topic: TopicId) {
         let inner = &*self.inner;
         let mut state = write(&inner.state);
         state.partitions.retain(|key, _| key.0 != topic);
@@ -223,172 +205,13 @@ fn write(state: &RwLock<CacheState>) -> std::sync::RwLockWriteGuard<'_, CacheSta
     state.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Why a payload could not be returned.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The message is no longer in Kafka (retention or compaction removed it).
-    #[error(
-        "the event at {topic}/{partition}@{offset} is no longer in Kafka (retention or compaction removed it)"
-    )]
-    Gone {
-        /// Topic name.
-        topic: String,
-        /// Partition.
-        partition: i32,
-        /// Offset.
-        offset: i64,
-    },
-    /// Kafka did not answer in time.
-    #[error("Kafka did not return the event within {timeout_ms} ms{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
-    Unavailable {
-        /// How long we waited.
-        timeout_ms: u128,
-        /// The last client error seen, if any.
-        last_error: Option<KafkaError>,
-    },
-    /// The position names a topic this instance does not index (a bug, not an input).
-    #[error("position names unknown topic index {0}")]
-    UnknownTopic(u16),
-    /// The Kafka client refused an operation.
-    #[error("Kafka client error: {0}")]
-    Client(#[from] KafkaError),
-}
-
-/// Reads single messages by position with a small pool of reusable consumers.
-pub struct KafkaReader {
-    topics: Vec<String>,
-    config: ClientConfig,
-    idle: Mutex<Vec<BaseConsumer<QuietContext>>>,
-    permits: Semaphore,
-    timeout: Duration,
-}
-
-impl KafkaReader {
-    /// Creates `pool_size` consumers up front so requests never pay for client creation.
-    pub fn new(
-        topics: Vec<String>,
-        config: ClientConfig,
-        pool_size: usize,
-        timeout: Duration,
-    ) -> Result<Self, KafkaError> {
-        let idle = (0..pool_size)
-            .map(|_| config.create_with_context(QuietContext))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(KafkaReader {
-            topics,
-            config,
-            idle: Mutex::new(idle),
-            permits: Semaphore::new(pool_size),
-            timeout,
-        })
-    }
-
-    /// The message at `position`.
-    pub async fn read(self: &Arc<Self>, position: Position) -> Result<Payload, FetchError> {
-        let topic = self
-            .topics
-            .get(usize::from(position.topic))
-            .ok_or(FetchError::UnknownTopic(position.topic))?
-            .clone();
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| FetchError::Unavailable {
-                timeout_ms: 0,
-                last_error: None,
-            })?;
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let consumer = match pooled {
-            Some(consumer) => consumer,
-            // Only after a blocking task died with its consumer.
-            None => self.config.create_with_context(QuietContext)?,
-        };
-        let reader = Arc::clone(self);
-        let task = tokio::task::spawn_blocking(move || {
-            let result = read_at(
-                &consumer,
-                &topic,
-                position.partition,
-                position.offset,
-                reader.timeout,
-            );
-            // Stop prefetching from this partition until the next request.
-            let _ = consumer.unassign();
-            reader
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(consumer);
-            result
-        });
-        task.await.map_err(|_| FetchError::Unavailable {
-            timeout_ms: self.timeout.as_millis(),
-            last_error: None,
-        })?
-    }
-}
-
-fn read_at(
-    consumer: &BaseConsumer<QuietContext>,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    timeout: Duration,
-) -> Result<Payload, FetchError> {
-    let gone = || FetchError::Gone {
-        topic: topic.to_owned(),
-        partition,
-        offset,
-    };
-    let mut assignment = TopicPartitionList::new();
-    assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
-    consumer.assign(&assignment)?;
-    let deadline = Instant::now() + timeout;
-    let mut last_error = None;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(FetchError::Unavailable {
-                timeout_ms: timeout.as_millis(),
-                last_error,
-            });
-        }
-        match consumer.poll(left) {
-            Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
-                if message.offset() == offset {
-                    return Ok(Payload {
-                        value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
-                        timestamp_ms: message.timestamp().to_millis(),
-                    });
-                }
-                if message.offset() > offset {
-                    return Err(gone());
-                }
-            }
-            // Reached the end without meeting the offset, or the offset is below the
-            // log start (auto.offset.reset=error): the message is not there any more.
-            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => return Err(gone()),
-            Some(Err(KafkaError::MessageConsumption(
-                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
-            ))) => return Err(gone()),
-            Some(Err(error)) => last_error = Some(error),
-            Some(Ok(_)) | None => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(offset: i64) -> Position {
         Position {
-            topic: 0,
+            topic: TopicId(0),
             partition: 0,
             offset,
         }
@@ -433,10 +256,13 @@ mod tests {
     #[test]
     fn removing_a_topic_drops_only_its_payloads() {
         let cache = PayloadCache::new(10_000);
-        let other = Position { topic: 1, ..at(0) };
+        let other = Position {
+            topic: TopicId(1),
+            ..at(0)
+        };
         cache.insert(&at(0), None, b"abc");
         cache.insert(&other, None, b"de");
-        cache.remove_topic(0);
+        cache.remove_topic(TopicId(0));
         assert!(cache.get(&at(0)).is_none());
         assert_eq!(value(cache.get(&other)).unwrap(), b"de");
         assert_eq!(cache.stats().bytes, 2 + CACHE_ENTRY_OVERHEAD);

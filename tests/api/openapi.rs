@@ -1,14 +1,11 @@
 //! The checked-in OpenAPI document must be what the server serves.
-//! `UPDATE_OPENAPI=1 cargo test --test openapi` rewrites it from the server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `UPDATE_OPENAPI=1 cargo test --test api openapi` rewrites it from the server (and fails,
+//! so a rewrite is never a pass).
 
-mod common;
-
-use std::path::Path;
-
+use crate::helpers::{settings, spawn_app};
 use analyzer::config::RouteSettings;
-use common::{settings, spawn_app};
 use rdkafka::mocking::MockCluster;
+use std::path::Path;
 
 #[tokio::test]
 async fn served_spec_equals_the_checked_in_file() {
@@ -18,6 +15,12 @@ async fn served_spec_equals_the_checked_in_file() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/analyzer.yaml");
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&file, serde_yaml_ng::to_string(&served).unwrap()).unwrap();
+        // Never a pass: the rewritten file is for a person to review, and the next
+        // run without the variable checks it.
+        panic!(
+            "rewrote {}; review the diff, then run again without UPDATE_OPENAPI",
+            file.display()
+        );
     }
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
@@ -55,8 +58,23 @@ async fn spec_documents_every_status_and_alias_routes() {
     }
     assert_eq!(
         spec["components"]["schemas"]["ErrorMessage"]["required"],
-        serde_json::json!(["message"])
+        serde_json::json!(["message", "code"])
     );
+    // Every stable error code is in the body's schema, and a lookup documents the
+    // meaning of each code it can answer.
+    let schema = serde_json::to_string(&spec["components"]["schemas"]["ErrorMessage"]).unwrap();
+    let lookup = serde_json::to_string(&spec["paths"]["/events/{type}"]).unwrap();
+    for code in analyzer::http::error::ErrorCode::ALL {
+        let name = serde_json::to_value(code).unwrap();
+        assert!(
+            schema.contains(name.as_str().unwrap()),
+            "{name} not in {schema}"
+        );
+        let (status, description) = code.row();
+        if [400, 401, 404, 410, 503].contains(&status.as_u16()) {
+            assert!(lookup.contains(description), "{name}: {description}");
+        }
+    }
     assert!(spec["paths"]["/stats"]["get"].is_object());
     let docs = app.get("/docs").await;
     assert_eq!(docs.status(), 200);

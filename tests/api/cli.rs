@@ -1,6 +1,5 @@
 //! The binary's contract for bad configuration: exit code 2 and a message that
 //! names the key and where the value came from.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 

@@ -1,17 +1,10 @@
 //! Every kind of bad event, through a real broker (tansu): each one is accounted
 //! for, either indexed under its type or counted as unclassified with the right
 //! reason, and the unclassified ones can be fetched back byte for byte.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use std::collections::BTreeMap;
-use std::time::Duration;
-
+use crate::helpers::{Event, TANSU_WAIT, TestApp, broker, new_topic, produce, settings, spawn_app};
 use analyzer::config::ClassifyBy;
-use common::{Event, TestApp, broker, new_topic, produce, settings, spawn_app};
-
-const WAIT: Duration = Duration::from_secs(120);
+use std::collections::BTreeMap;
 
 /// Arrays nested `depth` levels deep.
 fn nested(depth: usize) -> String {
@@ -21,7 +14,7 @@ fn nested(depth: usize) -> String {
 /// Checks the app indexed `expected` types and `reasons`, nothing else, and that
 /// each unclassified event reads back as produced.
 async fn check(app: &TestApp, events: &[(Event, Result<&str, &str>)], positions: &[(i32, i64)]) {
-    app.wait_for_total(events.len() as u64, WAIT).await;
+    app.wait_for_total(events.len() as u64, TANSU_WAIT).await;
     let mut types = BTreeMap::<String, u64>::new();
     let mut reasons = BTreeMap::<String, u64>::new();
     for (_, outcome) in events {

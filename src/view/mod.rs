@@ -19,66 +19,16 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
-/// Maximum number of distinct topics a position can name (6 bits).
-pub const MAX_TOPICS: usize = 1 << TOPIC_BITS;
-/// Maximum partition number + 1 a position can hold (14 bits).
-pub const MAX_PARTITIONS: i32 = 1 << PARTITION_BITS;
+mod position;
 
-const TOPIC_BITS: u32 = 6;
-const PARTITION_BITS: u32 = 14;
+use position::Packed;
+pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
+
+/// The name under which events whose type could not be found are indexed; no
+/// event type may take it.
+pub const UNCLASSIFIED: &str = "unclassified";
+
 const NO_TIMESTAMP: i64 = i64::MIN;
-
-/// Where an event lives in Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Position {
-    /// Index of the topic in the configured topic list.
-    pub topic: u16,
-    /// Partition number.
-    pub partition: i32,
-    /// Offset within the partition.
-    pub offset: i64,
-}
-
-/// Why a position cannot be packed into 12 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PositionError {
-    /// The topic index does not fit in 6 bits.
-    #[error("topic index {0} is above the limit of {MAX_TOPICS} topics")]
-    Topic(u16),
-    /// The partition is negative or does not fit in 14 bits.
-    #[error("partition {0} is outside 0..{MAX_PARTITIONS}")]
-    Partition(i32),
-    /// The offset is negative.
-    #[error("offset {0} is negative")]
-    Offset(i64),
-}
-
-/// A position packed for the index: the offset, and `partition:14 | topic:6`.
-type Packed = (u64, u32);
-
-impl Position {
-    /// Packs into 12 bytes: the offset, and `partition:14 | topic:6` in a `u32`.
-    fn pack(&self) -> Result<Packed, PositionError> {
-        if usize::from(self.topic) >= MAX_TOPICS {
-            return Err(PositionError::Topic(self.topic));
-        }
-        if !(0..MAX_PARTITIONS).contains(&self.partition) {
-            return Err(PositionError::Partition(self.partition));
-        }
-        let offset = u64::try_from(self.offset).map_err(|_| PositionError::Offset(self.offset))?;
-        let partition = self.partition as u32; // checked non-negative above
-        Ok((offset, (partition << TOPIC_BITS) | u32::from(self.topic)))
-    }
-
-    /// Inverse of [`Position::pack`].
-    fn unpack((offset, meta): Packed) -> Position {
-        Position {
-            topic: (meta & ((1 << TOPIC_BITS) - 1)) as u16,
-            partition: (meta >> TOPIC_BITS) as i32,
-            offset: offset as i64,
-        }
-    }
-}
 
 // Chunk k holds FIRST_CHUNK << k entries until that reaches MAX_CHUNK; every later
 // chunk holds MAX_CHUNK. Small first chunks keep a rare type cheap (768 B), the cap
@@ -204,13 +154,14 @@ impl TypeIndex {
     }
 
     /// A copy without the entries of `topic` (and their bytes).
-    fn without_topic(&self, topic: u16) -> TypeIndex {
+    fn without_topic(&self, topic: TopicId) -> TypeIndex {
         let kept = TypeIndex::default();
         for i in 0..self.len() {
-            if let Some(packed) = self.get_packed(i)
-                && Position::unpack(packed).topic != topic
-            {
-                kept.push(packed, 0, 0, None);
+            if let Some(packed) = self.get_packed(i) {
+                let position = Position::unpack(packed);
+                if position.topic != topic {
+                    kept.push(packed, position.topic, 0, None);
+                }
             }
         }
         // A timestamp stays known where its event was kept at the same end.
@@ -232,7 +183,7 @@ impl TypeIndex {
             kept.last_timestamp.store(ts, Ordering::Relaxed);
         }
         for (t, bytes) in self.bytes.iter().enumerate() {
-            if t != usize::from(topic) {
+            if t != usize::from(topic.0) {
                 kept.bytes[t].store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
@@ -240,8 +191,8 @@ impl TypeIndex {
     }
 
     /// Appends; only [`ViewWriter`] calls this, which makes it the single writer.
-    fn push(&self, packed: Packed, topic: u16, value_bytes: u64, timestamp_ms: Option<i64>) {
-        if let Some(bytes) = self.bytes.get(usize::from(topic)) {
+    fn push(&self, packed: Packed, topic: TopicId, value_bytes: u64, timestamp_ms: Option<i64>) {
+        if let Some(bytes) = self.bytes.get(usize::from(topic.0)) {
             bytes.fetch_add(value_bytes, Ordering::Relaxed);
         }
         let index = self.len.load(Ordering::Relaxed);
@@ -353,8 +304,18 @@ impl View {
             .map(|entry| Arc::clone(entry.value()))
     }
 
-    /// The position of the `index`-th event of `event_type`.
+    /// The position of the `index`-th event of `event_type`; the type
+    /// [`UNCLASSIFIED`] names the index of events without a type.
     pub fn get(&self, event_type: &str, index: u64) -> Lookup {
+        if event_type == UNCLASSIFIED {
+            let unclassified = self.shared.unclassified();
+            return match unclassified.get(index) {
+                Some(position) => Lookup::Found(position),
+                None => Lookup::OutOfRange {
+                    len: unclassified.len(),
+                },
+            };
+        }
         match self.shared.types.get(event_type) {
             None => Lookup::UnknownType,
             Some(entry) => match entry.get(index) {
@@ -454,7 +415,7 @@ impl ViewWriter {
     /// Drops every entry of `topic` (its log was deleted or truncated), keeping the
     /// order of the rest; returns how many entries were dropped. O(entries): rare.
     /// Readers keep the index they hold until their next lookup.
-    pub fn remove_topic(&mut self, topic: u16) -> u64 {
+    pub fn remove_topic(&mut self, topic: TopicId) -> u64 {
         self.known.clear(); // they name the indexes being replaced
         let mut dropped = 0;
         // Rebuilt outside the map's locks, then swapped in one by one.
@@ -508,7 +469,7 @@ mod tests {
 
     fn at(offset: i64) -> Position {
         Position {
-            topic: 0,
+            topic: TopicId(0),
             partition: 0,
             offset,
         }
@@ -547,7 +508,7 @@ mod tests {
     fn removing_a_topic_keeps_the_other_topics_in_order() {
         let (view, mut writer) = new_view();
         let on = |topic: u16, offset: i64| Position {
-            topic,
+            topic: TopicId(topic),
             ..at(offset)
         };
         // Topic 0 and topic 1 interleaved, for type A, B and unclassified.
@@ -560,7 +521,7 @@ mod tests {
                 .unwrap();
         }
         let held = view.type_index("A").unwrap();
-        assert_eq!(writer.remove_topic(1), 3 + 6 + 3);
+        assert_eq!(writer.remove_topic(TopicId(1)), 3 + 6 + 3);
         let a = view.type_index("A").unwrap();
         assert_eq!(a.len(), 3);
         assert_eq!(
@@ -599,6 +560,15 @@ mod tests {
     }
 
     #[test]
+    fn unclassified_is_looked_up_by_its_reserved_name() {
+        let (view, mut writer) = new_view();
+        writer.append_unclassified(&event(at(7), 1)).unwrap();
+        assert_eq!(view.get(UNCLASSIFIED, 0), Lookup::Found(at(7)));
+        assert_eq!(view.get(UNCLASSIFIED, 1), Lookup::OutOfRange { len: 1 });
+        assert!(!view.counts().contains_key(UNCLASSIFIED));
+    }
+
+    #[test]
     fn declared_type_counts_zero_and_is_known() {
         let (view, mut writer) = new_view();
         writer.declare("heart_rate");
@@ -607,52 +577,10 @@ mod tests {
     }
 
     #[test]
-    fn pack_round_trips_at_the_limits() {
-        for position in [
-            Position {
-                topic: (MAX_TOPICS - 1) as u16,
-                partition: MAX_PARTITIONS - 1,
-                offset: i64::MAX,
-            },
-            Position {
-                topic: 0,
-                partition: 0,
-                offset: 0,
-            },
-            Position {
-                topic: 3,
-                partition: 7,
-                offset: 42,
-            },
-        ] {
-            assert_eq!(Position::unpack(position.pack().unwrap()), position);
-        }
-    }
-
-    #[test]
-    fn pack_rejects_what_does_not_fit() {
-        let base = at(1);
-        let bad_topic = Position {
-            topic: MAX_TOPICS as u16,
-            ..base
-        };
-        assert_eq!(
-            bad_topic.pack(),
-            Err(PositionError::Topic(MAX_TOPICS as u16))
-        );
-        for partition in [-1, MAX_PARTITIONS] {
-            let p = Position { partition, ..base };
-            assert_eq!(p.pack(), Err(PositionError::Partition(partition)));
-        }
-        let negative = Position { offset: -1, ..base };
-        assert_eq!(negative.pack(), Err(PositionError::Offset(-1)));
-    }
-
-    #[test]
     fn each_type_keeps_its_first_and_last_timestamp() {
         let (view, mut writer) = new_view();
         let on = |topic: u16, offset: i64| Position {
-            topic,
+            topic: TopicId(topic),
             ..at(offset)
         };
         assert_eq!(
@@ -666,11 +594,11 @@ mod tests {
         let a = view.type_index("A").unwrap();
         assert_eq!(a.first_and_last_timestamps(), (ts(0), ts(2)));
         // Dropping topic 1 keeps both ends; dropping topic 0 loses both.
-        writer.remove_topic(1);
+        writer.remove_topic(TopicId(1));
         let a = view.type_index("A").unwrap();
         assert_eq!(a.first_and_last_timestamps(), (ts(0), ts(2)));
         writer.append("A", &event(on(1, 3), 1)).unwrap();
-        writer.remove_topic(0);
+        writer.remove_topic(TopicId(0));
         let a = view.type_index("A").unwrap();
         assert_eq!(a.first_and_last_timestamps(), (None, ts(3)));
         let untimed = Appended::at(on(1, 4));
@@ -766,7 +694,7 @@ mod tests {
         fn position() -> impl Strategy<Value = Position> {
             (0u16..3, 0i32..MAX_PARTITIONS, 0i64..i64::MAX).prop_map(
                 |(topic, partition, offset)| Position {
-                    topic,
+                    topic: TopicId(topic),
                     partition,
                     offset,
                 },
@@ -801,11 +729,11 @@ mod tests {
                             unclassified.push(*position);
                         }
                         Op::RemoveTopic(topic) => {
-                            writer.remove_topic(*topic);
+                            writer.remove_topic(TopicId(*topic));
                             for positions in &mut model {
-                                positions.retain(|p| p.topic != *topic);
+                                positions.retain(|p| p.topic != TopicId(*topic));
                             }
-                            unclassified.retain(|p| p.topic != *topic);
+                            unclassified.retain(|p| p.topic != TopicId(*topic));
                         }
                     }
                 }

@@ -2,15 +2,11 @@
 //! and a bearer token: no server errors, and every response conforms to the spec
 //! (statuses, headers, bodies, content types, 401 without the token).
 //! ./scripts/test.sh installs schemathesis (`st`) from PyPI.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::helpers::{mixed, mock_cluster, produce, settings, spawn_app};
+use analyzer::config::RouteSettings;
 use std::process::Command;
 use std::time::Duration;
-
-use analyzer::config::RouteSettings;
-use common::{mixed, mock_cluster, produce, settings, spawn_app};
 
 const TOKEN: &str = "conformance-token";
 

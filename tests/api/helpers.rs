@@ -1,5 +1,5 @@
-//! Shared test helpers: run the real application on port 0, produce events, wait.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Shared test helpers: run the real application on port 0 against the mock cluster
+//! or tansu, produce events, wait.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +12,12 @@ use analyzer::view::View;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// How long a test on the in-process mock cluster waits for something that should
+/// happen in well under a second: a liveness bound, not a speed goal.
+pub const MOCK_WAIT: Duration = Duration::from_secs(30);
+/// The same, on tansu, where a test may produce and read tens of thousands of events.
+pub const TANSU_WAIT: Duration = Duration::from_secs(120);
 
 /// One event to produce.
 #[derive(Debug, Clone, Default)]

@@ -1,29 +1,28 @@
 //! A bounded soak: the real binary ingests a continuous stream from tansu while
-//! client tasks hammer lookups and /stats (about 35 s). Every answer is 2xx (or 404 for an
-//! index not indexed yet), the counts are exact at the end, and the process's memory
-//! stays flat once its payload cache is full.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! client tasks hammer lookups and /stats (about 35 s). Every answer is 2xx (a lookup
+//! asks only for an index below a count /stats showed), the counts are exact at the
+//! end, and the process's memory stays flat once its payload cache is full.
 
-mod common;
-
+use crate::helpers::{Event, broker, config_file, counts, free_port, get_json, mixed, new_topic};
+use rand::{Rng, SeedableRng};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Event, broker, config_file, counts, free_port, get_json, mixed, new_topic};
-use rand::{Rng, SeedableRng};
-use rdkafka::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-
 /// How long memory is watched once the payload cache is full.
 const WATCH: Duration = Duration::from_secs(20);
+
 /// The allocator setting the image and the Kubernetes manifest ship (Dockerfile):
 /// glibc's dynamic mmap threshold otherwise lets cold reads' large transient
 /// buffers fragment the heap, and RSS creeps (measured: 27 to 86 MiB in 60 s).
 const MMAP_THRESHOLD: &str = "131072";
+
 const CLIENTS: usize = 4;
+
 /// Small, so it is full within the first seconds and memory can be watched flat.
 const CACHE_BYTES: u64 = 4 << 20;
 
@@ -146,7 +145,8 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
                     let status = response.status().as_u16();
                     if path == "/stats" && status == 200 {
                         seen = response.json().await.unwrap();
-                    } else if !(200..300).contains(&status) && status != 404 {
+                    } else if !(200..300).contains(&status) {
+                        // Every index asked for is below a count /stats showed: it exists.
                         bad.push(format!(
                             "{path}: {status} {}",
                             response.text().await.unwrap()
@@ -193,7 +193,9 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
         &bad[..bad.len().min(5)]
     );
     let requests = requests.load(Ordering::Relaxed);
-    assert!(requests > 1000, "only {requests} requests");
+    // About 40,000 on an idle 2-core machine; the floor proves a real load, with
+    // room for a machine busy with other tests.
+    assert!(requests >= 10_000, "only {requests} requests");
 
     // Exact counts once the last events are in.
     let expected = counts(&produced);

@@ -1,0 +1,141 @@
+//! Point reads: the single message at a position, read by a small pool of warm
+//! consumers, within one deadline per lookup.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::Semaphore;
+
+use super::{FetchError, Payload};
+use crate::kafka::QuietContext;
+use crate::view::{Position, Topics};
+
+/// Reads single messages by position with a small pool of reusable consumers.
+pub struct KafkaReader {
+    topics: Topics,
+    config: ClientConfig,
+    idle: Mutex<Vec<BaseConsumer<QuietContext>>>,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl KafkaReader {
+    /// Creates `pool_size` consumers up front so requests never pay for client
+    /// creation. A read answers within `timeout`, waiting for a free consumer included.
+    pub fn new(
+        topics: Topics,
+        config: ClientConfig,
+        pool_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let idle = (0..pool_size)
+            .map(|_| config.create_with_context(QuietContext))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KafkaReader {
+            topics,
+            config,
+            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(pool_size)),
+            timeout,
+        })
+    }
+
+    /// The message at `position`, or an error once the reader's timeout has passed
+    /// since the call, however many other reads were waiting for a consumer.
+    pub async fn read(self: &Arc<Self>, position: Position) -> Result<Payload, FetchError> {
+        let deadline = Instant::now() + self.timeout;
+        let unavailable = |last_error| FetchError::Unavailable {
+            timeout_ms: self.timeout.as_millis(),
+            last_error,
+        };
+        let permit =
+            tokio::time::timeout_at(deadline.into(), Arc::clone(&self.permits).acquire_owned())
+                .await
+                .map_err(|_| unavailable(None))?
+                .map_err(|_| unavailable(None))?;
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let consumer = match pooled {
+            Some(consumer) => consumer,
+            // Only after a blocking task died with its consumer.
+            None => self.config.create_with_context(QuietContext)?,
+        };
+        let reader = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let topic = reader.topics.name(position.topic);
+            let result = read_at(&consumer, topic, position, deadline, reader.timeout);
+            // Stop prefetching from this partition until the next request.
+            let _ = consumer.unassign();
+            reader
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(consumer);
+            // Released with its consumer back in the pool, even if the request that
+            // asked was dropped meanwhile.
+            drop(permit);
+            result
+        });
+        task.await.map_err(|_| unavailable(None))?
+    }
+}
+
+fn read_at(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    position: Position,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Payload, FetchError> {
+    let Position {
+        partition, offset, ..
+    } = position;
+    let gone = || FetchError::Gone {
+        topic: topic.to_owned(),
+        partition,
+        offset,
+    };
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    consumer.assign(&assignment)?;
+    let mut last_error = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FetchError::Unavailable {
+                timeout_ms: timeout.as_millis(),
+                last_error,
+            });
+        }
+        match consumer.poll(left) {
+            Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
+                if message.offset() == offset {
+                    return Ok(Payload {
+                        value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+                        timestamp_ms: message.timestamp().to_millis(),
+                    });
+                }
+                if message.offset() > offset {
+                    return Err(gone());
+                }
+            }
+            // Reached the end without meeting the offset, or the offset is below the
+            // log start (auto.offset.reset=error): the message is not there any more.
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => return Err(gone()),
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+            ))) => return Err(gone()),
+            Some(Err(error)) => last_error = Some(error),
+            Some(Ok(_)) | None => {}
+        }
+    }
+}

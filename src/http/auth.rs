@@ -1,0 +1,106 @@
+//! Access: with `[http] auth_token` set, every route needs `Authorization: Bearer
+//! <token>` except the few listed open here. Protection is the default, so a new
+//! handler is protected without doing anything; `tests/api/auth.rs` walks the
+//! served OpenAPI document to check that every protected operation says so.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+use actix_web::{HttpRequest, ResponseError};
+use apistos::ApiSecurity;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Route patterns anyone may call: the probes, the API description and its UI.
+/// `/metrics` is open too unless `[http] protect_metrics` is set.
+pub const OPEN_ROUTES: [&str; 4] = ["/health/live", "/health/ready", "/openapi.json", "/docs"];
+
+/// The scrape endpoint, open unless `[http] protect_metrics` is set.
+pub const METRICS_ROUTE: &str = "/metrics";
+
+/// Names the bearer scheme in the OpenAPI document for the operations that take
+/// it. [`require_token`] enforces it, for every route not open.
+#[derive(ApiSecurity)]
+#[openapi_security(scheme(security_type(http(scheme = "bearer"))))]
+pub struct BearerAuth;
+
+impl actix_web::FromRequest for BearerAuth {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    /// Always succeeds: by the time a handler runs, [`require_token`] let it through.
+    fn from_request(_: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(BearerAuth))
+    }
+}
+
+/// Whether a request for `route` (its pattern, if it matched one) needs the token.
+fn needs_token(route: Option<&str>, protect_metrics: bool) -> bool {
+    match route {
+        Some(METRICS_ROUTE) => protect_metrics,
+        Some(route) => !OPEN_ROUTES.contains(&route),
+        None => true,
+    }
+}
+
+/// Middleware: answers 401 to a request without the right bearer token, unless its
+/// route is open or no token is configured.
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let auth = request
+        .app_data::<Data<AppState>>()
+        .map(|state| (state.auth_token.clone(), state.protect_metrics));
+    if let Some((Some(token), protect_metrics)) = auth
+        && needs_token(request.match_pattern().as_deref(), protect_metrics)
+        && let Err(refused) = authorize(request.request(), &token)
+    {
+        let response = refused.error_response();
+        return Ok(request.into_response(response).map_into_right_body());
+    }
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// Checks the request's bearer token against `token`.
+fn authorize(request: &HttpRequest, token: &str) -> Result<(), ApiError> {
+    let presented = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if constant_time_eq(presented.as_bytes(), token.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("The bearer token is not valid.")),
+        None => Err(ApiError::Unauthorized(
+            "This endpoint needs an Authorization: Bearer <token> header.",
+        )),
+    }
+}
+
+/// Equality whose time does not depend on where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_open_routes_skip_the_token() {
+        for route in OPEN_ROUTES {
+            assert!(!needs_token(Some(route), true), "{route}");
+        }
+        assert!(!needs_token(Some(METRICS_ROUTE), false));
+        assert!(needs_token(Some(METRICS_ROUTE), true));
+        for route in ["/events/{type}", "/stats", "/status", "/blood_pressure"] {
+            assert!(needs_token(Some(route), false), "{route}");
+        }
+        assert!(needs_token(None, false), "an unmatched path is not open");
+    }
+}

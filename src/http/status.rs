@@ -1,0 +1,240 @@
+//! `GET /status`: what an operator or an audit UI may want to know.
+
+use std::collections::BTreeMap;
+
+use actix_web::web::{Data, Json};
+use apistos::{ApiComponent, JsonSchema, api_operation};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::BearerAuth;
+use super::error::ApiError;
+use crate::ingest::PartitionReport;
+use crate::view::{Position, Topics, TypeIndex};
+
+/// Where an event is in Kafka.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct EventPosition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Kafka timestamp, ms since the epoch, if any.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// One type's part of the index.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct TypeStatus {
+    /// Events of this type.
+    pub count: u64,
+    /// Total size of their values.
+    pub bytes: u64,
+    /// The first event (index 0).
+    pub first: Option<EventPosition>,
+    /// The last event.
+    pub last: Option<EventPosition>,
+}
+
+/// The events whose type could not be determined.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct UnclassifiedStatus {
+    /// Counts by reason (every reason listed).
+    pub by_reason: BTreeMap<String, u64>,
+    /// Their positions: fetch them with `/events/unclassified?index=N`.
+    #[serde(flatten)]
+    pub index: TypeStatus,
+}
+
+/// One partition's ingest state.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct PartitionStatus {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Next offset to index (one past the last indexed).
+    pub next_offset: i64,
+    /// End of the log as the latest Fetch reported it.
+    pub high_watermark: Option<i64>,
+    /// high_watermark - next_offset.
+    pub lag: Option<i64>,
+    /// First offset still in Kafka; lookups of older events answer 410.
+    pub log_start_offset: Option<i64>,
+    /// Read to its end.
+    pub caught_up: bool,
+}
+
+/// A broker as the ingest client sees it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct BrokerStatus {
+    /// `host:port/id`.
+    pub name: String,
+    /// librdkafka's connection state: `UP`, `DOWN`, `CONNECT`, `AUTH`, `INIT`, ...
+    pub state: String,
+}
+
+/// The Kafka connection.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct KafkaStatus {
+    /// `up` when some broker is connected, `down` when none is, `unknown` before the first report.
+    pub connection: String,
+    /// Every broker known.
+    pub brokers: Vec<BrokerStatus>,
+}
+
+/// The payload cache.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct CacheStatus {
+    /// Budget (0: disabled).
+    pub max_bytes: u64,
+    /// Bytes charged (payloads plus bookkeeping).
+    pub bytes: u64,
+    /// Payloads held.
+    pub entries: u64,
+    /// Lookups served from the cache.
+    pub hits: u64,
+    /// Lookups that read from Kafka.
+    pub misses: u64,
+}
+
+/// `/status`: everything an operator or an audit UI may want to know.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct Status {
+    /// analyzer's version.
+    pub version: String,
+    /// Seconds since the process started.
+    pub uptime_seconds: f64,
+    /// Every partition was read to its end once (as `/health/ready`).
+    pub ready: bool,
+    /// Every partition is read to its end now.
+    pub caught_up: bool,
+    /// The ingest thread runs.
+    pub ingest_running: bool,
+    /// Why ingest stopped, if it failed.
+    pub fatal_error: Option<String>,
+    /// Broker connection state.
+    pub kafka: KafkaStatus,
+    /// Per partition.
+    pub partitions: Vec<PartitionStatus>,
+    /// Per type.
+    pub types: BTreeMap<String, TypeStatus>,
+    /// Events without a type.
+    pub unclassified: UnclassifiedStatus,
+    /// Payload cache.
+    pub cache: CacheStatus,
+    /// Messages delivered again at an offset already indexed, and skipped.
+    pub duplicates_skipped: u64,
+    /// Topics found deleted and recreated (or truncated), and re-read.
+    pub topic_resets: u64,
+}
+
+fn type_status(index: &TypeIndex, topics: &Topics) -> TypeStatus {
+    let position = |p: Position, timestamp_ms| EventPosition {
+        topic: topics.name(p.topic).to_owned(),
+        partition: p.partition,
+        offset: p.offset,
+        timestamp_ms,
+    };
+    let ends = index.first_and_last();
+    let (first_timestamp, last_timestamp) = index.first_and_last_timestamps();
+    TypeStatus {
+        count: index.len(),
+        bytes: index.value_bytes(),
+        first: ends.map(|(first, _)| position(first, first_timestamp)),
+        last: ends.map(|(_, last)| position(last, last_timestamp)),
+    }
+}
+
+fn partition_status(p: PartitionReport) -> PartitionStatus {
+    PartitionStatus {
+        lag: p.lag(),
+        topic: p.topic,
+        partition: p.partition,
+        next_offset: p.next_offset,
+        high_watermark: p.high_watermark,
+        log_start_offset: p.log_start_offset,
+        caught_up: p.caught_up,
+    }
+}
+
+/// Operational status.
+#[api_operation(
+    tag = "operations",
+    operation_id = "get_status",
+    summary = "Operational status",
+    description = "Version, uptime, broker connection, per-partition offsets and lag, per-type counts with first and last positions, unclassified counts by reason, payload cache figures.",
+    error_code = 401
+)]
+pub async fn get_status(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+) -> Result<Json<Status>, ApiError> {
+    let ingest = &state.ingest;
+    let brokers: Vec<BrokerStatus> = ingest
+        .brokers()
+        .into_iter()
+        .map(|b| BrokerStatus {
+            name: b.name,
+            state: b.state,
+        })
+        .collect();
+    let connection = if brokers.is_empty() {
+        "unknown"
+    } else if brokers.iter().any(|b| b.state == "UP") {
+        "up"
+    } else {
+        "down"
+    };
+    let cache = state.fetcher.cache().stats();
+    Ok(Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        ready: ingest.is_ready(),
+        caught_up: ingest.is_caught_up(),
+        ingest_running: ingest.is_running(),
+        fatal_error: ingest.fatal_error(),
+        kafka: KafkaStatus {
+            connection: connection.to_owned(),
+            brokers,
+        },
+        partitions: ingest
+            .partitions()
+            .into_iter()
+            .map(partition_status)
+            .collect(),
+        types: state
+            .view
+            .types()
+            .into_iter()
+            .map(|(name, index)| (name, type_status(&index, &state.topics)))
+            .collect(),
+        unclassified: UnclassifiedStatus {
+            by_reason: ingest
+                .unclassified_counts()
+                .into_iter()
+                .map(|(reason, count)| (reason.to_owned(), count))
+                .collect(),
+            index: type_status(&state.view.unclassified(), &state.topics),
+        },
+        cache: CacheStatus {
+            max_bytes: state.fetcher.cache().max_bytes(),
+            bytes: cache.bytes,
+            entries: cache.entries,
+            hits: cache.hits,
+            misses: cache.misses,
+        },
+        duplicates_skipped: ingest.duplicates_skipped(),
+        topic_resets: ingest.topic_resets(),
+    }))
+}

@@ -1,0 +1,20 @@
+//! The test suite: one binary, one file per feature. Tests run the real
+//! application (in process on port 0, or the built binary) against librdkafka's
+//! in-process mock cluster or the tansu broker that `./scripts/test.sh` starts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod conformance;
+mod demo;
+mod deploy;
+mod faults;
+mod hostile;
+mod lookups;
+mod openapi;
+mod ops;
+mod requests;
+mod shutdown;
+mod soak;
