@@ -1,11 +1,14 @@
 //! Access: the bearer token and the CORS allow-list.
 
-use crate::helpers::{Event, MOCK_WAIT, mock_cluster, produce, settings, spawn_app};
-use analyzer::config::RouteSettings;
+use crate::helpers::{Event, MOCK_WAIT, TestApp, mock_cluster, produce, settings, spawn_app};
+use analyzer::config::{RouteSettings, Settings};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 
-#[tokio::test]
-async fn a_bearer_token_guards_the_data_endpoints_and_nothing_else() {
-    let cluster = mock_cluster("events", 1);
+/// An app with a bearer token and an alias `/a` for type A, over one event of A.
+async fn app_with_token(
+    cluster: &MockCluster<'static, DefaultProducerContext>,
+) -> (Settings, TestApp) {
     let brokers = cluster.bootstrap_servers();
     produce(&brokers, "events", &[Event::json("A", 0)]).await;
     let mut config = settings(&brokers, &["events"]);
@@ -16,6 +19,13 @@ async fn a_bearer_token_guards_the_data_endpoints_and_nothing_else() {
     });
     let app = spawn_app(&config).await;
     app.wait_for_total(1, MOCK_WAIT).await;
+    (config, app)
+}
+
+#[tokio::test]
+async fn a_bearer_token_guards_the_data_endpoints_and_nothing_else() {
+    let cluster = mock_cluster("events", 1);
+    let (config, app) = app_with_token(&cluster).await;
     let with = |path: &str, authorization: Option<&str>| {
         let mut request = app.client.get(format!("{}{path}", app.base));
         if let Some(value) = authorization {
@@ -148,16 +158,7 @@ async fn cors_allows_the_configured_origins_only() {
 #[tokio::test]
 async fn every_documented_operation_but_the_open_ones_needs_the_token_and_says_so() {
     let cluster = mock_cluster("events", 1);
-    let brokers = cluster.bootstrap_servers();
-    produce(&brokers, "events", &[Event::json("A", 0)]).await;
-    let mut config = settings(&brokers, &["events"]);
-    config.http.auth_token = Some("s3cret-token".into());
-    config.routes.push(RouteSettings {
-        path: "/a".into(),
-        event_type: "A".into(),
-    });
-    let app = spawn_app(&config).await;
-    app.wait_for_total(1, MOCK_WAIT).await;
+    let (_, app) = app_with_token(&cluster).await;
     let (status, spec) = app.json("/openapi.json").await;
     assert_eq!(status, 200);
     let paths = spec["paths"].as_object().unwrap();
