@@ -1,0 +1,163 @@
+//! What the ingest thread publishes for the rest of the process: its state, per
+//! partition and per broker, and the unclassified counts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::classify::Unclassified;
+use crate::view::TopicId;
+
+/// One partition, as the ingest thread last published it (about once a second).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// Topic name.
+    pub topic: String,
+    /// Partition number.
+    pub partition: i32,
+    /// Next offset to index: one past the last indexed event.
+    pub next_offset: i64,
+    /// End of the log as the latest Fetch reported it, once known.
+    pub high_watermark: Option<i64>,
+    /// First offset still in the log, once known.
+    pub log_start_offset: Option<i64>,
+    /// Read to its end at least once since it was (re)assigned.
+    pub caught_up: bool,
+}
+
+impl PartitionReport {
+    /// Offsets behind the end of the log, once the end is known.
+    pub fn lag(&self) -> Option<i64> {
+        self.high_watermark.map(|hw| (hw - self.next_offset).max(0))
+    }
+
+    /// Catch-up progress as (offsets read, offsets to read), both from the log start.
+    pub fn progress(&self) -> (u64, u64) {
+        let start = self.log_start_offset.unwrap_or(0).max(0);
+        let end = match self.high_watermark {
+            Some(hw) => hw,
+            None if self.caught_up => self.next_offset,
+            None => start,
+        }
+        .max(start);
+        let read = (self.next_offset.max(start) - start).min(end - start);
+        (read as u64, (end - start) as u64)
+    }
+}
+
+/// A broker's connection state, as librdkafka's statistics report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerReport {
+    /// `host:port/id`.
+    pub name: String,
+    /// librdkafka's state: `UP`, `DOWN`, `CONNECT`, `AUTH`, `INIT`, ...
+    pub state: String,
+}
+
+/// What the ingest thread reports to the rest of the process.
+pub struct IngestStatus {
+    pub(super) running: AtomicBool,
+    pub(super) ready: AtomicBool,
+    pub(super) caught_up: AtomicBool,
+    pub(super) fatal_error: Mutex<Option<String>>,
+    // Per topic, so a topic reset keeps the other topics' counts exact.
+    pub(super) unclassified: Vec<[AtomicU64; Unclassified::ALL.len()]>,
+    pub(super) duplicates_skipped: AtomicU64,
+    pub(super) topic_resets: AtomicU64,
+    pub(super) partitions: Mutex<Vec<PartitionReport>>,
+    pub(super) brokers: Mutex<Vec<BrokerReport>>,
+}
+
+impl IngestStatus {
+    pub(super) fn new(topics: usize) -> Self {
+        IngestStatus {
+            running: AtomicBool::new(true),
+            ready: AtomicBool::new(false),
+            caught_up: AtomicBool::new(false),
+            fatal_error: Mutex::new(None),
+            unclassified: (0..topics)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            duplicates_skipped: AtomicU64::new(0),
+            topic_resets: AtomicU64::new(0),
+            partitions: Mutex::new(Vec::new()),
+            brokers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// False once the ingest thread has stopped (shut down or failed fatally).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// True once every assigned partition has been read to its end; stays true
+    /// (a partition added or reset later does not make a serving pod unready).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// True while every assigned partition is read to its end (live; see `is_ready`).
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
+
+    /// Why ingest stopped, if it failed.
+    pub fn fatal_error(&self) -> Option<String> {
+        lock(&self.fatal_error).clone()
+    }
+
+    /// Unclassified events in the view, by reason (every reason listed, zeros included).
+    pub fn unclassified_counts(&self) -> BTreeMap<&'static str, u64> {
+        Unclassified::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, reason)| {
+                let count = self
+                    .unclassified
+                    .iter()
+                    .map(|topic| topic[i].load(Ordering::Relaxed))
+                    .sum();
+                (reason.as_str(), count)
+            })
+            .collect()
+    }
+
+    /// Messages delivered again at an offset already indexed, and skipped.
+    pub fn duplicates_skipped(&self) -> u64 {
+        self.duplicates_skipped.load(Ordering::Relaxed)
+    }
+
+    /// Times a topic's log was found to end below what was indexed, and re-read.
+    pub fn topic_resets(&self) -> u64 {
+        self.topic_resets.load(Ordering::Relaxed)
+    }
+
+    /// Every assigned partition, as last published.
+    pub fn partitions(&self) -> Vec<PartitionReport> {
+        lock(&self.partitions).clone()
+    }
+
+    /// Every broker the client knows, as last reported.
+    pub fn brokers(&self) -> Vec<BrokerReport> {
+        lock(&self.brokers).clone()
+    }
+
+    pub(super) fn count_unclassified(&self, topic: TopicId, reason: Unclassified) {
+        let reason = Unclassified::ALL.iter().position(|r| *r == reason);
+        if let (Some(counts), Some(i)) = (self.unclassified.get(usize::from(topic.0)), reason) {
+            counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn forget_unclassified(&self, topic: TopicId) {
+        if let Some(counts) = self.unclassified.get(usize::from(topic.0)) {
+            for count in counts {
+                count.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
