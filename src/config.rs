@@ -100,8 +100,8 @@ pub struct HttpSettings {
     pub bind: SocketAddr,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish, in seconds.
     pub shutdown_timeout_secs: u64,
-    /// When set, the data endpoints (`/events/*`, aliases, `/stats`, `/status`)
-    /// require `Authorization: Bearer <token>`; probes and `/metrics` stay open.
+    /// When set, every path but the open ones (probes, `/openapi.json`, `/docs`,
+    /// `/metrics` unless `protect_metrics`) requires `Authorization: Bearer <token>`.
     pub auth_token: Option<String>,
     /// With `auth_token`, require it for `/metrics` too.
     pub protect_metrics: bool,

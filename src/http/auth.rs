@@ -51,13 +51,15 @@ pub async fn require_token(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
-    let auth = request
-        .app_data::<Data<AppState>>()
-        .map(|state| (state.auth_token.clone(), state.protect_metrics));
-    if let Some((Some(token), protect_metrics)) = auth
-        && needs_token(request.match_pattern().as_deref(), protect_metrics)
-        && let Err(refused) = authorize(request.request(), &token)
-    {
+    // Borrowed, not cloned: this runs on every request.
+    let refused = request.app_data::<Data<AppState>>().and_then(|state| {
+        let token = state.auth_token.as_deref()?;
+        let route = request.match_pattern();
+        needs_token(route.as_deref(), state.protect_metrics)
+            .then(|| authorize(request.request(), token).err())
+            .flatten()
+    });
+    if let Some(refused) = refused {
         let response = refused.error_response();
         return Ok(request.into_response(response).map_into_right_body());
     }

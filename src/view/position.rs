@@ -60,16 +60,6 @@ impl Topics {
             .enumerate()
             .filter_map(|(i, name)| Some((TopicId(u16::try_from(i).ok()?), name.as_str())))
     }
-
-    /// How many topics there are.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// True when no topic is configured.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }
 
 /// Where an event lives in Kafka.
