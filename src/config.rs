@@ -190,6 +190,10 @@ pub struct RouteSettings {
     /// The event type it serves.
     #[serde(rename = "type")]
     pub event_type: String,
+    /// The key `/stats` reports this type's count under, instead of the type name
+    /// (`num_bp`, as the original audit service's contract has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_key: Option<String>,
 }
 
 /// A configuration that cannot be used, with every problem found.
@@ -396,6 +400,11 @@ impl Settings {
             if self.routes[..i].iter().any(|r| r.path == route.path) {
                 problem(&key, format!("path {:?} is declared twice", route.path));
             }
+            if let Some(stats_key) = &route.stats_key {
+                for problem_found in self.stats_key_problems(i, stats_key) {
+                    problem(&format!("{key}.stats_key"), problem_found);
+                }
+            }
             if route.event_type.is_empty()
                 || route.event_type.len() > classify::MAX_TYPE_LEN
                 || route.event_type == UNCLASSIFIED
@@ -409,6 +418,44 @@ impl Settings {
                         UNCLASSIFIED
                     ),
                 );
+            }
+        }
+        problems
+    }
+
+    /// Why route `i`'s `stats_key` cannot be used: empty, or taken by an earlier
+    /// route's key or by another declared type's name (`/stats` could not tell them apart).
+    fn stats_key_problems(&self, i: usize, stats_key: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if stats_key.is_empty() || stats_key.len() > classify::MAX_TYPE_LEN {
+            problems.push(format!(
+                "{stats_key:?} must be 1 to {} bytes",
+                classify::MAX_TYPE_LEN
+            ));
+        }
+        let own_type = &self.routes[i].event_type;
+        for (j, other) in self.routes.iter().enumerate() {
+            if j < i
+                && other.stats_key.as_deref() == Some(stats_key)
+                && other.event_type != *own_type
+            {
+                problems.push(format!(
+                    "{stats_key:?} is also the stats_key of routes.{j} (type {:?}); each type needs its own key",
+                    other.event_type
+                ));
+            }
+            if j < i
+                && other.event_type == *own_type
+                && let Some(earlier) = other.stats_key.as_deref().filter(|k| *k != stats_key)
+            {
+                problems.push(format!(
+                    "type {own_type:?} already has stats_key {earlier:?} in routes.{j}; one type, one key"
+                ));
+            }
+            if other.event_type == stats_key && other.event_type != *own_type {
+                problems.push(format!(
+                    "{stats_key:?} is the name of the type routes.{j} serves; /stats would report both under one key"
+                ));
             }
         }
         problems
@@ -685,6 +732,44 @@ mod tests {
                 err.contains("classify.by") && err.contains("json_field"),
                 "{err}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn stats_keys_must_be_unique_and_not_a_type_name() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let route = |path: &str, event_type: &str, key: &str| {
+                format!(
+                    "[[routes]]\npath = \"{path}\"\ntype = \"{event_type}\"\nstats_key = \"{key}\"\n"
+                )
+            };
+            let fine = [
+                route("/blood_pressure", "blood_pressure", "num_bp"),
+                route("/bp", "blood_pressure", "num_bp"),
+                route("/heart_rate", "heart_rate", "heart_rate"),
+            ]
+            .concat();
+            let settings = load_in(jail, &fine).map_err(|e| e.to_string())?;
+            assert_eq!(settings.routes[0].stats_key.as_deref(), Some("num_bp"));
+
+            let clashing = [
+                route("/blood_pressure", "blood_pressure", "num"),
+                route("/heart_rate", "heart_rate", "num"),
+                route("/glucose", "glucose", "heart_rate"),
+                route("/bp", "blood_pressure", "bp"),
+            ]
+            .concat();
+            let err = load_in(jail, &clashing).unwrap_err().to_string();
+            for expected in [
+                "routes.1.stats_key: \"num\" is also the stats_key of routes.0 (type \"blood_pressure\")",
+                "routes.2.stats_key: \"heart_rate\" is the name of the type routes.1 serves",
+                "routes.3.stats_key: type \"blood_pressure\" already has stats_key \"num\" in routes.0",
+                "analyzer.toml",
+            ] {
+                assert!(err.contains(expected), "{expected:?} not in {err}");
+            }
             Ok(())
         });
     }

@@ -66,6 +66,7 @@ pub fn settings(brokers: &str, port: u16) -> Settings {
         .map(|t| RouteSettings {
             path: format!("/{t}"),
             event_type: (*t).to_owned(),
+            stats_key: None,
         })
         .collect();
     settings

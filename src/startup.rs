@@ -97,6 +97,7 @@ impl Application {
             started,
             auth_token: settings.http.auth_token.clone(),
             protect_metrics: settings.http.protect_metrics,
+            stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
         });
         let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings
@@ -114,12 +115,13 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(http::query::query_config())
                 .configure(http::routes(&aliases))
+                .wrap(from_fn(http::openapi::declare_stats_keys))
                 .wrap(from_fn(http::auth::require_token))
                 .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
                 .wrap(http::error::json_error_bodies())
                 .wrap(from_fn(http::metrics::record_request))
                 .build_with(
-                    "/openapi.json",
+                    http::openapi::OPENAPI_PATH,
                     BuildConfig::default().with_ui(SwaggerUIConfig::new(&"/docs")),
                 )
                 // Plain text for scrapers, so not in the OpenAPI document.

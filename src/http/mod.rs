@@ -31,7 +31,7 @@ use crate::view::{Topics, View};
 pub const RESERVED_PATHS: [&str; 7] = [
     "/events",
     "/stats",
-    "/openapi.json",
+    openapi::OPENAPI_PATH,
     "/docs",
     "/health",
     "/metrics",
@@ -58,6 +58,8 @@ pub struct AppState {
     pub auth_token: Option<String>,
     /// Whether `/metrics` requires the token too.
     pub protect_metrics: bool,
+    /// The keys `/stats` reports types under.
+    pub stats_keys: stats::StatsKeys,
 }
 
 /// Registers the documented routes, one alias resource per `(path, type)`.

@@ -10,7 +10,16 @@ use apistos::reference_or::ReferenceOr;
 use apistos::spec::Spec;
 use apistos::{ApiComponent, ApistosSchema, OpenApiVersion, Schema, VersionSpecificSchema};
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web::Data;
+
+use super::AppState;
 use super::events::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TIMESTAMP, HEADER_TOPIC};
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// The OpenAPI document's fixed part; apistos adds the operations.
 pub fn spec() -> Spec {
@@ -151,4 +160,51 @@ pub fn event_responses() -> Responses {
         responses: BTreeMap::from([("200".to_owned(), ReferenceOr::Object(ok))]),
         ..Default::default()
     }
+}
+
+/// Middleware on the OpenAPI document: when routes declare `stats_key`s, the `Stats`
+/// schema lists them as required properties. apistos derives schemas from types,
+/// and these keys come from the configuration, so they are added to the served JSON.
+pub async fn declare_stats_keys(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let keys: Vec<String> = match request.app_data::<Data<AppState>>() {
+        Some(state) if request.path() == OPENAPI_PATH => {
+            state.stats_keys.keys().map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    };
+    let response = next.call(request).await?;
+    if keys.is_empty() || !response.status().is_success() {
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, response) = response.into_parts();
+    let (response, body) = response.into_parts();
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+    let mut document: serde_json::Value =
+        serde_json::from_slice(&body).map_err(actix_web::error::ErrorInternalServerError)?;
+    with_stats_keys(&mut document, &keys);
+    let body = serde_json::to_vec(&document).map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(ServiceResponse::new(
+        request,
+        response.set_body(BoxBody::new(body)),
+    ))
+}
+
+/// `document`'s `Stats` schema with `keys` as required integer properties; other
+/// types still appear under their names (`additionalProperties`).
+fn with_stats_keys(document: &mut serde_json::Value, keys: &[String]) {
+    let Some(stats) = document.pointer_mut("/components/schemas/Stats") else {
+        return;
+    };
+    let count = stats["additionalProperties"].clone();
+    stats["properties"] = keys
+        .iter()
+        .map(|key| (key.clone(), count.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    stats["required"] = keys.iter().map(|key| serde_json::json!(key)).collect();
 }

@@ -16,6 +16,7 @@ async fn app_with_token(
     config.routes.push(RouteSettings {
         path: "/a".into(),
         event_type: "A".into(),
+        stats_key: None,
     });
     let app = spawn_app(&config).await;
     app.wait_for_total(1, MOCK_WAIT).await;

@@ -20,9 +20,21 @@ async fn the_served_spec_holds_under_schemathesis() {
     config.routes.push(RouteSettings {
         path: "/a".into(),
         event_type: "A".into(),
+        stats_key: Some("num_a".into()),
     });
     let app = spawn_app(&config).await;
     app.wait_for_total(300, Duration::from_secs(30)).await;
+    let stats: serde_json::Value = app
+        .client
+        .get(format!("{}/stats", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, serde_json::json!({"num_a": 150, "B": 120}));
 
     let spec = format!("{}/openapi.json", app.base);
     let authorization = format!("Authorization: Bearer {TOKEN}");

@@ -111,7 +111,11 @@ fn sidecar_probes_security_and_secrets_are_as_documented() {
 
 #[test]
 fn shipped_configurations_load() {
-    for file in ["analyzer.toml", "deploy/kubernetes/analyzer.toml"] {
+    for file in [
+        "analyzer.toml",
+        "deploy/kubernetes/analyzer.toml",
+        "examples/seed-dropin.toml",
+    ] {
         config::load(&ConfigFile::Explicit(repo(file))).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }

@@ -112,6 +112,7 @@ async fn alias_route_serves_its_type_and_declares_it() {
         config.routes.push(RouteSettings {
             path: path.into(),
             event_type: event_type.into(),
+            stats_key: None,
         });
     }
     let app = spawn_app(&config).await;
@@ -340,6 +341,7 @@ async fn single_partition_index_is_exact_topic_order_cached_and_from_kafka() {
     cached.routes.push(RouteSettings {
         path: "/blood_pressure".into(),
         event_type: "blood_pressure".into(),
+        stats_key: None,
     });
     let mut uncached = cached.clone();
     uncached.cache.max_bytes = 0;

@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod demo;
 mod deploy;
+mod dropin;
 mod faults;
 mod hostile;
 mod lookups;

@@ -43,6 +43,7 @@ async fn spec_documents_every_status_and_alias_routes() {
     config.routes.push(RouteSettings {
         path: "/blood_pressure".into(),
         event_type: "blood_pressure".into(),
+        stats_key: Some("num_bp".into()),
     });
     let app = spawn_app(&config).await;
     let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
@@ -76,6 +77,11 @@ async fn spec_documents_every_status_and_alias_routes() {
         }
     }
     assert!(spec["paths"]["/stats"]["get"].is_object());
+    // A declared stats key is a required property of the served Stats schema.
+    let stats = &spec["components"]["schemas"]["Stats"];
+    assert_eq!(stats["required"], serde_json::json!(["num_bp"]));
+    assert_eq!(stats["properties"]["num_bp"]["type"], "integer");
+    assert_eq!(stats["additionalProperties"]["type"], "integer");
     let docs = app.get("/docs").await;
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("/openapi.json"));

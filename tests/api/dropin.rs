@@ -1,0 +1,125 @@
+//! analyzer as a drop-in for the original audit service: the real binary, started on
+//! `examples/seed-dropin.toml` against tansu, passes schemathesis run against that
+//! service's own contract (`../shared/seed-contract/openapi.yaml`), not ours.
+
+use crate::helpers::{Event, broker, free_port, new_topic, produce};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the analyzer child however the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A reading shaped as the contract's `BloodPressureReading` or `HeartRateReading`,
+/// with the `type` field the example configuration classifies by.
+fn reading(seq: usize) -> Event {
+    let patient = format!("3fa85f64-5717-4562-b3fc-{seq:012x}");
+    let timestamp = format!("2026-11-30T10:{:02}:{:02}Z", seq / 60 % 60, seq % 60);
+    let value = if seq.is_multiple_of(2) {
+        serde_json::json!({
+            "type": "blood_pressure", "patient_id": patient, "device_id": format!("bp-{}", seq % 7),
+            "blood_pressure": {"systolic": 110 + seq % 30, "diastolic": 70 + seq % 20},
+            "timestamp": timestamp,
+        })
+    } else {
+        serde_json::json!({
+            "type": "heart_rate", "patient_id": patient, "device_id": format!("hr-{}", seq % 5),
+            "heart_rate": 60 + seq % 40, "timestamp": timestamp,
+        })
+    };
+    Event::raw(value.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_original_contract_holds_under_schemathesis_with_the_example_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let contract = root.join("../shared/seed-contract/openapi.yaml");
+    assert!(contract.is_file(), "{} is missing", contract.display());
+    let brokers = broker();
+    let topic = new_topic(&brokers, "dropin", 1).await;
+    let readings: Vec<Event> = (0..300).map(reading).collect();
+    produce(&brokers, &topic, &readings).await;
+
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_analyzer"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANALYZER_")) {
+        command.env_remove(key);
+    }
+    // The example file as shipped; only where the broker and port are comes from the
+    // environment, as a deployment would set them.
+    let child = command
+        .arg("--config")
+        .arg(root.join("examples/seed-dropin.toml"))
+        .env("ANALYZER_KAFKA__BROKERS", &brokers)
+        .env("ANALYZER_KAFKA__TOPICS", &topic)
+        .env("ANALYZER_HTTP__BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _running = Running(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let stats = loop {
+        if let Ok(response) = client.get(format!("{base}/stats")).send().await
+            && let Ok(stats) = response.json::<serde_json::Value>().await
+            && stats == serde_json::json!({"num_bp": 150, "num_hr": 150})
+        {
+            break stats;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not indexed in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("/stats: {stats}");
+
+    let url = base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("st")
+            .arg("run")
+            .arg(&contract)
+            .args(["--url", &url, "--checks", "all"])
+            // The contract leaves `index` optional and unbounded; analyzer answers a
+            // missing, negative or out-of-range index with 400, a status the contract
+            // lists for invalid requests. positive_data_acceptance expects a 2xx for
+            // every schema-valid request, so it is the one check left out.
+            .args(["--exclude-checks", "positive_data_acceptance"])
+            .args(["--max-examples", "200", "--generation-deterministic"])
+            .args(["--workers", "1"])
+            .env("NO_COLOR", "1")
+            .current_dir(std::env::temp_dir())
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("st (schemathesis): {e}; run ./scripts/test.sh, which installs it"));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("Tested: "), "{report}");
+    println!("{report}");
+
+    // The same answers an audit UI of the old service reads.
+    let first: serde_json::Value = client
+        .get(format!("{base}/heart_rate?index=0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["heart_rate"], 61);
+}
