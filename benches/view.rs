@@ -1,13 +1,14 @@
-//! The index against its floor, measured in the same run: a lookup in the view versus
-//! indexing plain `Vec`s, and appends versus `Vec::push`, at 1M and 10M entries; then
-//! the `/stats` counts map. The baseline stores what the view stores, 12 bytes an
-//! entry in two parallel vectors (an offset `u64`, a partition-and-topic `u32`). Read
-//! the ratio of each pair, not the absolute times. `cargo bench --bench view`.
+//! The index against its floor, measured in the same run: lookups in the view (a
+//! settled index, a tentative one, a time seek, a position) versus indexing plain
+//! `Vec`s, and appends versus `Vec::push`, at 1M and 10M entries over 3 partitions;
+//! then the `/stats` counts map. The baseline stores what an event needs unpacked: an
+//! offset `u64`, a partition `u32` and a clock `u64` in parallel vectors. Read the
+//! ratio of each pair, not the absolute times. `cargo bench --bench view`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
 
-use analyzer::view::{Appended, Position, TopicId, new_view};
+use analyzer::view::{Appended, Position, TopicId, Topics, View, ViewWriter, new_view};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const SIZES: [u64; 2] = [1_000_000, 10_000_000];
@@ -20,50 +21,78 @@ fn position(offset: i64) -> Position {
     }
 }
 
-/// The baseline's entry: the 12 bytes the view packs a position into.
-fn packed(offset: i64) -> (u64, u32) {
-    (offset as u64, ((offset % 3) as u32) << 6)
+/// The baseline's entry: offset, partition, clock.
+fn unpacked(offset: i64) -> (u64, u32, u64) {
+    (offset as u64, (offset % 3) as u32, clock(offset))
+}
+
+/// 1 to 10 ms apart, as a busy topic's timestamps are.
+fn clock(offset: i64) -> u64 {
+    1_700_000_000_000 + offset as u64 * 5 + (offset as u64 * 7_919) % 5
 }
 
 fn event(offset: i64) -> Appended {
     Appended {
         position: position(offset),
-        timestamp_ms: Some(1_700_000_000_000 + offset),
+        clock: clock(offset),
         value_bytes: 200,
     }
+}
+
+fn view_with(n: u64, settled: bool) -> (View, ViewWriter) {
+    let (view, mut writer) = new_view(&Topics::new(&["events".to_owned()]));
+    for offset in 0..n as i64 {
+        writer.append("t", &event(offset)).unwrap();
+    }
+    if settled {
+        writer.advance(u64::MAX);
+    }
+    (view, writer)
 }
 
 fn lookups(c: &mut Criterion) {
     let mut group = c.benchmark_group("lookup");
     for n in SIZES {
-        let (view, mut writer) = new_view();
-        let mut offsets = Vec::with_capacity(n as usize);
-        let mut metas = Vec::with_capacity(n as usize);
+        let (mut offsets, mut partitions, mut clocks) = (Vec::new(), Vec::new(), Vec::new());
         for offset in 0..n as i64 {
-            writer.append("t", &event(offset)).unwrap();
-            let (o, m) = packed(offset);
+            let (o, p, c) = unpacked(offset);
             offsets.push(o);
-            metas.push(m);
+            partitions.push(p);
+            clocks.push(c);
         }
-        let index = view.type_index("t").unwrap();
+        let (settled, _settled_writer) = view_with(n, true);
+        let (tentative, _tentative_writer) = view_with(n, false);
         let mut i = 0u64;
         let step = 7_919; // a prime stride: touches memory all over the index
         group.bench_function(BenchmarkId::new("vec_baseline", n), |b| {
             b.iter(|| {
                 i = (i + step) % n;
-                black_box((offsets[i as usize], metas[i as usize]))
+                let i = i as usize;
+                black_box((offsets[i], partitions[i], clocks[i]))
             })
         });
-        group.bench_function(BenchmarkId::new("view_by_type", n), |b| {
+        group.bench_function(BenchmarkId::new("settled_index", n), |b| {
             b.iter(|| {
                 i = (i + step) % n;
-                black_box(view.get("t", i))
+                black_box(settled.get("t", i))
             })
         });
-        group.bench_function(BenchmarkId::new("type_index", n), |b| {
+        group.bench_function(BenchmarkId::new("tentative_index", n), |b| {
             b.iter(|| {
                 i = (i + step) % n;
-                black_box(index.get(i))
+                black_box(tentative.get("t", i))
+            })
+        });
+        group.bench_function(BenchmarkId::new("time_seek", n), |b| {
+            b.iter(|| {
+                i = (i + step) % n;
+                black_box(settled.first_at_or_after("t", clock(i as i64)))
+            })
+        });
+        group.bench_function(BenchmarkId::new("position", n), |b| {
+            b.iter(|| {
+                i = (i + step) % n;
+                black_box(settled.locate(position(i as i64)))
             })
         });
     }
@@ -77,23 +106,19 @@ fn appends(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n));
         group.bench_function(BenchmarkId::new("vec_baseline", n), |b| {
             b.iter(|| {
-                let (mut offsets, mut metas) = (Vec::new(), Vec::new());
+                let (mut offsets, mut partitions, mut clocks) =
+                    (Vec::new(), Vec::new(), Vec::new());
                 for offset in 0..n as i64 {
-                    let (o, m) = packed(offset);
+                    let (o, p, c) = unpacked(offset);
                     offsets.push(o);
-                    metas.push(m);
+                    partitions.push(p);
+                    clocks.push(c);
                 }
-                black_box((offsets.len(), metas.len()))
+                black_box((offsets.len(), partitions.len(), clocks.len()))
             })
         });
         group.bench_function(BenchmarkId::new("view", n), |b| {
-            b.iter(|| {
-                let (view, mut writer) = new_view();
-                for offset in 0..n as i64 {
-                    writer.append("t", &event(offset)).unwrap();
-                }
-                black_box(view.total())
-            })
+            b.iter(|| black_box(view_with(n, true).0.total()))
         });
     }
     group.finish();
@@ -102,7 +127,7 @@ fn appends(c: &mut Criterion) {
 fn counts(c: &mut Criterion) {
     let mut group = c.benchmark_group("stats_counts");
     for types in [5, 50] {
-        let (view, mut writer) = new_view();
+        let (view, mut writer) = new_view(&Topics::new(&["events".to_owned()]));
         for offset in 0..100_000 {
             writer
                 .append(&format!("type_{}", offset % types), &event(offset))

@@ -32,6 +32,8 @@ pub struct Settings {
     pub classify: ClassifySettings,
     /// The payload cache.
     pub cache: CacheSettings,
+    /// The one numbering: when it stops waiting for quiet partitions.
+    pub order: OrderSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
 }
@@ -177,6 +179,23 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             max_bytes: 128 << 20,
+        }
+    }
+}
+
+/// `[order]`: how the numbering settles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderSettings {
+    /// A partition read to its end stops holding the watermark back once the highest
+    /// clock is more than this many milliseconds ahead of its own (Flink's idleness).
+    pub max_lateness_ms: u64,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        OrderSettings {
+            max_lateness_ms: 300_000,
         }
     }
 }
@@ -481,7 +500,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} cache.max_bytes={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} cache.max_bytes={} order.max_lateness_ms={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -498,6 +517,7 @@ impl Settings {
             self.classify.by,
             self.classify.name,
             self.cache.max_bytes,
+            self.order.max_lateness_ms,
             routes.join(", "),
         )
     }

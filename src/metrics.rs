@@ -232,6 +232,16 @@ impl Collector for LiveState {
                 self.view.total() as i64,
             ),
             (
+                "analyzer_index_tentative_events",
+                "Indexed events whose index may still move: clock at or above the watermark",
+                self.view.tentative() as i64,
+            ),
+            (
+                "analyzer_index_watermark_ms",
+                "The watermark: events with a lower clock have settled indexes",
+                self.view.watermark() as i64,
+            ),
+            (
                 "analyzer_index_bytes",
                 "Memory allocated for index positions",
                 self.view.allocated_bytes() as i64,
@@ -266,6 +276,11 @@ impl Collector for LiveState {
                 "analyzer_topic_resets",
                 "Topics found deleted and recreated (or truncated), whose index was rebuilt",
                 self.ingest.topic_resets(),
+            ),
+            (
+                "analyzer_late_events",
+                "Events that arrived with a clock below the watermark, each moving settled indexes after it",
+                self.view.late_events(),
             ),
             (
                 "analyzer_duplicates_skipped",

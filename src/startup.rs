@@ -68,11 +68,11 @@ impl Application {
             TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
         let port = listener.local_addr()?.port();
 
-        let (view, mut writer) = new_view();
+        let topics = Topics::new(&settings.kafka.topics);
+        let (view, mut writer) = new_view(&topics);
         for route in &settings.routes {
             writer.declare(&route.event_type);
         }
-        let topics = Topics::new(&settings.kafka.topics);
         let cache = PayloadCache::new(settings.cache.max_bytes);
         let reader = KafkaReader::new(
             topics.clone(),
@@ -82,6 +82,7 @@ impl Application {
         )?;
         let ingest = ingest::spawn(
             &settings.kafka,
+            settings.order.max_lateness_ms,
             settings.classify.rule(),
             writer,
             cache.clone(),
@@ -114,6 +115,7 @@ impl Application {
                 .document(http::openapi::spec())
                 .app_data(state.clone())
                 .app_data(http::query::query_config())
+                .app_data(http::query::path_config())
                 .configure(http::routes(&aliases))
                 .wrap(from_fn(http::openapi::declare_stats_keys))
                 .wrap(from_fn(http::auth::require_token))

@@ -30,6 +30,10 @@ pub enum ErrorCode {
     NoSuchIndex,
     /// No event of this type was indexed and no route declares it.
     UnknownType,
+    /// The type has no event at or after this time.
+    NoEventAtTime,
+    /// No indexed event is at this Kafka position.
+    PositionNotIndexed,
     /// The API has no such path.
     NoSuchPath,
     /// The path does not take this method.
@@ -46,11 +50,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidQuery,
         ErrorCode::Unauthorized,
         ErrorCode::NoSuchIndex,
         ErrorCode::UnknownType,
+        ErrorCode::NoEventAtTime,
+        ErrorCode::PositionNotIndexed,
         ErrorCode::NoSuchPath,
         ErrorCode::MethodNotAllowed,
         ErrorCode::EventGone,
@@ -77,6 +83,14 @@ impl ErrorCode {
             ErrorCode::UnknownType => (
                 StatusCode::NOT_FOUND,
                 "`unknown_type`: no event of this type has been indexed, and no route declares it",
+            ),
+            ErrorCode::NoEventAtTime => (
+                StatusCode::NOT_FOUND,
+                "`no_event_at_time`: the type has no event whose clock is at or after this time",
+            ),
+            ErrorCode::PositionNotIndexed => (
+                StatusCode::NOT_FOUND,
+                "`position_not_indexed`: no indexed event is at this position (not read yet, below the log start, or past the end)",
             ),
             ErrorCode::NoSuchPath => (
                 StatusCode::NOT_FOUND,
@@ -140,6 +154,28 @@ pub enum ApiError {
     /// No event of this type has been seen and no route declares it.
     #[error("Unknown event type '{0}': no event of this type has been indexed.")]
     UnknownType(String),
+    /// The type has no event at or after this time.
+    #[error("Type '{event_type}' has no event at or after {time} (epoch ms); it has {len} events.")]
+    NoEventAtTime {
+        /// The type asked for.
+        event_type: String,
+        /// The time asked for, epoch ms.
+        time: i64,
+        /// How many events the type has.
+        len: u64,
+    },
+    /// No indexed event is at this position.
+    #[error(
+        "No indexed event at {topic}/{partition}@{offset}: not read yet, below the log start, past the end, or not a configured topic."
+    )]
+    PositionNotIndexed {
+        /// The topic asked for.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// The offset asked for.
+        offset: i64,
+    },
     /// The event was indexed but Kafka no longer has it.
     #[error("{0}")]
     Gone(#[source] FetchError),
@@ -161,6 +197,8 @@ impl ApiError {
             ApiError::InvalidQuery(_) => ErrorCode::InvalidQuery,
             ApiError::NoSuchIndex { .. } => ErrorCode::NoSuchIndex,
             ApiError::UnknownType(_) => ErrorCode::UnknownType,
+            ApiError::NoEventAtTime { .. } => ErrorCode::NoEventAtTime,
+            ApiError::PositionNotIndexed { .. } => ErrorCode::PositionNotIndexed,
             ApiError::Gone(_) => ErrorCode::EventGone,
             ApiError::Unavailable(_) => ErrorCode::KafkaUnavailable,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,

@@ -1,19 +1,21 @@
-//! Event lookups: `GET /events/{type}?index=N` and its alias routes.
+//! Event lookups: `GET /events/{type}?index=N` (or `?time=T`), its alias routes, and
+//! `GET /positions/{topic}/{partition}/{offset}`, from a Kafka coordinate to its number.
 
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use apistos::paths::Responses;
 use apistos::reference_or::ReferenceOr;
-use apistos::{ApiComponent, ApistosSchema, OpenApiVersion, api_operation};
+use apistos::{ApiComponent, ApistosSchema, JsonSchema, OpenApiVersion, api_operation};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
 use super::error::ApiError;
 use super::openapi::event_responses;
-use super::query::IndexQuery;
+use super::query::{EventQuery, Target};
 use crate::decode::Rendered;
 use crate::fetch::Payload;
-use crate::view::{Lookup, Position};
+use crate::view::{Found, Lookup, Position};
 
 /// Response header naming the event's topic.
 pub const HEADER_TOPIC: &str = "X-Kafka-Topic";
@@ -23,13 +25,19 @@ pub const HEADER_PARTITION: &str = "X-Kafka-Partition";
 pub const HEADER_OFFSET: &str = "X-Kafka-Offset";
 /// Response header carrying the event's timestamp in ms (absent if Kafka had none).
 pub const HEADER_TIMESTAMP: &str = "X-Kafka-Timestamp";
+/// Response header carrying the event's index in its type.
+pub const HEADER_INDEX: &str = "X-Index";
+/// Response header saying whether that index is settled (`true`: it never changes
+/// again) or tentative (`false`: an event arriving late on a lagging partition may
+/// still be placed before it).
+pub const HEADER_INDEX_SETTLED: &str = "X-Index-Settled";
 
-/// An event's rendered value with its Kafka coordinates as headers.
+/// An event's rendered value with its Kafka coordinates and its number as headers.
 pub struct EventPayload {
     rendered: Rendered,
     timestamp_ms: Option<i64>,
     topic: String,
-    position: Position,
+    found: Found,
 }
 
 impl Responder for EventPayload {
@@ -40,8 +48,10 @@ impl Responder for EventPayload {
         response
             .content_type(self.rendered.kind.content_type())
             .insert_header((HEADER_TOPIC, self.topic))
-            .insert_header((HEADER_PARTITION, self.position.partition.to_string()))
-            .insert_header((HEADER_OFFSET, self.position.offset.to_string()));
+            .insert_header((HEADER_PARTITION, self.found.position.partition.to_string()))
+            .insert_header((HEADER_OFFSET, self.found.position.offset.to_string()))
+            .insert_header((HEADER_INDEX, self.found.index.to_string()))
+            .insert_header((HEADER_INDEX_SETTLED, self.found.settled.to_string()));
         if let Some(timestamp) = self.timestamp_ms {
             response.insert_header((HEADER_TIMESTAMP, timestamp.to_string()));
         }
@@ -63,29 +73,47 @@ impl ApiComponent for EventPayload {
     }
 }
 
-/// The `index`-th event of `event_type`: its position from the view, its bytes from
-/// the fetcher, rendered by the decoder.
-async fn event(state: &AppState, event_type: &str, index: u64) -> Result<EventPayload, ApiError> {
-    let position = match state.view.get(event_type, index) {
-        Lookup::Found(position) => position,
-        Lookup::OutOfRange { len } => {
+/// The event of `event_type` the query names: its position from the view, its bytes
+/// from the fetcher, rendered by the decoder.
+async fn event(
+    state: &AppState,
+    event_type: &str,
+    query: &EventQuery,
+) -> Result<EventPayload, ApiError> {
+    let target = query.target()?;
+    let lookup = match target {
+        Target::Index(index) => state.view.get(event_type, index),
+        Target::Time(time) => state
+            .view
+            .first_at_or_after(event_type, u64::try_from(time).unwrap_or(0)),
+    };
+    let found = match (lookup, target) {
+        (Lookup::Found(found), _) => found,
+        (Lookup::OutOfRange { len }, Target::Index(index)) => {
             return Err(ApiError::NoSuchIndex {
                 event_type: event_type.to_owned(),
                 index,
                 len,
             });
         }
-        Lookup::UnknownType => return Err(ApiError::UnknownType(event_type.to_owned())),
+        (Lookup::OutOfRange { len }, Target::Time(time)) => {
+            return Err(ApiError::NoEventAtTime {
+                event_type: event_type.to_owned(),
+                time,
+                len,
+            });
+        }
+        (Lookup::UnknownType, _) => return Err(ApiError::UnknownType(event_type.to_owned())),
     };
     let Payload {
         value,
         timestamp_ms,
-    } = state.fetcher.payload(position).await?;
+    } = state.fetcher.payload(found.position).await?;
     Ok(EventPayload {
         rendered: state.decoder.render(value),
         timestamp_ms,
-        topic: state.topics.name(position.topic).to_owned(),
-        position,
+        topic: state.topics.name(found.position.topic).to_owned(),
+        found,
     })
 }
 
@@ -94,7 +122,7 @@ async fn event(state: &AppState, event_type: &str, index: u64) -> Result<EventPa
     tag = "events",
     operation_id = "get_event",
     summary = "Get the Nth event of a type",
-    description = "Returns the event at `index` (from 0) among the events of `type`, in topic order, byte for byte as stored in Kafka. The type `unclassified` holds the events whose type could not be determined.",
+    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined.",
     error_code = 400,
     error_code = 401,
     error_code = 404,
@@ -105,9 +133,9 @@ pub async fn get_event(
     _auth: BearerAuth,
     state: Data<AppState>,
     event_type: Path<String>,
-    query: Query<IndexQuery>,
+    query: Query<EventQuery>,
 ) -> Result<EventPayload, ApiError> {
-    event(&state, &event_type, query.index).await
+    event(&state, &event_type, &query).await
 }
 
 /// The type an alias route serves.
@@ -119,7 +147,7 @@ pub struct AliasType(pub String);
     tag = "events",
     operation_id = "get_alias_event",
     summary = "Get the Nth event of this route's type",
-    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N for its type.",
+    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N (or ?time=T) for its type.",
     error_code = 400,
     error_code = 401,
     error_code = 404,
@@ -130,7 +158,55 @@ pub async fn get_alias_event(
     _auth: BearerAuth,
     state: Data<AppState>,
     alias: Data<AliasType>,
-    query: Query<IndexQuery>,
+    query: Query<EventQuery>,
 ) -> Result<EventPayload, ApiError> {
-    event(&state, &alias.0, query.index).await
+    event(&state, &alias.0, &query).await
+}
+
+/// Where an indexed event stands in its type.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct IndexedPosition {
+    /// The event's type (`unclassified` when it has none).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Its index in that type.
+    pub index: u64,
+    /// Whether that index is settled (never changes again).
+    pub settled: bool,
+}
+
+/// Find an event's type and index from its Kafka position.
+#[api_operation(
+    tag = "events",
+    operation_id = "get_position",
+    summary = "Find the type and index of the event at a Kafka position",
+    description = "For an auditor holding a Kafka coordinate: the type and per-type index of the event at topic/partition/offset, and whether that index is settled.",
+    error_code = 400,
+    error_code = 401,
+    error_code = 404
+)]
+pub async fn get_position(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+    path: Path<(String, i32, i64)>,
+) -> Result<Json<IndexedPosition>, ApiError> {
+    let (topic, partition, offset) = path.into_inner();
+    let not_indexed = || ApiError::PositionNotIndexed {
+        topic: topic.clone(),
+        partition,
+        offset,
+    };
+    let topic_id = state.topics.id(&topic).ok_or_else(not_indexed)?;
+    let position = Position {
+        topic: topic_id,
+        partition,
+        offset,
+    };
+    let (event_type, found) = state.view.locate(position).ok_or_else(not_indexed)?;
+    Ok(Json(IndexedPosition {
+        event_type,
+        index: found.index,
+        settled: found.settled,
+    }))
 }

@@ -28,8 +28,9 @@ use crate::metrics::Metrics;
 use crate::view::{Topics, View};
 
 /// Paths the API itself uses; an alias route may not take them or go below them.
-pub const RESERVED_PATHS: [&str; 7] = [
+pub const RESERVED_PATHS: [&str; 8] = [
     "/events",
+    "/positions",
     "/stats",
     openapi::OPENAPI_PATH,
     "/docs",
@@ -67,6 +68,10 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
     let aliases = aliases.to_vec();
     move |cfg: &mut apistos::web::ServiceConfig| {
         cfg.service(web::resource("/events/{type}").route(web::get().to(events::get_event)))
+            .service(
+                web::resource("/positions/{topic}/{partition}/{offset}")
+                    .route(web::get().to(events::get_position)),
+            )
             .service(web::resource("/stats").route(web::get().to(stats::get_stats)))
             .service(web::resource("/status").route(web::get().to(status::get_status)))
             .service(web::resource("/health/live").route(web::get().to(health::get_live)))
@@ -102,6 +107,8 @@ pub fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
             events::HEADER_PARTITION,
             events::HEADER_OFFSET,
             events::HEADER_TIMESTAMP,
+            events::HEADER_INDEX,
+            events::HEADER_INDEX_SETTLED,
         ])
         .max_age(3600);
     Some(cors)

@@ -16,7 +16,10 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 
 use super::AppState;
-use super::events::{HEADER_OFFSET, HEADER_PARTITION, HEADER_TIMESTAMP, HEADER_TOPIC};
+use super::events::{
+    HEADER_INDEX, HEADER_INDEX_SETTLED, HEADER_OFFSET, HEADER_PARTITION, HEADER_TIMESTAMP,
+    HEADER_TOPIC,
+};
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
@@ -134,6 +137,18 @@ pub fn event_responses() -> Responses {
             (
                 HEADER_OFFSET.to_owned(),
                 header("Offset of the event", integer("int64"), true),
+            ),
+            (
+                HEADER_INDEX.to_owned(),
+                header("The event's index in its type", integer("int64"), true),
+            ),
+            (
+                HEADER_INDEX_SETTLED.to_owned(),
+                header(
+                    "true: the index never changes again; false: tentative, an event arriving late on a lagging partition may still be placed before it",
+                    serde_json::json!({"type": "string", "enum": ["true", "false"]}),
+                    true,
+                ),
             ),
             (
                 HEADER_TIMESTAMP.to_owned(),

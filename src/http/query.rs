@@ -21,6 +21,16 @@ pub fn query_config() -> actix_web::web::QueryConfig {
     })
 }
 
+/// Turns path segments that do not parse (`/positions/t/x/1`) into a JSON 400.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|error, _req| {
+        ApiError::InvalidQuery(format!(
+            "a path segment is not what the path takes (partition and offset are whole numbers): {error}"
+        ))
+        .into()
+    })
+}
+
 /// Parses the query parameter `name` as a `T`, or fails with a message that names
 /// it and says what it takes.
 pub fn parameter<'de, D: Deserializer<'de>, T: FromStr>(
@@ -33,22 +43,85 @@ pub fn parameter<'de, D: Deserializer<'de>, T: FromStr>(
         .map_err(|_| serde::de::Error::custom(format!("`{name}` must be {expected}, not {raw:?}")))
 }
 
-/// The `?index=N` query of an event lookup.
+/// The query of an event lookup: `?index=N` or `?time=T`, exactly one of them.
 #[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
-pub struct IndexQuery {
-    /// Position of the event among events of its type, from 0, in topic order.
+pub struct EventQuery {
+    /// Position of the event among events of its type, from 0, in the one numbering
+    /// (clock, topic name, partition, offset).
     #[schemars(range(max = u64::MAX))]
-    #[serde(deserialize_with = "index")]
-    pub index: u64,
+    #[serde(default, deserialize_with = "index")]
+    pub index: Option<u64>,
+    /// Instead of `index`: the first event whose clock is at or after this time, as
+    /// RFC 3339 (`2026-11-30T10:00:00Z`) or integer epoch milliseconds.
+    #[schemars(schema_with = "time_schema")]
+    #[serde(default, deserialize_with = "time")]
+    pub time: Option<i64>,
 }
 
-fn index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+/// What an event lookup asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The event with this index.
+    Index(u64),
+    /// The first event whose clock is at or after this many ms since the epoch.
+    Time(i64),
+}
+
+impl EventQuery {
+    /// The one thing the query asks for; both or neither is a 400.
+    pub fn target(&self) -> Result<Target, ApiError> {
+        match (self.index, self.time) {
+            (Some(index), None) => Ok(Target::Index(index)),
+            (None, Some(time)) => Ok(Target::Time(time)),
+            (Some(_), Some(_)) => Err(ApiError::InvalidQuery(
+                "give `index` or `time`, not both".into(),
+            )),
+            (None, None) => Err(ApiError::InvalidQuery(
+                "missing parameter `index` (or `time`)".into(),
+            )),
+        }
+    }
+}
+
+fn index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     parameter(
         deserializer,
         "index",
         "a whole number from 0 to 18446744073709551615",
     )
+    .map(Some)
+}
+
+/// Epoch milliseconds of an integer or an RFC 3339 date-time.
+pub fn parse_time(raw: &str) -> Option<i64> {
+    if let Ok(ms) = raw.parse::<i64>() {
+        return Some(ms);
+    }
+    let at =
+        time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// What `time` takes, for the OpenAPI document: epoch ms or an RFC 3339 date-time.
+fn time_schema(_: &mut apistos::SchemaGenerator) -> apistos::Schema {
+    apistos::Schema::try_from(serde_json::json!({
+        "description": "Instead of `index`: the first event whose clock is at or after this time, as RFC 3339 (`2026-11-30T10:00:00Z`) or integer epoch milliseconds.",
+        "anyOf": [
+            {"type": "integer", "format": "int64"},
+            {"type": "string", "format": "date-time"}
+        ]
+    }))
+    .unwrap_or_default()
+}
+
+fn time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    parse_time(&raw).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`time` must be an RFC 3339 date-time like 2026-11-30T10:00:00Z or integer epoch milliseconds, not {raw:?}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -58,9 +131,16 @@ mod tests {
 
     #[test]
     fn index_parses_whole_numbers_and_names_itself_otherwise() {
-        let parsed = |q: &str| Query::<IndexQuery>::from_query(q).map(|q| q.index);
-        assert_eq!(parsed("index=0").ok(), Some(0));
-        assert_eq!(parsed("index=18446744073709551615").ok(), Some(u64::MAX));
+        let parsed = |q: &str| {
+            Query::<EventQuery>::from_query(q)
+                .map_err(|e| e.to_string())
+                .and_then(|q| q.target().map_err(|e| e.to_string()))
+        };
+        assert_eq!(parsed("index=0").ok(), Some(Target::Index(0)));
+        assert_eq!(
+            parsed("index=18446744073709551615").ok(),
+            Some(Target::Index(u64::MAX))
+        );
         for bad in [
             "",
             "index=",
@@ -69,8 +149,30 @@ mod tests {
             "index=abc",
             "index=0&index=1",
         ] {
-            let error = parsed(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            let error = parsed(bad).err().unwrap_or_default();
             assert!(error.contains("index"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn time_takes_rfc3339_or_epoch_ms_and_excludes_index() {
+        let parsed = |q: &str| {
+            Query::<EventQuery>::from_query(q)
+                .map_err(|e| e.to_string())
+                .and_then(|q| q.target().map_err(|e| e.to_string()))
+        };
+        let ms = 1_795_000_000_123;
+        assert_eq!(parsed(&format!("time={ms}")), Ok(Target::Time(ms)));
+        assert_eq!(
+            parsed("time=2026-11-30T10:00:00.5%2B01:00"),
+            Ok(Target::Time(1_796_029_200_500))
+        );
+        assert_eq!(parsed("time=1970-01-01T00:00:00Z"), Ok(Target::Time(0)));
+        for bad in ["time=yesterday", "time=", "time=2026-11-30"] {
+            let error = parsed(bad).err().unwrap_or_default();
+            assert!(error.contains("`time`"), "{bad}: {error}");
+        }
+        let both = parsed("index=1&time=5").err().unwrap_or_default();
+        assert!(both.contains("not both"), "{both}");
     }
 }

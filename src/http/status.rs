@@ -10,7 +10,7 @@ use super::AppState;
 use super::auth::BearerAuth;
 use super::error::ApiError;
 use crate::ingest::PartitionReport;
-use crate::view::{Position, Topics, TypeIndex};
+use crate::view::{Entry, Topics, TypeIndex};
 
 /// Where an event is in Kafka.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
@@ -22,8 +22,9 @@ pub struct EventPosition {
     pub partition: i32,
     /// Offset in the partition.
     pub offset: i64,
-    /// Kafka timestamp, ms since the epoch, if any.
-    pub timestamp_ms: Option<i64>,
+    /// Its clock, ms since the epoch: the running maximum of its partition's
+    /// timestamps up to it (what the numbering orders by).
+    pub clock_ms: u64,
 }
 
 /// One type's part of the index.
@@ -32,11 +33,13 @@ pub struct EventPosition {
 pub struct TypeStatus {
     /// Events of this type.
     pub count: u64,
+    /// Of those, the events whose index is settled (never changes again).
+    pub settled: u64,
     /// Total size of their values.
     pub bytes: u64,
     /// The first event (index 0).
     pub first: Option<EventPosition>,
-    /// The last event.
+    /// The last event (index count - 1).
     pub last: Option<EventPosition>,
 }
 
@@ -107,6 +110,19 @@ pub struct CacheStatus {
     pub misses: u64,
 }
 
+/// The one numbering: how far it is settled.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct OrderStatus {
+    /// Events with a clock below this (ms since the epoch) have settled indexes.
+    pub watermark_ms: u64,
+    /// Events whose index may still move, unclassified included.
+    pub tentative: u64,
+    /// Events that arrived with a clock below the watermark (each moved settled
+    /// indexes after it; logged as a warning).
+    pub late_events: u64,
+}
+
 /// `/status`: everything an operator or an audit UI may want to know.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
@@ -127,6 +143,8 @@ pub struct Status {
     pub kafka: KafkaStatus,
     /// Per partition.
     pub partitions: Vec<PartitionStatus>,
+    /// The numbering's watermark and how much of it is tentative.
+    pub order: OrderStatus,
     /// Per type.
     pub types: BTreeMap<String, TypeStatus>,
     /// Events without a type.
@@ -139,20 +157,23 @@ pub struct Status {
     pub topic_resets: u64,
 }
 
-fn type_status(index: &TypeIndex, topics: &Topics) -> TypeStatus {
-    let position = |p: Position, timestamp_ms| EventPosition {
-        topic: topics.name(p.topic).to_owned(),
-        partition: p.partition,
-        offset: p.offset,
-        timestamp_ms,
+fn type_status(index: &TypeIndex, topics: &Topics, watermark: u64) -> TypeStatus {
+    let position = |entry: Entry| EventPosition {
+        topic: topics.name(entry.position.topic).to_owned(),
+        partition: entry.position.partition,
+        offset: entry.position.offset,
+        clock_ms: entry.clock,
     };
-    let ends = index.first_and_last();
-    let (first_timestamp, last_timestamp) = index.first_and_last_timestamps();
+    let count = index.len();
     TypeStatus {
-        count: index.len(),
+        count,
+        settled: index.settled_count(watermark).min(count),
         bytes: index.value_bytes(),
-        first: ends.map(|(first, _)| position(first, first_timestamp)),
-        last: ends.map(|(_, last)| position(last, last_timestamp)),
+        first: index.get(0).map(position),
+        last: count
+            .checked_sub(1)
+            .and_then(|last| index.get(last))
+            .map(position),
     }
 }
 
@@ -197,6 +218,7 @@ pub async fn get_status(
         "down"
     };
     let cache = state.fetcher.cache().stats();
+    let watermark = state.view.watermark();
     Ok(Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
@@ -213,11 +235,16 @@ pub async fn get_status(
             .into_iter()
             .map(partition_status)
             .collect(),
+        order: OrderStatus {
+            watermark_ms: watermark,
+            tentative: state.view.tentative(),
+            late_events: state.view.late_events(),
+        },
         types: state
             .view
             .types()
             .into_iter()
-            .map(|(name, index)| (name, type_status(&index, &state.topics)))
+            .map(|(name, index)| (name, type_status(&index, &state.topics, watermark)))
             .collect(),
         unclassified: UnclassifiedStatus {
             by_reason: ingest
@@ -225,7 +252,7 @@ pub async fn get_status(
                 .into_iter()
                 .map(|(reason, count)| (reason.to_owned(), count))
                 .collect(),
-            index: type_status(&state.view.unclassified(), &state.topics),
+            index: type_status(&state.view.unclassified(), &state.topics, watermark),
         },
         cache: CacheStatus {
             max_bytes: state.fetcher.cache().max_bytes(),

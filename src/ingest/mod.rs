@@ -31,7 +31,7 @@ use crate::classify::{Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole};
-use crate::view::{Appended, MAX_PARTITIONS, Position, TopicId, Topics, ViewWriter};
+use crate::view::{Appended, MAX_PARTITIONS, Placed, Position, TopicId, Topics, ViewWriter};
 
 mod status;
 
@@ -40,6 +40,9 @@ pub use status::{BrokerReport, IngestStatus, PartitionReport};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_secs(1);
+/// How often the watermark is recomputed and events below it settled: often enough
+/// that a lookup a moment after an event arrived sees it settled.
+const SETTLE_EVERY: Duration = Duration::from_millis(10);
 const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
@@ -177,6 +180,7 @@ impl Drop for IngestHandle {
 /// Starts the ingest thread for `kafka`'s topics, appending through `writer`.
 pub fn spawn(
     kafka: &KafkaSettings,
+    max_lateness_ms: u64,
     rule: Rule,
     writer: ViewWriter,
     cache: PayloadCache,
@@ -201,6 +205,8 @@ pub fn spawn(
             indexed: 0,
             started: Instant::now(),
             caught_up_at: None,
+            max_lateness_ms,
+            late_warnings: Throttled::default(),
         },
     };
     let stop_flag = Arc::clone(&stop);
@@ -225,6 +231,8 @@ pub fn spawn(
 #[derive(Debug, Clone, Copy, Default)]
 struct PartitionState {
     next_offset: i64,
+    /// The running maximum of the timestamps read (ms; 0 before the first).
+    clock: u64,
     caught_up: bool,
     fetched: Option<FetchedOffsets>,
     /// Statistics reports in a row whose log end was below `next_offset`.
@@ -281,6 +289,20 @@ struct Indexer {
     indexed: u64,
     started: Instant,
     caught_up_at: Option<Instant>,
+    /// `[order] max_lateness_ms`: when a partition at its end stops holding the
+    /// watermark back.
+    max_lateness_ms: u64,
+    late_warnings: Throttled,
+}
+
+impl PartitionState {
+    /// Read to its end: caught up once, and not behind the last high watermark seen.
+    fn at_end(&self) -> bool {
+        self.caught_up
+            && self
+                .fetched
+                .is_none_or(|f| f.high < 0 || self.next_offset >= f.high)
+    }
 }
 
 impl Ingest {
@@ -288,6 +310,7 @@ impl Ingest {
         let mut next_discovery = Instant::now();
         let mut discovery_backoff = Duration::from_secs(1);
         let mut next_tick = Instant::now() + TICK;
+        let mut next_settle = Instant::now() + SETTLE_EVERY;
         let mut next_progress_log = Instant::now() + PROGRESS_LOG_EVERY;
         let mut last_progress = (Instant::now(), 0u64);
         while !stop.load(Ordering::Acquire) {
@@ -346,7 +369,11 @@ impl Ingest {
                 break;
             }
             // `now` is from before the poll (at most POLL_TIMEOUT old): one clock read
-            // per message is enough for timers counted in seconds.
+            // per message is enough for timers counted in milliseconds.
+            if now >= next_settle {
+                next_settle = now + SETTLE_EVERY;
+                self.indexer.settle();
+            }
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.indexer.publish();
@@ -543,6 +570,12 @@ impl Indexer {
             return;
         }
         state.next_offset = offset + 1;
+        let timestamp_ms = message.timestamp().to_millis();
+        // The clock: the running maximum of the partition's timestamps; a missing or
+        // negative one keeps the previous clock.
+        if let Some(ms) = timestamp_ms.and_then(|ms| u64::try_from(ms).ok()) {
+            state.clock = state.clock.max(ms);
+        }
         let value = message.payload();
         let event = Appended {
             position: Position {
@@ -550,7 +583,7 @@ impl Indexer {
                 partition,
                 offset,
             },
-            timestamp_ms: message.timestamp().to_millis(),
+            clock: state.clock,
             value_bytes: value.map_or(0, |v| v.len() as u64),
         };
         let appended = match classify(&self.rule, topic_name, message) {
@@ -560,19 +593,34 @@ impl Indexer {
                 self.writer.append_unclassified(&event)
             }
         };
-        if let Err(e) = appended {
-            // Cannot happen for assigned partitions; counted so it is never silent.
-            self.status
-                .count_unclassified(topic, Unclassified::PositionOutOfRange);
-            warn!("event at {topic_name}/{partition}@{offset} cannot be indexed: {e}");
+        match appended {
+            Ok(Placed::InOrder) => {}
+            Ok(Placed::Late) => self.late_warnings.warn(format!(
+                "a late event broke the settled numbering: {topic_name}/{partition}@{offset} has clock {} ms, below the watermark; it took its place by the rule and later settled indexes of its type moved up (counted in analyzer_late_events_total)",
+                event.clock
+            )),
+            Err(e) => {
+                // Cannot happen for assigned partitions; counted so it is never silent.
+                self.status
+                    .count_unclassified(topic, Unclassified::PositionOutOfRange);
+                warn!("event at {topic_name}/{partition}@{offset} cannot be indexed: {e}");
+            }
         }
         if let Some(value) = value
             && self.cache.is_enabled()
         {
-            self.cache
-                .insert(&event.position, event.timestamp_ms, value);
+            self.cache.insert(&event.position, timestamp_ms, value);
         }
         self.indexed += 1;
+    }
+
+    /// Raises the watermark to what the partitions' clocks allow (see
+    /// [`crate::view::watermark`]) and settles the events below it.
+    fn settle(&mut self) {
+        let partitions = self.partitions.values().map(|s| (s.clock, s.at_end()));
+        if let Some(watermark) = crate::view::watermark(partitions, self.max_lateness_ms) {
+            self.writer.advance(watermark);
+        }
     }
 
     /// EOF names only the partition number; it decides alone when exactly one
@@ -682,7 +730,8 @@ mod tests {
     /// An indexer over topics "t" (index 0) and "u" (index 1), with `n` events of
     /// type A indexed in each one's partition 0.
     fn indexer_with(n: i64) -> (View, Indexer) {
-        let (view, mut writer) = new_view();
+        let topics = Topics::new(&["t".into(), "u".into()]);
+        let (view, mut writer) = new_view(&topics);
         let cache = PayloadCache::new(1 << 20);
         let mut partitions = BTreeMap::new();
         for topic in [TopicId(0), TopicId(1)] {
@@ -708,7 +757,7 @@ mod tests {
         let status = Arc::new(IngestStatus::new(2));
         status.count_unclassified(TopicId(0), Unclassified::InvalidJson);
         let indexer = Indexer {
-            topics: Topics::new(&["t".into(), "u".into()]),
+            topics,
             rule: Rule::Topic,
             writer,
             cache,
@@ -718,6 +767,8 @@ mod tests {
             indexed: 0,
             started: Instant::now(),
             caught_up_at: None,
+            max_lateness_ms: 300_000,
+            late_warnings: Throttled::default(),
         };
         (view, indexer)
     }
@@ -753,7 +804,7 @@ mod tests {
         // topic "u" is intact.
         let a = view.type_index("A").unwrap();
         assert_eq!(a.len(), 2000);
-        assert!((0..2000).all(|i| a.get(i).is_some_and(|p| p.topic == TopicId(1))));
+        assert!((0..2000).all(|i| a.get(i).is_some_and(|e| e.position.topic == TopicId(1))));
         let t0 = Position {
             topic: TopicId(0),
             partition: 0,

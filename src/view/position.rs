@@ -1,5 +1,5 @@
 //! Where an event lives in Kafka, the topic table that names topics by id, and the
-//! 12-byte packing the index stores.
+//! limits of what the index holds.
 
 use std::sync::Arc;
 
@@ -53,6 +53,18 @@ impl Topics {
             .map(TopicId)
     }
 
+    /// Each topic's rank by name, by id: the tie-break between equal clocks, the
+    /// same whatever order the configuration lists the topics in.
+    pub fn name_ranks(&self) -> Vec<u16> {
+        let mut by_name: Vec<usize> = (0..self.names.len()).collect();
+        by_name.sort_by(|a, b| self.names[*a].cmp(&self.names[*b]));
+        let mut ranks = vec![0u16; self.names.len()];
+        for (rank, id) in by_name.into_iter().enumerate() {
+            ranks[id] = u16::try_from(rank).unwrap_or(u16::MAX);
+        }
+        ranks
+    }
+
     /// Every topic with its id, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = (TopicId, &str)> {
         self.names
@@ -73,7 +85,7 @@ pub struct Position {
     pub offset: i64,
 }
 
-/// Why a position cannot be packed into 12 bytes.
+/// Why a position cannot be indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PositionError {
     /// The topic id does not fit in 6 bits.
@@ -87,30 +99,20 @@ pub enum PositionError {
     Offset(i64),
 }
 
-/// A position packed for the index: the offset, and `partition:14 | topic:6`.
-pub(super) type Packed = (u64, u32);
-
 impl Position {
-    /// Packs into 12 bytes: the offset, and `partition:14 | topic:6` in a `u32`.
-    pub(super) fn pack(&self) -> Result<Packed, PositionError> {
+    /// Whether the index can hold this position: a configured topic id, a partition
+    /// in `0..MAX_PARTITIONS`, an offset not negative.
+    pub fn check(&self) -> Result<(), PositionError> {
         if self.topic.index() >= MAX_TOPICS {
             return Err(PositionError::Topic(self.topic));
         }
         if !(0..MAX_PARTITIONS).contains(&self.partition) {
             return Err(PositionError::Partition(self.partition));
         }
-        let offset = u64::try_from(self.offset).map_err(|_| PositionError::Offset(self.offset))?;
-        let partition = self.partition as u32; // checked non-negative above
-        Ok((offset, (partition << TOPIC_BITS) | u32::from(self.topic.0)))
-    }
-
-    /// Inverse of [`Position::pack`].
-    pub(super) fn unpack((offset, meta): Packed) -> Position {
-        Position {
-            topic: TopicId((meta & ((1 << TOPIC_BITS) - 1)) as u16),
-            partition: (meta >> TOPIC_BITS) as i32,
-            offset: offset as i64,
+        if self.offset < 0 {
+            return Err(PositionError::Offset(self.offset));
         }
+        Ok(())
     }
 }
 
@@ -119,30 +121,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pack_round_trips_at_the_limits() {
-        for position in [
-            Position {
-                topic: TopicId((MAX_TOPICS - 1) as u16),
-                partition: MAX_PARTITIONS - 1,
-                offset: i64::MAX,
-            },
-            Position {
-                topic: TopicId(0),
-                partition: 0,
-                offset: 0,
-            },
-            Position {
-                topic: TopicId(3),
-                partition: 7,
-                offset: 42,
-            },
-        ] {
-            assert_eq!(Position::unpack(position.pack().unwrap()), position);
-        }
-    }
-
-    #[test]
-    fn pack_rejects_what_does_not_fit() {
+    fn check_rejects_what_the_index_cannot_hold() {
         let base = Position {
             topic: TopicId(0),
             partition: 0,
@@ -153,17 +132,20 @@ mod tests {
             topic: too_many,
             ..base
         };
-        assert_eq!(bad_topic.pack(), Err(PositionError::Topic(too_many)));
+        assert_eq!(base.check(), Ok(()));
+        assert_eq!(bad_topic.check(), Err(PositionError::Topic(too_many)));
         for partition in [-1, MAX_PARTITIONS] {
             let p = Position { partition, ..base };
-            assert_eq!(p.pack(), Err(PositionError::Partition(partition)));
+            assert_eq!(p.check(), Err(PositionError::Partition(partition)));
         }
         let negative = Position { offset: -1, ..base };
-        assert_eq!(negative.pack(), Err(PositionError::Offset(-1)));
+        assert_eq!(negative.check(), Err(PositionError::Offset(-1)));
     }
 
     #[test]
     fn topics_name_ids_both_ways() {
+        let topics = Topics::new(&["b".to_owned(), "a".to_owned(), "c".to_owned()]);
+        assert_eq!(topics.name_ranks(), [1, 0, 2]);
         let topics = Topics::new(&["a".to_owned(), "b".to_owned()]);
         assert_eq!(topics.id("b"), Some(TopicId(1)));
         assert_eq!(topics.id("c"), None);

@@ -402,7 +402,7 @@ async fn three_partitions_index_every_event_once_in_partition_order() {
         let mut last_offset: HashMap<i32, i64> = HashMap::new();
         let mut indexed: Vec<(i32, i64)> = (0..index.len())
             .map(|i| {
-                let p = index.get(i).unwrap();
+                let p = index.get(i).unwrap().position;
                 let previous = last_offset.insert(p.partition, p.offset);
                 assert!(
                     previous.is_none_or(|o| o < p.offset),

@@ -55,7 +55,28 @@ async fn probes_and_status_report_catch_up_and_the_index() {
     let first_a = app.event("/events/A?index=0").await;
     assert_eq!(a["first"]["offset"], first_a.offset);
     assert_eq!(a["first"]["partition"], first_a.partition);
-    assert_eq!(a["first"]["timestamp_ms"], first_a.timestamp.unwrap());
+    // A#0 has the lowest clock: one producer's timestamps only grow, so it is the
+    // event's own timestamp.
+    assert_eq!(a["first"]["clock_ms"], first_a.timestamp.unwrap());
+    // Settled plus tentative is every event; the order section sums the tentative.
+    let tentative: u64 = body["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .chain([&body["unclassified"]])
+        .map(|t| {
+            let (count, settled) = (t["count"].as_u64().unwrap(), t["settled"].as_u64().unwrap());
+            assert!(settled <= count, "{t}");
+            count - settled
+        })
+        .sum();
+    assert_eq!(body["order"]["tentative"], tentative);
+    assert_eq!(body["order"]["late_events"], 0);
+    assert!(
+        body["order"]["watermark_ms"].as_u64().unwrap() > 0,
+        "{}",
+        body["order"]
+    );
     assert_eq!(body["unclassified"]["by_reason"]["invalid_json"], 20);
     assert_eq!(body["unclassified"]["count"], 20);
     // An unclassified event can be found by its position in /status.

@@ -1,0 +1,439 @@
+//! One type's events in the one numbering, the same wherever it is computed from the
+//! same log: ordered by (clock, topic name, partition, offset), where an event's clock
+//! is the running maximum of its partition's timestamps.
+//!
+//! Per partition, a type's events arrive in offset order with clocks that never
+//! decrease, so each partition is a [`Stream`] of (offset, clock) rows, bit-packed.
+//! The numbering is the merge of a type's streams. Its *settled* prefix (clocks below
+//! the watermark: nothing that can still arrive sorts before them) is materialized
+//! as the stream each index came from, so a settled lookup is O(1): the source, its
+//! rank among the prefix's entries from that source (a count every [`BLOCK`] entries
+//! plus a short scan), then the row. The tentative rest is selected from the streams'
+//! unsettled tails by binary search over clocks: O(streams × log n).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use super::packed::{BLOCK, Shape, Table, TableRead};
+use super::position::{MAX_TOPICS, Position, TopicId};
+
+const OFFSET: usize = 0;
+const CLOCK: usize = 1;
+
+/// A partition's place in the tie-break between equal clocks: its topic's rank by
+/// name (not its place in the configuration, so replicas that list topics in another
+/// order agree), then the partition number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    /// The rank of the topic's name among the configured topics' names.
+    pub name_rank: u16,
+    /// The partition number.
+    pub partition: i32,
+    /// The topic.
+    pub topic: TopicId,
+}
+
+/// An event's place in the numbering: (clock, slot, offset), compared in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    clock: u64,
+    slot: Slot,
+    offset: u64,
+}
+
+/// One partition's events of one type: (offset, clock) rows, both never decreasing.
+struct Stream {
+    slot: Slot,
+    rows: Table<2>,
+}
+
+/// A stream as one lookup reads it.
+struct StreamRead<'a> {
+    slot: Slot,
+    rows: TableRead<'a, 2>,
+}
+
+impl StreamRead<'_> {
+    fn key(&self, row: u64) -> Key {
+        Key {
+            clock: self.rows.get(row, CLOCK),
+            slot: self.slot,
+            offset: self.rows.get(row, OFFSET),
+        }
+    }
+
+    /// Rows in `lo..hi` whose key is below `key`.
+    fn count_below(&self, key: &Key, lo: u64, hi: u64) -> u64 {
+        let end = if self.slot < key.slot {
+            self.rows.upper_bound(CLOCK, key.clock, lo, hi)
+        } else if self.slot > key.slot {
+            self.rows.lower_bound(CLOCK, key.clock, lo, hi)
+        } else {
+            // The same partition: offsets decide, and they only grow.
+            self.rows.lower_bound(OFFSET, key.offset, lo, hi)
+        };
+        end.saturating_sub(lo)
+    }
+}
+
+/// The settled prefix of the numbering: for each index, which stream it came from.
+struct Settled {
+    sources: Table<1>,
+    // marks[m][s]: entries of stream s among the first m * BLOCK indexes.
+    marks: RwLock<Vec<Box<[u64]>>>,
+    // The writer's running count per stream: how far each stream is settled.
+    taken: Mutex<Vec<u64>>,
+}
+
+impl Settled {
+    fn new() -> Settled {
+        Settled {
+            sources: Table::new([Shape::Small]),
+            marks: RwLock::new(Vec::new()),
+            taken: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.sources.len()
+    }
+
+    /// Entries from `source` among the first `end` indexes (`end` at most `len`).
+    fn rank(&self, sources: &TableRead<'_, 1>, source: usize, end: u64) -> u64 {
+        let mark = end / BLOCK as u64;
+        let base = {
+            let marks = self.marks.read().unwrap_or_else(PoisonError::into_inner);
+            marks
+                .get(mark as usize)
+                .and_then(|m| m.get(source).copied())
+                .unwrap_or(0)
+        };
+        let from = mark * BLOCK as u64;
+        base + (from..end)
+            .filter(|&i| sources.get(i, 0) == source as u64)
+            .count() as u64
+    }
+
+    /// Appends `source` as the next index (the writer only).
+    fn push(&self, source: usize, taken: &mut Vec<u64>) {
+        let index = self.sources.len();
+        if index.is_multiple_of(BLOCK as u64) {
+            self.marks
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(taken.clone().into_boxed_slice());
+        }
+        self.sources.push([source as u64]);
+        if taken.len() <= source {
+            taken.resize(source + 1, 0);
+        }
+        taken[source] += 1;
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        let marks = self.marks.read().unwrap_or_else(PoisonError::into_inner);
+        self.sources.allocated_bytes()
+            + marks
+                .iter()
+                .map(|m| size_of::<Box<[u64]>>() + m.len() * size_of::<u64>())
+                .sum::<usize>()
+    }
+}
+
+/// What a lookup by index finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Where the event is.
+    pub position: Position,
+    /// Its clock (ms): the running maximum of its partition's timestamps.
+    pub clock: u64,
+}
+
+/// The events of one type, in the one numbering.
+pub struct TypeIndex {
+    streams: RwLock<Vec<Arc<Stream>>>,
+    settled: RwLock<Arc<Settled>>,
+    len: AtomicU64,
+    // Value bytes per topic, so dropping one topic's events keeps the rest exact.
+    bytes: [AtomicU64; MAX_TOPICS],
+}
+
+impl Default for TypeIndex {
+    fn default() -> Self {
+        TypeIndex {
+            streams: RwLock::default(),
+            settled: RwLock::new(Arc::new(Settled::new())),
+            len: AtomicU64::new(0),
+            bytes: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl TypeIndex {
+    /// Number of events indexed.
+    pub fn len(&self) -> u64 {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// True when no event has been indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total size of the values of this type's events.
+    pub fn value_bytes(&self) -> u64 {
+        self.bytes.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    fn streams(&self) -> Vec<Arc<Stream>> {
+        self.streams
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn settled(&self) -> Arc<Settled> {
+        Arc::clone(&self.settled.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The event numbered `index`, if there is one.
+    pub fn get(&self, index: u64) -> Option<Entry> {
+        // Settled first: streams only grow after it, so every settled entry's row is
+        // in the streams read below.
+        let settled = self.settled();
+        let streams = self.streams();
+        let reads: Vec<StreamRead<'_>> = streams
+            .iter()
+            .map(|s| StreamRead {
+                slot: s.slot,
+                rows: s.rows.read(),
+            })
+            .collect();
+        let sources = settled.sources.read();
+        let (source, row) = if index < sources.len() {
+            let source = sources.get(index, 0) as usize;
+            (source, settled.rank(&sources, source, index))
+        } else {
+            let starts: Vec<u64> = (0..reads.len())
+                .map(|s| settled.rank(&sources, s, sources.len()))
+                .collect();
+            select(&reads, &starts, index - sources.len())?
+        };
+        let stream = reads.get(source)?;
+        (row < stream.rows.len()).then(|| Entry {
+            position: Position {
+                topic: stream.slot.topic,
+                partition: stream.slot.partition,
+                offset: stream.rows.get(row, OFFSET) as i64,
+            },
+            clock: stream.rows.get(row, CLOCK),
+        })
+    }
+
+    /// Events whose clock is below `clock`: the index of the first at or after it.
+    pub fn count_before_clock(&self, clock: u64) -> u64 {
+        self.streams()
+            .iter()
+            .map(|s| {
+                let rows = s.rows.read();
+                rows.lower_bound(CLOCK, clock, 0, rows.len())
+            })
+            .sum()
+    }
+
+    /// The index of the event at `position`, if this type has it.
+    pub fn index_of(&self, position: Position) -> Option<(u64, u64)> {
+        let streams = self.streams();
+        let reads: Vec<StreamRead<'_>> = streams
+            .iter()
+            .map(|s| StreamRead {
+                slot: s.slot,
+                rows: s.rows.read(),
+            })
+            .collect();
+        let own = reads
+            .iter()
+            .find(|s| s.slot.topic == position.topic && s.slot.partition == position.partition)?;
+        let offset = u64::try_from(position.offset).ok()?;
+        let row = own.rows.lower_bound(OFFSET, offset, 0, own.rows.len());
+        if row >= own.rows.len() || own.rows.get(row, OFFSET) != offset {
+            return None;
+        }
+        let key = own.key(row);
+        let index = reads
+            .iter()
+            .map(|s| s.count_below(&key, 0, s.rows.len()))
+            .sum();
+        Some((index, key.clock))
+    }
+
+    /// Bytes allocated for this type's index.
+    pub fn allocated_bytes(&self) -> usize {
+        let streams: usize = self
+            .streams()
+            .iter()
+            .map(|s| size_of::<Stream>() + s.rows.allocated_bytes())
+            .sum();
+        streams + self.settled().allocated_bytes()
+    }
+
+    /// Appends an event (the writer only). Its row goes at the end of its partition's
+    /// stream; the numbering places it by its key.
+    pub(super) fn push(&self, slot: Slot, offset: u64, clock: u64, value_bytes: u64) {
+        if let Some(bytes) = self.bytes.get(usize::from(slot.topic.0)) {
+            bytes.fetch_add(value_bytes, Ordering::Relaxed);
+        }
+        let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stream) = streams.iter().find(|s| s.slot == slot) {
+            stream.rows.push([offset, clock]);
+        } else {
+            drop(streams);
+            let stream = Stream {
+                slot,
+                rows: Table::new([Shape::Rising, Shape::Rising]),
+            };
+            stream.rows.push([offset, clock]);
+            self.streams
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::new(stream));
+        }
+        self.len.fetch_add(1, Ordering::Release);
+    }
+
+    /// Extends the settled prefix with every event whose clock is below `watermark`,
+    /// in key order (the writer only). An event that arrived with a clock below an
+    /// earlier watermark (late) makes the prefix be rebuilt first: `rebuild`.
+    pub(super) fn settle(&self, watermark: u64, rebuild: bool) {
+        if rebuild {
+            *self.settled.write().unwrap_or_else(PoisonError::into_inner) =
+                Arc::new(Settled::new());
+        }
+        let settled = self.settled();
+        let streams = self.streams();
+        let reads: Vec<StreamRead<'_>> = streams
+            .iter()
+            .map(|s| StreamRead {
+                slot: s.slot,
+                rows: s.rows.read(),
+            })
+            .collect();
+        let mut taken = settled.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        let streams_seen = reads.len().max(taken.len());
+        taken.resize(streams_seen, 0);
+        loop {
+            let next = reads
+                .iter()
+                .enumerate()
+                .filter(|(s, read)| taken[*s] < read.rows.len())
+                .map(|(s, read)| (read.key(taken[s]), s))
+                .min();
+            match next {
+                Some((key, source)) if key.clock < watermark => {
+                    settled.push(source, &mut taken);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Length of the materialized settled prefix.
+    pub(super) fn settled_len(&self) -> u64 {
+        self.settled().len()
+    }
+
+    /// Events whose clock is below `watermark`: settled.
+    pub fn settled_count(&self, watermark: u64) -> u64 {
+        self.count_before_clock(watermark)
+    }
+
+    /// A copy without the events of `topic`, settled up to `watermark`.
+    pub(super) fn without_topic(&self, topic: TopicId, watermark: u64) -> TypeIndex {
+        let kept = TypeIndex::default();
+        for stream in self.streams().iter().filter(|s| s.slot.topic != topic) {
+            let rows = stream.rows.read();
+            for row in 0..rows.len() {
+                kept.push(stream.slot, rows.get(row, OFFSET), rows.get(row, CLOCK), 0);
+            }
+        }
+        for (t, bytes) in self.bytes.iter().enumerate() {
+            if t != usize::from(topic.0) {
+                kept.bytes[t].store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        kept.settle(watermark, false);
+        kept
+    }
+}
+
+/// The `k`-th (from 0) smallest key among `streams[s]`'s rows from `starts[s]` on:
+/// (stream, row). Binary search over clocks (at most 64 rounds of one binary search
+/// per stream), then the tie-break among events of that clock.
+fn select(streams: &[StreamRead<'_>], starts: &[u64], k: u64) -> Option<(usize, u64)> {
+    let range = |s: usize| (starts[s], streams[s].rows.len());
+    let total: u64 = (0..streams.len())
+        .map(|s| range(s).1.saturating_sub(range(s).0))
+        .sum();
+    if k >= total {
+        return None;
+    }
+    let at_or_below = |clock: u64| -> u64 {
+        (0..streams.len())
+            .map(|s| {
+                let (lo, hi) = range(s);
+                streams[s]
+                    .rows
+                    .upper_bound(CLOCK, clock, lo, hi)
+                    .saturating_sub(lo)
+            })
+            .sum()
+    };
+    // The smallest clock with more than k events at or below it.
+    let (mut low, mut high) = (0u64, u64::MAX);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if at_or_below(mid) > k {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    let clock = low;
+    let mut order: Vec<usize> = (0..streams.len()).collect();
+    order.sort_by_key(|&s| streams[s].slot);
+    let mut rest = k;
+    for s in &order {
+        let (lo, hi) = range(*s);
+        let rows = &streams[*s].rows;
+        let below = rows.lower_bound(CLOCK, clock, lo, hi);
+        rest -= below - lo;
+    }
+    for s in order {
+        let (lo, hi) = range(s);
+        let rows = &streams[s].rows;
+        let first = rows.lower_bound(CLOCK, clock, lo, hi);
+        let equal = rows.upper_bound(CLOCK, clock, lo, hi) - first;
+        if rest < equal {
+            return Some((s, first + rest));
+        }
+        rest -= equal;
+    }
+    None
+}
+
+/// The watermark of a set of partitions, each `(clock, at_end)`: the lowest clock,
+/// except that a partition read to its end whose clock is more than `max_lateness`
+/// behind the highest counts as (highest − `max_lateness`). A partition still being
+/// read always holds it at its own clock. None without partitions.
+pub fn watermark(
+    partitions: impl IntoIterator<Item = (u64, bool)>,
+    max_lateness: u64,
+) -> Option<u64> {
+    let partitions: Vec<(u64, bool)> = partitions.into_iter().collect();
+    let highest = partitions.iter().map(|(clock, _)| *clock).max()?;
+    let idle_floor = highest.saturating_sub(max_lateness);
+    partitions
+        .iter()
+        .map(|&(clock, at_end)| if at_end { clock.max(idle_floor) } else { clock })
+        .min()
+}
