@@ -28,6 +28,8 @@ pub struct Event {
     pub value: Option<Vec<u8>>,
     /// Headers, in order.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The producer-set timestamp (ms); the producer's clock when None.
+    pub timestamp: Option<i64>,
 }
 
 impl Event {
@@ -53,6 +55,12 @@ impl Event {
     /// The same event, written to `partition`.
     pub fn on(mut self, partition: i32) -> Event {
         self.partition = Some(partition);
+        self
+    }
+
+    /// The same event, with this producer-set timestamp (ms since the epoch).
+    pub fn at_time(mut self, timestamp_ms: i64) -> Event {
+        self.timestamp = Some(timestamp_ms);
         self
     }
 
@@ -84,6 +92,9 @@ pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, 
         }
         if let Some(value) = &event.value {
             record = record.payload(value);
+        }
+        if let Some(timestamp) = event.timestamp {
+            record = record.timestamp(timestamp);
         }
         if !event.headers.is_empty() {
             let mut headers = OwnedHeaders::new();
@@ -397,6 +408,10 @@ pub struct Fetched {
     pub offset: i64,
     pub topic: String,
     pub timestamp: Option<i64>,
+    /// `X-Index`.
+    pub index: u64,
+    /// `X-Index-Settled`.
+    pub settled: bool,
 }
 
 impl TestApp {
@@ -416,6 +431,8 @@ impl TestApp {
             offset: header("x-kafka-offset").unwrap().parse().unwrap(),
             topic: header("x-kafka-topic").unwrap(),
             timestamp: header("x-kafka-timestamp").map(|t| t.parse().unwrap()),
+            index: header("x-index").unwrap().parse().unwrap(),
+            settled: header("x-index-settled").unwrap().parse().unwrap(),
             bytes: Vec::new(),
         };
         Fetched {

@@ -14,6 +14,7 @@ mod dropin;
 mod faults;
 mod hostile;
 mod lookups;
+mod numbering;
 mod openapi;
 mod ops;
 mod requests;
