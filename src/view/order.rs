@@ -100,15 +100,17 @@ impl Settled {
 
     /// Entries from `source` among the first `end` indexes (`end` at most `len`).
     fn rank(&self, sources: &TableRead<'_, 1>, source: usize, end: u64) -> u64 {
-        let mark = end / BLOCK as u64;
-        let base = {
+        let (from, base) = {
             let marks = self.marks.read().unwrap_or_else(PoisonError::into_inner);
-            marks
-                .get(mark as usize)
+            // The mark at `end` itself may not exist yet (`end` = len, a multiple of
+            // BLOCK, before the next push): then the one before it and a full block.
+            let mark = ((end / BLOCK as u64) as usize).min(marks.len().saturating_sub(1));
+            let base = marks
+                .get(mark)
                 .and_then(|m| m.get(source).copied())
-                .unwrap_or(0)
+                .unwrap_or(0);
+            (mark as u64 * BLOCK as u64, base)
         };
-        let from = mark * BLOCK as u64;
         base + (from..end)
             .filter(|&i| sources.get(i, 0) == source as u64)
             .count() as u64
@@ -388,8 +390,18 @@ fn select(streams: &[StreamRead<'_>], starts: &[u64], k: u64) -> Option<(usize, 
             })
             .sum()
     };
-    // The smallest clock with more than k events at or below it.
-    let (mut low, mut high) = (0u64, u64::MAX);
+    // The smallest clock with more than k events at or below it, between the
+    // lowest first clock and the highest last clock of the ranges.
+    let ranges = (0..streams.len()).filter(|&s| range(s).0 < range(s).1);
+    let mut low = ranges
+        .clone()
+        .map(|s| streams[s].rows.get(range(s).0, CLOCK))
+        .min()
+        .unwrap_or(0);
+    let mut high = ranges
+        .map(|s| streams[s].rows.get(range(s).1 - 1, CLOCK))
+        .max()
+        .unwrap_or(0);
     while low < high {
         let mid = low + (high - low) / 2;
         if at_or_below(mid) > k {

@@ -126,6 +126,27 @@ fn a_late_event_takes_its_place_and_is_counted() {
 }
 
 #[test]
+fn tentative_lookups_right_after_a_whole_block_of_settled_ones() {
+    // 256 settled indexes exactly: the rank at the prefix's end has no mark of its own yet.
+    let (view, mut writer) = new_view(&topics());
+    for i in 0..600u64 {
+        let partition = (i % 2) as i32;
+        writer
+            .append("A", &event(at(0, partition, (i / 2) as i64), i))
+            .unwrap();
+    }
+    writer.advance(256);
+    assert_eq!(view.type_index("A").unwrap().settled_count(256), 256);
+    for i in 0..600u64 {
+        let Lookup::Found(found) = view.get("A", i) else {
+            panic!("#{i} not found");
+        };
+        assert_eq!(found.clock, i, "#{i}");
+        assert_eq!(found.settled, i < 256);
+    }
+}
+
+#[test]
 fn watermark_waits_for_partitions_being_read_not_idle_ones() {
     let lateness = 1_000;
     // Everyone being read: the lowest clock.
