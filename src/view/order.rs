@@ -76,6 +76,17 @@ impl StreamRead<'_> {
     }
 }
 
+/// Every stream, as one lookup reads it.
+fn read_all(streams: &[Arc<Stream>]) -> Vec<StreamRead<'_>> {
+    streams
+        .iter()
+        .map(|s| StreamRead {
+            slot: s.slot,
+            rows: s.rows.read(),
+        })
+        .collect()
+}
+
 /// The settled prefix of the numbering: for each index, which stream it came from.
 struct Settled {
     sources: Table<1>,
@@ -204,13 +215,7 @@ impl TypeIndex {
         // in the streams read below.
         let settled = self.settled();
         let streams = self.streams();
-        let reads: Vec<StreamRead<'_>> = streams
-            .iter()
-            .map(|s| StreamRead {
-                slot: s.slot,
-                rows: s.rows.read(),
-            })
-            .collect();
+        let reads = read_all(&streams);
         let sources = settled.sources.read();
         let (source, row) = if index < sources.len() {
             let source = sources.get(index, 0) as usize;
@@ -246,13 +251,7 @@ impl TypeIndex {
     /// The index of the event at `position`, if this type has it.
     pub fn index_of(&self, position: Position) -> Option<(u64, u64)> {
         let streams = self.streams();
-        let reads: Vec<StreamRead<'_>> = streams
-            .iter()
-            .map(|s| StreamRead {
-                slot: s.slot,
-                rows: s.rows.read(),
-            })
-            .collect();
+        let reads = read_all(&streams);
         let own = reads
             .iter()
             .find(|s| s.slot.topic == position.topic && s.slot.partition == position.partition)?;
@@ -313,13 +312,7 @@ impl TypeIndex {
         }
         let settled = self.settled();
         let streams = self.streams();
-        let reads: Vec<StreamRead<'_>> = streams
-            .iter()
-            .map(|s| StreamRead {
-                slot: s.slot,
-                rows: s.rows.read(),
-            })
-            .collect();
+        let reads = read_all(&streams);
         let mut taken = settled.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let streams_seen = reads.len().max(taken.len());
         taken.resize(streams_seen, 0);

@@ -441,3 +441,30 @@ impl TestApp {
         }
     }
 }
+
+/// Runs schemathesis (`st run`, installed by ./scripts/test.sh) against `schema` with
+/// every check, deterministic examples and `extra` arguments; fails the test on any
+/// problem, printing its report.
+pub async fn schemathesis(schema: String, extra: Vec<String>) {
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("st")
+            .args(["run", &schema, "--checks", "all", "--max-examples", "200"])
+            .args(["--generation-deterministic", "--workers", "1"])
+            .args(&extra)
+            .env("NO_COLOR", "1")
+            // It keeps a cache directory where it runs: not in the repository.
+            .current_dir(std::env::temp_dir())
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("st (schemathesis): {e}; run ./scripts/test.sh, which installs it"));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("Tested: "), "{report}");
+    println!("{report}");
+}
