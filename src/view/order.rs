@@ -76,6 +76,18 @@ impl StreamRead<'_> {
     }
 }
 
+/// The event in `rows` at `row` of the stream at `slot`.
+fn entry(slot: Slot, rows: &TableRead<'_, 2>, row: u64) -> Option<Entry> {
+    (row < rows.len()).then(|| Entry {
+        position: Position {
+            topic: slot.topic,
+            partition: slot.partition,
+            offset: rows.get(row, OFFSET) as i64,
+        },
+        clock: rows.get(row, CLOCK),
+    })
+}
+
 /// Every stream, as one lookup reads it.
 fn read_all(streams: &[Arc<Stream>]) -> Vec<StreamRead<'_>> {
     streams
@@ -214,27 +226,23 @@ impl TypeIndex {
         // Settled first: streams only grow after it, so every settled entry's row is
         // in the streams read below.
         let settled = self.settled();
+        let sources = settled.sources.read();
+        if index < sources.len() {
+            // The O(1) path: one stream, one rank, one row.
+            let source = sources.get(index, 0) as usize;
+            let row = settled.rank(&sources, source, index);
+            let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
+            let stream = streams.get(source)?;
+            return entry(stream.slot, &stream.rows.read(), row);
+        }
         let streams = self.streams();
         let reads = read_all(&streams);
-        let sources = settled.sources.read();
-        let (source, row) = if index < sources.len() {
-            let source = sources.get(index, 0) as usize;
-            (source, settled.rank(&sources, source, index))
-        } else {
-            let starts: Vec<u64> = (0..reads.len())
-                .map(|s| settled.rank(&sources, s, sources.len()))
-                .collect();
-            select(&reads, &starts, index - sources.len())?
-        };
+        let starts: Vec<u64> = (0..reads.len())
+            .map(|s| settled.rank(&sources, s, sources.len()))
+            .collect();
+        let (source, row) = select(&reads, &starts, index - sources.len())?;
         let stream = reads.get(source)?;
-        (row < stream.rows.len()).then(|| Entry {
-            position: Position {
-                topic: stream.slot.topic,
-                partition: stream.slot.partition,
-                offset: stream.rows.get(row, OFFSET) as i64,
-            },
-            clock: stream.rows.get(row, CLOCK),
-        })
+        entry(stream.slot, &stream.rows, row)
     }
 
     /// Events whose clock is below `clock`: the index of the first at or after it.
