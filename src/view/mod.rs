@@ -10,7 +10,8 @@
 //! (the caller computes it). The writer is told the watermark; events with a clock
 //! below it are settled, and their indexes never change again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -100,13 +101,16 @@ pub struct ViewWriter {
     shared: Arc<Shared>,
     // Each configured topic's rank by name, for the tie-break.
     name_ranks: Vec<u16>,
-    // Types with events not settled yet.
-    unsettled: BTreeSet<Arc<str>>,
-    unclassified_unsettled: bool,
+    // Types with events not settled yet, by the lowest clock they wait for: a
+    // watermark rise settles only the types it reaches, however many types there are.
+    // An entry whose clock is not its type's `queued` any more is stale and skipped.
+    queue: BinaryHeap<Reverse<(u64, Arc<str>)>>,
+    // The same for the unclassified index (u64::MAX: nothing to settle).
+    unclassified_head: u64,
     // The writer's own handles to the first few types' indexes: an append then
     // compares a few names instead of hashing one and locking a map shard (most
     // topics have a handful of types; later ones go through the map).
-    known: Vec<(Box<str>, Arc<TypeIndex>)>,
+    known: Vec<(Arc<str>, Arc<TypeIndex>)>,
 }
 
 /// How many types the writer keeps its own handle to.
@@ -122,8 +126,8 @@ pub fn new_view(topics: &Topics) -> (View, ViewWriter) {
         ViewWriter {
             shared,
             name_ranks: topics.name_ranks(),
-            unsettled: BTreeSet::new(),
-            unclassified_unsettled: false,
+            queue: BinaryHeap::new(),
+            unclassified_head: u64::MAX,
             known: Vec::new(),
         },
     )
@@ -285,12 +289,14 @@ impl ViewWriter {
     /// Appends an event to a type's index.
     pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<Placed, PositionError> {
         let (slot, offset) = self.slot(&event.position)?;
-        let index = self.index(event_type);
+        let (name, index) = self.index(event_type);
         index.push(slot, offset, event.clock, event.value_bytes);
-        if !self.unsettled.contains(event_type) {
-            self.unsettled.insert(Arc::from(event_type));
+        let placed = self.place(&index, event.clock);
+        if event.clock < index.queued.load(Ordering::Relaxed) {
+            index.queued.store(event.clock, Ordering::Relaxed);
+            self.queue.push(Reverse((event.clock, name)));
         }
-        Ok(self.place(&index, event.clock))
+        Ok(placed)
     }
 
     /// Appends an event to the unclassified index.
@@ -298,7 +304,7 @@ impl ViewWriter {
         let (slot, offset) = self.slot(&event.position)?;
         let index = self.shared.unclassified();
         index.push(slot, offset, event.clock, event.value_bytes);
-        self.unclassified_unsettled = true;
+        self.unclassified_head = self.unclassified_head.min(event.clock);
         Ok(self.place(&index, event.clock))
     }
 
@@ -317,20 +323,32 @@ impl ViewWriter {
 
     /// Raises the watermark to `watermark` (it never goes down) and settles every
     /// event below it. Call it often enough for lookups to see settled events as
-    /// such; it costs O(types with unsettled events + events settled).
+    /// such; it costs O(events settled + types they belong to × log types).
     pub fn advance(&mut self, watermark: u64) {
         let watermark = self.shared.watermark.load(Ordering::Relaxed).max(watermark);
-        let shared = &self.shared;
-        self.unsettled.retain(|event_type| {
-            shared.index(event_type).is_some_and(|index| {
-                index.settle(watermark, false);
-                index.settled_len() < index.len()
-            })
-        });
-        if self.unclassified_unsettled {
-            let index = shared.unclassified();
-            index.settle(watermark, false);
-            self.unclassified_unsettled = index.settled_len() < index.len();
+        while let Some(Reverse((clock, _))) = self.queue.peek()
+            && *clock < watermark
+        {
+            let Some(Reverse((clock, name))) = self.queue.pop() else {
+                break;
+            };
+            let Some(index) = self.shared.index(&name) else {
+                continue;
+            };
+            if index.queued.load(Ordering::Relaxed) != clock {
+                continue; // stale: queued again under a lower clock, or settled
+            }
+            let next = index.settle(watermark, false);
+            index
+                .queued
+                .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
+            if let Some(next) = next {
+                self.queue.push(Reverse((next, name)));
+            }
+        }
+        if self.unclassified_head < watermark {
+            let next = self.shared.unclassified().settle(watermark, false);
+            self.unclassified_head = next.unwrap_or(u64::MAX);
         }
         // Published after settling, so a lookup that sees an event settled finds it
         // in the settled prefix (or, briefly, selects it from the tails: same index).
@@ -351,16 +369,20 @@ impl ViewWriter {
             .iter()
             .map(|entry| (Arc::clone(entry.key()), Arc::clone(entry.value())))
             .collect();
+        self.queue.clear();
         for (name, index) in current {
             let kept = index.without_topic(topic, 0);
             dropped += index.len() - kept.len();
-            self.unsettled.insert(Arc::clone(&name));
+            if !kept.is_empty() {
+                kept.queued.store(0, Ordering::Relaxed);
+                self.queue.push(Reverse((0, Arc::clone(&name))));
+            }
             self.shared.types.insert(name, Arc::new(kept));
         }
         let unclassified = self.shared.unclassified();
         let kept = unclassified.without_topic(topic, 0);
         dropped += unclassified.len() - kept.len();
-        self.unclassified_unsettled = true;
+        self.unclassified_head = 0;
         *self
             .shared
             .unclassified
@@ -388,25 +410,22 @@ impl ViewWriter {
         ))
     }
 
-    /// The index of `event_type`, created if needed.
-    fn index(&mut self, event_type: &str) -> Arc<TypeIndex> {
-        if let Some((_, index)) = self.known.iter().find(|(name, _)| **name == *event_type) {
-            return Arc::clone(index);
+    /// The name (as the map holds it) and index of `event_type`, created if needed.
+    fn index(&mut self, event_type: &str) -> (Arc<str>, Arc<TypeIndex>) {
+        if let Some((name, index)) = self.known.iter().find(|(name, _)| **name == *event_type) {
+            return (Arc::clone(name), Arc::clone(index));
         }
-        let index = match self.shared.types.get(event_type) {
-            Some(entry) => Arc::clone(entry.value()),
-            None => Arc::clone(
-                self.shared
-                    .types
-                    .entry(Arc::from(event_type))
-                    .or_default()
-                    .value(),
-            ),
+        let (name, index) = match self.shared.types.get(event_type) {
+            Some(entry) => (Arc::clone(entry.key()), Arc::clone(entry.value())),
+            None => {
+                let entry = self.shared.types.entry(Arc::from(event_type)).or_default();
+                (Arc::clone(entry.key()), Arc::clone(entry.value()))
+            }
         };
         if self.known.len() < WRITER_KNOWN_TYPES {
-            self.known.push((event_type.into(), Arc::clone(&index)));
+            self.known.push((Arc::clone(&name), Arc::clone(&index)));
         }
-        index
+        (name, index)
     }
 }
 

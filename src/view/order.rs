@@ -117,10 +117,6 @@ impl Settled {
         }
     }
 
-    fn len(&self) -> u64 {
-        self.sources.len()
-    }
-
     /// Entries from `source` among the first `end` indexes (`end` at most `len`).
     fn rank(&self, sources: &TableRead<'_, 1>, source: usize, end: u64) -> u64 {
         let (from, base) = {
@@ -181,6 +177,9 @@ pub struct TypeIndex {
     len: AtomicU64,
     // Value bytes per topic, so dropping one topic's events keeps the rest exact.
     bytes: [AtomicU64; MAX_TOPICS],
+    // The writer's note of the lowest clock it queued this type under for settling
+    // (u64::MAX: not queued).
+    pub(super) queued: AtomicU64,
 }
 
 impl Default for TypeIndex {
@@ -190,6 +189,7 @@ impl Default for TypeIndex {
             settled: RwLock::new(Arc::new(Settled::new())),
             len: AtomicU64::new(0),
             bytes: std::array::from_fn(|_| AtomicU64::new(0)),
+            queued: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -289,8 +289,12 @@ impl TypeIndex {
     /// Appends an event (the writer only). Its row goes at the end of its partition's
     /// stream; the numbering places it by its key.
     pub(super) fn push(&self, slot: Slot, offset: u64, clock: u64, value_bytes: u64) {
+        // One writer: a load and a store, not a read-modify-write.
         if let Some(bytes) = self.bytes.get(usize::from(slot.topic.0)) {
-            bytes.fetch_add(value_bytes, Ordering::Relaxed);
+            bytes.store(
+                bytes.load(Ordering::Relaxed) + value_bytes,
+                Ordering::Relaxed,
+            );
         }
         let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(stream) = streams.iter().find(|s| s.slot == slot) {
@@ -307,13 +311,16 @@ impl TypeIndex {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(Arc::new(stream));
         }
-        self.len.fetch_add(1, Ordering::Release);
+        self.len
+            .store(self.len.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 
     /// Extends the settled prefix with every event whose clock is below `watermark`,
-    /// in key order (the writer only). An event that arrived with a clock below an
-    /// earlier watermark (late) makes the prefix be rebuilt first: `rebuild`.
-    pub(super) fn settle(&self, watermark: u64, rebuild: bool) {
+    /// in key order (the writer only); `rebuild` starts it again from nothing (after a
+    /// late event). Returns the lowest clock left unsettled, if any. A merge of the
+    /// streams by runs: each step takes every row of the lowest stream below the
+    /// next stream's head (a galloping search, so a run of one costs two reads).
+    pub(super) fn settle(&self, watermark: u64, rebuild: bool) -> Option<u64> {
         if rebuild {
             *self.settled.write().unwrap_or_else(PoisonError::into_inner) =
                 Arc::new(Settled::new());
@@ -324,25 +331,34 @@ impl TypeIndex {
         let mut taken = settled.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let streams_seen = reads.len().max(taken.len());
         taken.resize(streams_seen, 0);
+        let head = |s: usize, row: u64| (row < reads[s].rows.len()).then(|| reads[s].key(row));
+        let mut heads: Vec<Option<Key>> = (0..reads.len()).map(|s| head(s, taken[s])).collect();
         loop {
-            let next = reads
+            let order = heads
                 .iter()
                 .enumerate()
-                .filter(|(s, read)| taken[*s] < read.rows.len())
-                .map(|(s, read)| (read.key(taken[s]), s))
-                .min();
-            match next {
-                Some((key, source)) if key.clock < watermark => {
-                    settled.push(source, &mut taken);
-                }
-                _ => break,
+                .filter_map(|(s, key)| Some((key.as_ref()?, s)));
+            let Some((lowest, source)) = order.clone().min() else {
+                break;
+            };
+            if lowest.clock >= watermark {
+                break;
             }
+            let next = order
+                .filter(|(_, s)| *s != source)
+                .map(|(key, _)| *key)
+                .min();
+            let rows = &reads[source];
+            let end = gallop(taken[source], rows.rows.len(), |row| {
+                let key = rows.key(row);
+                key.clock < watermark && next.is_none_or(|next| key < next)
+            });
+            for _ in taken[source]..end {
+                settled.push(source, &mut taken);
+            }
+            heads[source] = head(source, end);
         }
-    }
-
-    /// Length of the materialized settled prefix.
-    pub(super) fn settled_len(&self) -> u64 {
-        self.settled().len()
+        heads.iter().flatten().map(|key| key.clock).min()
     }
 
     /// Events whose clock is below `watermark`: settled.
@@ -367,6 +383,35 @@ impl TypeIndex {
         kept.settle(watermark, false);
         kept
     }
+}
+
+/// The first row from `lo` (below `hi`) where `before` stops holding; `before` must
+/// hold for `lo` and, once false, stay false. O(log of the run's length).
+fn gallop(lo: u64, hi: u64, before: impl Fn(u64) -> bool) -> u64 {
+    let (mut low, mut step) = (lo, 1u64);
+    // Find a row where it fails, doubling the stride.
+    let mut high = loop {
+        let probe = low.saturating_add(step);
+        if probe >= hi {
+            break hi;
+        }
+        if !before(probe) {
+            break probe;
+        }
+        low = probe;
+        step = step.saturating_mul(2);
+    };
+    // Then the first failing row between.
+    low += 1;
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if before(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
 }
 
 /// The `k`-th (from 0) smallest key among `streams[s]`'s rows from `starts[s]` on:
