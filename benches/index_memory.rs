@@ -2,6 +2,9 @@
 //! arithmetic: 10M events over 3 partitions with realistic timestamps (1 to 10 ms
 //! apart, partitions and types picked at random), of 5 types and of one type, settled
 //! as ingest settles them. Per-event clocks included. Goal: at most 4 bytes per event.
+//! Then the cost of a rare type: 200,000 types of one event each (what a type rule
+//! picking a unique id makes, up to `classify.max_types`). Goal: at most 1,600 bytes
+//! a type, what a type cost before the bit-packed index.
 //! `cargo bench --bench index_memory`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -56,6 +59,31 @@ fn bytes_per_event(types: u64) -> f64 {
     used as f64 / EVENTS as f64
 }
 
+fn bytes_per_type(types: u64) -> f64 {
+    let topics = Topics::new(&["events".to_owned()]);
+    let before = dhat::HeapStats::get().curr_bytes;
+    let (view, mut writer) = new_view(&topics);
+    for n in 0..types {
+        let event = Appended {
+            position: Position {
+                topic: TopicId(0),
+                partition: (n % 3) as i32,
+                offset: (n / 3) as i64,
+            },
+            clock: 1_700_000_000_000 + n,
+            value_bytes: 200,
+        };
+        writer.append(&format!("id-{n:08}"), &event).unwrap();
+        if n % 10_000 == 0 {
+            writer.advance(1_700_000_000_000 + n);
+        }
+    }
+    assert_eq!(view.type_count() as u64, types);
+    let used = dhat::HeapStats::get().curr_bytes - before;
+    drop((view, writer));
+    used as f64 / types as f64
+}
+
 fn main() {
     // Criterion passes its own flags (`--bench`); this binary takes none.
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -67,4 +95,11 @@ fn main() {
              (goal <= 4: {verdict})"
         );
     }
+    let types = 200_000;
+    let per_type = bytes_per_type(types);
+    let verdict = if per_type <= 1_600.0 { "met" } else { "missed" };
+    println!(
+        "index_memory/rare_types: {per_type:.0} bytes/type at {types} types of one event \
+         (goal <= 1600: {verdict})"
+    );
 }

@@ -56,11 +56,13 @@ pub enum Unclassified {
     ReservedType,
     /// The position cannot be stored (partition or topic beyond the index's limits).
     PositionOutOfRange,
+    /// A new type beyond `classify.max_types` distinct types.
+    TooManyTypes,
 }
 
 impl Unclassified {
     /// Every reason, for reports that list all of them.
-    pub const ALL: [Unclassified; 13] = [
+    pub const ALL: [Unclassified; 14] = [
         Self::Tombstone,
         Self::EmptyValue,
         Self::InvalidJson,
@@ -74,6 +76,7 @@ impl Unclassified {
         Self::TypeTooLong,
         Self::ReservedType,
         Self::PositionOutOfRange,
+        Self::TooManyTypes,
     ];
 
     /// Stable snake_case name, used in logs, JSON and metric labels.
@@ -92,6 +95,7 @@ impl Unclassified {
             Self::TypeTooLong => "type_too_long",
             Self::ReservedType => "reserved_type",
             Self::PositionOutOfRange => "position_out_of_range",
+            Self::TooManyTypes => "too_many_types",
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// The one numbering: when it stops waiting for quiet partitions.
     pub order: OrderSettings,
+    /// The Prometheus scrape.
+    pub metrics: MetricsSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
 }
@@ -144,6 +146,10 @@ pub struct ClassifySettings {
     /// json_field: a top-level field name, or a JSON pointer like `/meta/type`;
     /// header: the header name; topic: ignored.
     pub name: String,
+    /// At most this many distinct types are indexed (declared route types among
+    /// them); an event of a new type beyond it goes to `unclassified` as
+    /// `too_many_types`. Protects memory from a rule that picks a unique id.
+    pub max_types: u64,
 }
 
 impl Default for ClassifySettings {
@@ -151,6 +157,7 @@ impl Default for ClassifySettings {
         ClassifySettings {
             by: ClassifyBy::JsonField,
             name: "type".into(),
+            max_types: 10_000,
         }
     }
 }
@@ -196,6 +203,23 @@ impl Default for OrderSettings {
     fn default() -> Self {
         OrderSettings {
             max_lateness_ms: 300_000,
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus scrape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Per-type series for at most this many types (those with the most events);
+    /// the rest are summed under `type="_other"`, so a scrape stays small.
+    pub max_type_series: usize,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            max_type_series: 500,
         }
     }
 }
@@ -402,6 +426,17 @@ impl Settings {
                 "must name the field or header that holds the type".into(),
             );
         }
+        let declared: std::collections::BTreeSet<&str> =
+            self.routes.iter().map(|r| r.event_type.as_str()).collect();
+        if self.classify.max_types < declared.len().max(1) as u64 {
+            problem(
+                "classify.max_types",
+                format!(
+                    "must be at least 1 and at least the {} types [[routes]] declare",
+                    declared.len()
+                ),
+            );
+        }
         for (i, route) in self.routes.iter().enumerate() {
             let key = format!("routes.{i}");
             if !route.path.starts_with('/') || route.path.len() < 2 {
@@ -500,7 +535,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} cache.max_bytes={} order.max_lateness_ms={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} order.max_lateness_ms={} metrics.max_type_series={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -516,8 +551,10 @@ impl Settings {
             self.http.cors_origins,
             self.classify.by,
             self.classify.name,
+            self.classify.max_types,
             self.cache.max_bytes,
             self.order.max_lateness_ms,
+            self.metrics.max_type_series,
             routes.join(", "),
         )
     }
@@ -754,6 +791,26 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn max_types_leaves_room_for_the_declared_types() {
+        let mut settings = Settings::default();
+        for (i, t) in ["a", "b", "a"].iter().enumerate() {
+            settings.routes.push(RouteSettings {
+                path: format!("/{i}"),
+                event_type: (*t).into(),
+                stats_key: None,
+            });
+        }
+        settings.classify.max_types = 2;
+        assert!(settings.problems().is_empty());
+        settings.classify.max_types = 1;
+        let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["classify.max_types"]);
+        settings.routes.clear();
+        settings.classify.max_types = 0;
+        assert_eq!(settings.problems().len(), 1);
     }
 
     #[test]

@@ -64,8 +64,14 @@ impl fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// A registry reporting on `view`, `ingest` and `cache`, plus request metrics.
-    pub fn new(view: View, ingest: Arc<IngestStatus>, cache: PayloadCache) -> Self {
+    /// A registry reporting on `view`, `ingest` and `cache`, plus request metrics;
+    /// per-type series for at most `max_type_series` types.
+    pub fn new(
+        view: View,
+        ingest: Arc<IngestStatus>,
+        cache: PayloadCache,
+        max_type_series: usize,
+    ) -> Self {
         let mut registry = Registry::default();
         // Families and histograms are handles onto shared storage: the registry
         // holds one clone, `Metrics` records through the other.
@@ -101,6 +107,7 @@ impl Metrics {
             view,
             ingest,
             cache,
+            max_type_series,
         }));
         Metrics {
             registry,
@@ -171,6 +178,27 @@ struct LiveState {
     view: View,
     ingest: Arc<IngestStatus>,
     cache: PayloadCache,
+    max_type_series: usize,
+}
+
+/// The `type` label under which the types beyond `metrics.max_type_series` are summed
+/// (a type of that name is summed there too, so no two series share a label).
+pub const OTHER_TYPES: &str = "_other";
+
+/// Per-type counts for the scrape: the `max_series` largest types by name, then the
+/// rest summed under [`OTHER_TYPES`] (only if there is a rest). The sum is unchanged.
+pub fn type_series(view: &View, max_series: usize) -> Vec<(String, u64)> {
+    let mut series = Vec::new();
+    let mut other: Option<u64> = None;
+    for (name, index) in view.types_by_count() {
+        if series.len() < max_series && name != OTHER_TYPES {
+            series.push((name, index.len()));
+        } else {
+            *other.get_or_insert(0) += index.len();
+        }
+    }
+    series.extend(other.map(|count| (OTHER_TYPES.to_owned(), count)));
+    series
 }
 
 impl fmt::Debug for LiveState {
@@ -183,11 +211,11 @@ impl Collector for LiveState {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let mut indexed = encoder.encode_descriptor(
             "analyzer_events_indexed",
-            "Events in the index, by type (equals /stats; drops if a topic is reset)",
+            "Events in the index, by type: the metrics.max_type_series largest, the rest summed as type=\"_other\" (the sum equals /stats; drops if a topic is reset)",
             None,
             MetricType::Counter,
         )?;
-        for (event_type, count) in self.view.counts() {
+        for (event_type, count) in type_series(&self.view, self.max_type_series) {
             ConstCounter::new(count).encode(indexed.encode_family(&[("type", event_type)])?)?;
         }
         let mut unclassified = encoder.encode_descriptor(
@@ -225,6 +253,11 @@ impl Collector for LiveState {
                 "analyzer_ingest_running",
                 "1 while the ingest thread runs (0 after a fatal error)",
                 i64::from(self.ingest.is_running()),
+            ),
+            (
+                "analyzer_types",
+                "Distinct event types indexed (declared ones included); capped by classify.max_types",
+                self.view.type_count() as i64,
             ),
             (
                 "analyzer_index_entries",
@@ -293,5 +326,44 @@ impl Collector for LiveState {
             metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::{Appended, Position, TopicId, Topics, new_view};
+
+    #[test]
+    fn type_series_keep_the_largest_and_sum_the_rest_as_other() {
+        let (view, mut writer) = new_view(&Topics::new(&["t".to_owned()]));
+        let mut offset = 0;
+        // Type k has k + 1 events; a type literally named "_other" has 1.
+        for (k, name) in ["a", "b", "c", "d", OTHER_TYPES].iter().enumerate() {
+            let events = if *name == OTHER_TYPES { 1 } else { k + 1 };
+            for _ in 0..events {
+                let position = Position {
+                    topic: TopicId(0),
+                    partition: 0,
+                    offset,
+                };
+                writer.append(name, &Appended::at(position)).unwrap();
+                offset += 1;
+            }
+        }
+        let series = type_series(&view, 2);
+        assert_eq!(
+            series,
+            [
+                ("d".to_owned(), 4),
+                ("c".to_owned(), 3),
+                (OTHER_TYPES.to_owned(), 2 + 1 + 1)
+            ]
+        );
+        assert_eq!(series.iter().map(|s| s.1).sum::<u64>(), view.total());
+        // Room for all: no _other but the type of that name, still alone.
+        let all = type_series(&view, 10);
+        assert_eq!(all.len(), 5);
+        assert_eq!(all.last(), Some(&(OTHER_TYPES.to_owned(), 1)));
     }
 }

@@ -73,6 +73,7 @@ impl Application {
         for route in &settings.routes {
             writer.declare(&route.event_type);
         }
+        writer.limit_types(settings.classify.max_types);
         let cache = PayloadCache::new(settings.cache.max_bytes);
         let reader = KafkaReader::new(
             topics.clone(),
@@ -87,7 +88,12 @@ impl Application {
             writer,
             cache.clone(),
         )?;
-        let metrics = Arc::new(Metrics::new(view.clone(), ingest.status(), cache.clone()));
+        let metrics = Arc::new(Metrics::new(
+            view.clone(),
+            ingest.status(),
+            cache.clone(),
+            settings.metrics.max_type_series,
+        ));
         let state = Data::new(AppState {
             view: view.clone(),
             fetcher: Fetcher::new(cache, reader, Arc::clone(&metrics)),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::web::{Data, Json};
+use actix_web::web::{Data, Json, Query};
 use apistos::{ApiComponent, JsonSchema, api_operation};
 use serde::{Deserialize, Serialize};
 
@@ -145,8 +145,10 @@ pub struct Status {
     pub partitions: Vec<PartitionStatus>,
     /// The numbering's watermark and how much of it is tentative.
     pub order: OrderStatus,
-    /// Per type.
+    /// Per type: the 1,000 with the most events unless `?types=all`.
     pub types: BTreeMap<String, TypeStatus>,
+    /// Types not listed in `types` (`?types=all` lists every one).
+    pub types_left_out: u64,
     /// Events without a type.
     pub unclassified: UnclassifiedStatus,
     /// Payload cache.
@@ -155,6 +157,27 @@ pub struct Status {
     pub duplicates_skipped: u64,
     /// Topics found deleted and recreated (or truncated), and re-read.
     pub topic_resets: u64,
+}
+
+/// How many types `/status` lists unless asked for all: a misconfigured type rule
+/// can make a million types, and a status page must stay small.
+pub const STATUS_TYPES: usize = 1_000;
+
+/// `/status` query: `?types=all` lists every type.
+#[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct StatusQuery {
+    /// `all`: every type, not only the 1,000 with the most events.
+    pub types: Option<TypesListed>,
+}
+
+/// Which types `/status` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[schemars(crate = "apistos")]
+#[serde(rename_all = "snake_case")]
+pub enum TypesListed {
+    /// Every type.
+    All,
 }
 
 fn type_status(index: &TypeIndex, topics: &Topics, watermark: u64) -> TypeStatus {
@@ -194,12 +217,14 @@ fn partition_status(p: PartitionReport) -> PartitionStatus {
     tag = "operations",
     operation_id = "get_status",
     summary = "Operational status",
-    description = "Version, uptime, broker connection, per-partition offsets and lag, per-type counts with first and last positions, unclassified counts by reason, payload cache figures.",
+    description = "Version, uptime, broker connection, per-partition offsets and lag, the numbering's watermark, per-type counts with first and last positions (the 1,000 largest types unless `types=all`), unclassified counts by reason, payload cache figures.",
+    error_code = 400,
     error_code = 401
 )]
 pub async fn get_status(
     _auth: BearerAuth,
     state: Data<AppState>,
+    query: Query<StatusQuery>,
 ) -> Result<Json<Status>, ApiError> {
     let ingest = &state.ingest;
     let brokers: Vec<BrokerStatus> = ingest
@@ -219,6 +244,13 @@ pub async fn get_status(
     };
     let cache = state.fetcher.cache().stats();
     let watermark = state.view.watermark();
+    let mut types = state.view.types_by_count();
+    let listed = match query.types {
+        Some(TypesListed::All) => types.len(),
+        None => types.len().min(STATUS_TYPES),
+    };
+    let types_left_out = (types.len() - listed) as u64;
+    types.truncate(listed);
     Ok(Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
@@ -240,12 +272,11 @@ pub async fn get_status(
             tentative: state.view.tentative(),
             late_events: state.view.late_events(),
         },
-        types: state
-            .view
-            .types()
+        types: types
             .into_iter()
             .map(|(name, index)| (name, type_status(&index, &state.topics, watermark)))
             .collect(),
+        types_left_out,
         unclassified: UnclassifiedStatus {
             by_reason: ingest
                 .unclassified_counts()

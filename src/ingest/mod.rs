@@ -31,7 +31,9 @@ use crate::classify::{Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole};
-use crate::view::{Appended, MAX_PARTITIONS, Placed, Position, TopicId, Topics, ViewWriter};
+use crate::view::{
+    Appended, MAX_PARTITIONS, Placed, Position, Refused, TopicId, Topics, ViewWriter,
+};
 
 mod status;
 
@@ -207,6 +209,7 @@ pub fn spawn(
             caught_up_at: None,
             max_lateness_ms,
             late_warnings: Throttled::default(),
+            too_many_types: TypeCapWarning::default(),
         },
     };
     let stop_flag = Arc::clone(&stop);
@@ -293,6 +296,35 @@ struct Indexer {
     /// watermark back.
     max_lateness_ms: u64,
     late_warnings: Throttled,
+    too_many_types: TypeCapWarning,
+}
+
+/// The warning for events refused by `classify.max_types`: the first at once, then
+/// at most one per interval, with the count since and the latest type as an example.
+#[derive(Default)]
+struct TypeCapWarning {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl TypeCapWarning {
+    fn refused(&mut self, cap: u64, example: &str) {
+        self.since += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now - last < REPEATED_WARNING_EVERY)
+        {
+            return;
+        }
+        let example: String = example.chars().take(100).collect();
+        warn!(
+            "classify.max_types ({cap}) reached: {} event(s) of new types went to unclassified as too_many_types, e.g. type {example:?}; a type rule that picks a unique id? (raise classify.max_types if the types are real)",
+            self.since
+        );
+        self.last = Some(now);
+        self.since = 0;
+    }
 }
 
 impl PartitionState {
@@ -587,10 +619,22 @@ impl Indexer {
             value_bytes: value.map_or(0, |v| v.len() as u64),
         };
         let appended = match classify(&self.rule, topic_name, message) {
-            Ok(event_type) => self.writer.append(&event_type, &event),
+            Ok(event_type) => match self.writer.append(&event_type, &event) {
+                Err(Refused::TooManyTypes { cap }) => {
+                    self.too_many_types.refused(cap, &event_type);
+                    self.status
+                        .count_unclassified(topic, Unclassified::TooManyTypes);
+                    self.writer
+                        .append_unclassified(&event)
+                        .map_err(Refused::from)
+                }
+                other => other,
+            },
             Err(reason) => {
                 self.status.count_unclassified(topic, reason);
-                self.writer.append_unclassified(&event)
+                self.writer
+                    .append_unclassified(&event)
+                    .map_err(Refused::from)
             }
         };
         match appended {
@@ -769,6 +813,7 @@ mod tests {
             caught_up_at: None,
             max_lateness_ms: 300_000,
             late_warnings: Throttled::default(),
+            too_many_types: TypeCapWarning::default(),
         };
         (view, indexer)
     }

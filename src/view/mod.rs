@@ -96,6 +96,20 @@ pub enum Placed {
     Late,
 }
 
+/// Why an event was not indexed under its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// Its position is beyond what the index can hold.
+    #[error(transparent)]
+    Position(#[from] PositionError),
+    /// Its type is new, and the index holds as many types as it may.
+    #[error("the index holds {cap} types already (classify.max_types)")]
+    TooManyTypes {
+        /// The cap.
+        cap: u64,
+    },
+}
+
 /// The one handle that appends to the index.
 pub struct ViewWriter {
     shared: Arc<Shared>,
@@ -111,6 +125,9 @@ pub struct ViewWriter {
     // compares a few names instead of hashing one and locking a map shard (most
     // topics have a handful of types; later ones go through the map).
     known: Vec<(Arc<str>, Arc<TypeIndex>)>,
+    // Distinct types indexed (declared ones included), and how many may be.
+    type_count: u64,
+    max_types: u64,
 }
 
 /// How many types the writer keeps its own handle to.
@@ -129,6 +146,8 @@ pub fn new_view(topics: &Topics) -> (View, ViewWriter) {
             queue: BinaryHeap::new(),
             unclassified_head: u64::MAX,
             known: Vec::new(),
+            type_count: 0,
+            max_types: u64::MAX,
         },
     )
 }
@@ -243,6 +262,21 @@ impl View {
             .collect()
     }
 
+    /// Every type's index, the largest first (ties by name).
+    pub fn types_by_count(&self) -> Vec<(String, Arc<TypeIndex>)> {
+        let mut types: Vec<(String, Arc<TypeIndex>, u64)> = self
+            .shared
+            .types
+            .iter()
+            .map(|e| (e.key().to_string(), Arc::clone(e.value()), e.value().len()))
+            .collect();
+        types.sort_unstable_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        types
+            .into_iter()
+            .map(|(name, index, _)| (name, index))
+            .collect()
+    }
+
     /// Exact event count per type (declared types included, with 0).
     pub fn counts(&self) -> BTreeMap<String, u64> {
         self.shared
@@ -250,6 +284,11 @@ impl View {
             .iter()
             .map(|entry| (entry.key().to_string(), entry.value().len()))
             .collect()
+    }
+
+    /// Distinct types (declared ones included).
+    pub fn type_count(&self) -> usize {
+        self.shared.types.len()
     }
 
     /// Total events indexed across all types, unclassified included.
@@ -281,15 +320,24 @@ impl View {
 }
 
 impl ViewWriter {
+    /// At most `max_types` distinct types from now on (declared ones included):
+    /// an event of a new type beyond that is refused.
+    pub fn limit_types(&mut self, max_types: u64) {
+        self.max_types = max_types;
+    }
+
     /// Makes a type known with zero events, so it shows in counts before any arrive.
+    /// It counts against the limit, which it may take past.
     pub fn declare(&mut self, event_type: &str) {
-        self.index(event_type);
+        self.index(event_type, true);
     }
 
     /// Appends an event to a type's index.
-    pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<Placed, PositionError> {
+    pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<Placed, Refused> {
         let (slot, offset) = self.slot(&event.position)?;
-        let (name, index) = self.index(event_type);
+        let (name, index) = self.index(event_type, false).ok_or(Refused::TooManyTypes {
+            cap: self.max_types,
+        })?;
         index.push(slot, offset, event.clock, event.value_bytes);
         let placed = self.place(&index, event.clock);
         if event.clock < index.queued.load(Ordering::Relaxed) {
@@ -371,7 +419,7 @@ impl ViewWriter {
             .collect();
         self.queue.clear();
         for (name, index) in current {
-            let kept = index.without_topic(topic, 0);
+            let kept = index.without_topic(topic);
             dropped += index.len() - kept.len();
             if !kept.is_empty() {
                 kept.queued.store(0, Ordering::Relaxed);
@@ -380,7 +428,7 @@ impl ViewWriter {
             self.shared.types.insert(name, Arc::new(kept));
         }
         let unclassified = self.shared.unclassified();
-        let kept = unclassified.without_topic(topic, 0);
+        let kept = unclassified.without_topic(topic);
         dropped += unclassified.len() - kept.len();
         self.unclassified_head = 0;
         *self
@@ -410,22 +458,25 @@ impl ViewWriter {
         ))
     }
 
-    /// The name (as the map holds it) and index of `event_type`, created if needed.
-    fn index(&mut self, event_type: &str) -> (Arc<str>, Arc<TypeIndex>) {
+    /// The name (as the map holds it) and index of `event_type`, created if needed
+    /// and below the limit (or `always`).
+    fn index(&mut self, event_type: &str, always: bool) -> Option<(Arc<str>, Arc<TypeIndex>)> {
         if let Some((name, index)) = self.known.iter().find(|(name, _)| **name == *event_type) {
-            return (Arc::clone(name), Arc::clone(index));
+            return Some((Arc::clone(name), Arc::clone(index)));
         }
         let (name, index) = match self.shared.types.get(event_type) {
             Some(entry) => (Arc::clone(entry.key()), Arc::clone(entry.value())),
-            None => {
+            None if always || self.type_count < self.max_types => {
+                self.type_count += 1;
                 let entry = self.shared.types.entry(Arc::from(event_type)).or_default();
                 (Arc::clone(entry.key()), Arc::clone(entry.value()))
             }
+            None => return None,
         };
         if self.known.len() < WRITER_KNOWN_TYPES {
             self.known.push((Arc::clone(&name), Arc::clone(&index)));
         }
-        (name, index)
+        Some((name, index))
     }
 }
 

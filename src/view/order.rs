@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::packed::{BLOCK, Shape, Table, TableRead};
-use super::position::{MAX_TOPICS, Position, TopicId};
+use super::position::{Position, TopicId};
 
 const OFFSET: usize = 0;
 const CLOCK: usize = 1;
@@ -45,6 +45,9 @@ struct Key {
 struct Stream {
     slot: Slot,
     rows: Table<2>,
+    // The size of their values, kept per partition so that dropping a topic's
+    // streams keeps the rest exact (and a rare type carries no per-topic array).
+    bytes: AtomicU64,
 }
 
 /// A stream as one lookup reads it.
@@ -130,9 +133,7 @@ impl Settled {
                 .unwrap_or(0);
             (mark as u64 * BLOCK as u64, base)
         };
-        base + (from..end)
-            .filter(|&i| sources.get(i, 0) == source as u64)
-            .count() as u64
+        base + sources.count_equal(0, source as u64, from, end)
     }
 
     /// Appends `source` as the next index (the writer only).
@@ -175,8 +176,6 @@ pub struct TypeIndex {
     streams: RwLock<Vec<Arc<Stream>>>,
     settled: RwLock<Arc<Settled>>,
     len: AtomicU64,
-    // Value bytes per topic, so dropping one topic's events keeps the rest exact.
-    bytes: [AtomicU64; MAX_TOPICS],
     // The writer's note of the lowest clock it queued this type under for settling
     // (u64::MAX: not queued).
     pub(super) queued: AtomicU64,
@@ -188,7 +187,6 @@ impl Default for TypeIndex {
             streams: RwLock::default(),
             settled: RwLock::new(Arc::new(Settled::new())),
             len: AtomicU64::new(0),
-            bytes: std::array::from_fn(|_| AtomicU64::new(0)),
             queued: AtomicU64::new(u64::MAX),
         }
     }
@@ -207,7 +205,11 @@ impl TypeIndex {
 
     /// Total size of the values of this type's events.
     pub fn value_bytes(&self) -> u64 {
-        self.bytes.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+        let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
+        streams
+            .iter()
+            .map(|s| s.bytes.load(Ordering::Relaxed))
+            .sum()
     }
 
     fn streams(&self) -> Vec<Arc<Stream>> {
@@ -289,27 +291,25 @@ impl TypeIndex {
     /// Appends an event (the writer only). Its row goes at the end of its partition's
     /// stream; the numbering places it by its key.
     pub(super) fn push(&self, slot: Slot, offset: u64, clock: u64, value_bytes: u64) {
-        // One writer: a load and a store, not a read-modify-write.
-        if let Some(bytes) = self.bytes.get(usize::from(slot.topic.0)) {
-            bytes.store(
-                bytes.load(Ordering::Relaxed) + value_bytes,
-                Ordering::Relaxed,
-            );
-        }
         let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(stream) = streams.iter().find(|s| s.slot == slot) {
             stream.rows.push([offset, clock]);
+            // One writer: a load and a store, not a read-modify-write.
+            let bytes = stream.bytes.load(Ordering::Relaxed);
+            stream.bytes.store(bytes + value_bytes, Ordering::Relaxed);
         } else {
             drop(streams);
             let stream = Stream {
                 slot,
                 rows: Table::new([Shape::Rising, Shape::Rising]),
+                bytes: AtomicU64::new(value_bytes),
             };
             stream.rows.push([offset, clock]);
-            self.streams
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Arc::new(stream));
+            let mut streams = self.streams.write().unwrap_or_else(PoisonError::into_inner);
+            if streams.len() < 4 {
+                streams.reserve_exact(1); // most types live in a few partitions
+            }
+            streams.push(Arc::new(stream));
         }
         self.len
             .store(self.len.load(Ordering::Relaxed) + 1, Ordering::Release);
@@ -366,21 +366,19 @@ impl TypeIndex {
         self.count_before_clock(watermark)
     }
 
-    /// A copy without the events of `topic`, settled up to `watermark`.
-    pub(super) fn without_topic(&self, topic: TopicId, watermark: u64) -> TypeIndex {
+    /// A copy without the events of `topic`, nothing settled yet.
+    pub(super) fn without_topic(&self, topic: TopicId) -> TypeIndex {
         let kept = TypeIndex::default();
         for stream in self.streams().iter().filter(|s| s.slot.topic != topic) {
             let rows = stream.rows.read();
             for row in 0..rows.len() {
                 kept.push(stream.slot, rows.get(row, OFFSET), rows.get(row, CLOCK), 0);
             }
-        }
-        for (t, bytes) in self.bytes.iter().enumerate() {
-            if t != usize::from(topic.0) {
-                kept.bytes[t].store(bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            if let Some(copy) = kept.streams().last() {
+                copy.bytes
+                    .store(stream.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
-        kept.settle(watermark, false);
         kept
     }
 }

@@ -229,6 +229,26 @@ fn removing_a_topic_keeps_the_other_topics_in_order() {
 }
 
 #[test]
+fn new_types_beyond_the_limit_are_refused_and_declared_ones_count() {
+    let (view, mut writer) = new_view(&topics());
+    writer.declare("route_type");
+    writer.limit_types(3);
+    writer.append("A", &event(at(0, 0, 0), 1)).unwrap();
+    writer.append("B", &event(at(0, 0, 1), 1)).unwrap();
+    assert_eq!(
+        writer.append("C", &event(at(0, 0, 2), 1)),
+        Err(Refused::TooManyTypes { cap: 3 })
+    );
+    // Known types keep being indexed; so is the declared one.
+    writer.append("A", &event(at(0, 0, 3), 1)).unwrap();
+    writer.append("route_type", &event(at(0, 0, 4), 1)).unwrap();
+    assert_eq!(view.type_count(), 3);
+    assert_eq!(view.get("C", 0), Lookup::UnknownType);
+    let by_count: Vec<String> = view.types_by_count().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(by_count, ["A", "B", "route_type"]);
+}
+
+#[test]
 fn declared_type_counts_zero_and_is_known() {
     let (view, mut writer) = new_view(&topics());
     writer.declare("heart_rate");

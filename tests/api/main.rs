@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod bounds;
 mod cli;
 mod conformance;
 mod demo;
