@@ -12,7 +12,10 @@
 //! 5. tailing: one event produced after catch-up, from delivery to `/stats`, against
 //!    a plain consumer tailing the same topic;
 //! 6. an outage: 10 concurrent cold lookups with the broker gone, each answered 503
-//!    within the point-read timeout (2 s), waiting for a pooled consumer included.
+//!    within the point-read timeout (2 s), waiting for a pooled consumer included;
+//! 7. a type rule gone wrong: every event of its own type (`E2E_TYPE_EVENTS`,
+//!    1,000,000; 0 skips), cache off, default configuration: RSS and the size of
+//!    `/metrics`, `/status` and `/stats`, against `E2E_BASELINE_BIN` when given.
 //!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
@@ -128,6 +131,17 @@ impl Broker {
 
     /// Creates `name` and fills it with `events` mixed events; returns per-type counts.
     fn topic(&self, name: &str, partitions: i32, events: u64) -> Vec<u64> {
+        self.topic_with(name, partitions, events, event)
+    }
+
+    /// As [`Broker::topic`], with values made by `event`.
+    fn topic_with(
+        &self,
+        name: &str,
+        partitions: i32,
+        events: u64,
+        event: fn(u64) -> Vec<u8>,
+    ) -> Vec<u64> {
         let status = Command::new(&self.bin)
             .args(["topic", "create", name, "--partitions"])
             .arg(partitions.to_string())
@@ -137,7 +151,7 @@ impl Broker {
             .unwrap();
         assert!(status.success(), "tansu topic create {name}");
         let started = Instant::now();
-        let counts = produce(&self.address, name, partitions, events);
+        let counts = produce_with(&self.address, name, partitions, events, event);
         eprintln!(
             "  produced {events} events to {name} ({partitions} partitions) in {:.1?}",
             started.elapsed()
@@ -160,9 +174,17 @@ fn type_of(i: u64) -> usize {
 }
 
 fn event(i: u64) -> Vec<u8> {
+    event_of_type(i, TYPES[type_of(i)])
+}
+
+/// An event whose type is its own sequence number: a type rule that picks an id.
+fn event_of_its_own_type(i: u64) -> Vec<u8> {
+    event_of_type(i, &format!("id-{i:08}"))
+}
+
+fn event_of_type(i: u64, event_type: &str) -> Vec<u8> {
     let head = format!(
-        r#"{{"type":"{}","patient":"p-{:06}","seq":{i},"recorded_at":"2026-11-23T20:{:02}:{:02}Z","reading":{{"value":{},"unit":"u"}},"note":""#,
-        TYPES[type_of(i)],
+        r#"{{"type":"{event_type}","patient":"p-{:06}","seq":{i},"recorded_at":"2026-11-23T20:{:02}:{:02}Z","reading":{{"value":{},"unit":"u"}},"note":""#,
         i % 997,
         (i / 60) % 60,
         i % 60,
@@ -175,6 +197,16 @@ fn event(i: u64) -> Vec<u8> {
 }
 
 fn produce(brokers: &str, topic: &str, partitions: i32, events: u64) -> Vec<u64> {
+    produce_with(brokers, topic, partitions, events, event)
+}
+
+fn produce_with(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    events: u64,
+    event: fn(u64) -> Vec<u8>,
+) -> Vec<u64> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
@@ -738,6 +770,35 @@ fn main() {
             format!("{:.1} B/event", bytes as f64 / count as f64),
             "report",
         );
+    }
+
+    // 7. Every event of its own type.
+    let type_events = env_number("E2E_TYPE_EVENTS", 1_000_000);
+    if type_events > 0 {
+        broker.topic_with("e2e-types", 3, type_events, event_of_its_own_type);
+        let baseline = std::env::var_os("E2E_BASELINE_BIN").is_some();
+        for earlier in [false, true].into_iter().filter(|e| !e || baseline) {
+            let (analyzer, took) =
+                Analyzer::start_with(&broker, "e2e-types", 0, &[], earlier, &work);
+            let who = if earlier { "E2E_BASELINE_BIN" } else { "this build" };
+            let size = |path: &str| http_get(analyzer.port, path).1.len();
+            row(
+                &format!("{type_events} events of as many types, cache off, {who}"),
+                format!(
+                    "ready in {:.1} s, RSS {:.0} MiB",
+                    took.as_secs_f64(),
+                    analyzer.rss_bytes() as f64 / MIB as f64
+                ),
+                format!(
+                    "/metrics {:.1} MB, /status {:.1} MB, /stats {:.1} MB",
+                    size("/metrics") as f64 / 1e6,
+                    size("/status") as f64 / 1e6,
+                    size("/stats") as f64 / 1e6
+                ),
+                "-".into(),
+                "report",
+            );
+        }
     }
 
     // 5. Tailing: produce-to-visible delay after catch-up, against a plain consumer
