@@ -780,7 +780,11 @@ fn main() {
         for earlier in [false, true].into_iter().filter(|e| !e || baseline) {
             let (analyzer, took) =
                 Analyzer::start_with(&broker, "e2e-types", 0, &[], earlier, &work);
-            let who = if earlier { "E2E_BASELINE_BIN" } else { "this build" };
+            let who = if earlier {
+                "E2E_BASELINE_BIN"
+            } else {
+                "this build"
+            };
             let size = |path: &str| http_get(analyzer.port, path).1.len();
             row(
                 &format!("{type_events} events of as many types, cache off, {who}"),

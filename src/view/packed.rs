@@ -72,7 +72,13 @@ impl<const N: usize> Sealed<N> {
             line.low = signed.iter().copied().min().unwrap_or(0);
             let high = signed.iter().copied().max().unwrap_or(0);
             let span = high.wrapping_sub(line.low) as u64;
-            line.width = (64 - span.leading_zeros()) as u8;
+            let width = 64 - span.leading_zeros();
+            // A Small column's width is a power of two, so a field never straddles
+            // words and `count_equal` can work a word at a time.
+            line.width = match shapes[c] {
+                Shape::Small if width > 0 => width.next_power_of_two() as u8,
+                _ => width as u8,
+            };
             for (r, s) in signed.iter().enumerate() {
                 residuals[r][c] = s.wrapping_sub(line.low) as u64;
             }
@@ -108,7 +114,9 @@ impl<const N: usize> Sealed<N> {
         self.words.len() * size_of::<u64>()
     }
 
-    /// Rows in `rows` whose `column` equals `value`, reading the bits in a tight loop.
+    /// Rows in `rows` whose `column` equals `value`: for a `Small` column (its width a
+    /// power of two) a word at a time, XOR against the value repeated, each field's
+    /// bits folded into its lowest, and a popcount.
     fn count_equal(&self, column: usize, value: u64, rows: std::ops::Range<usize>) -> u64 {
         let start: usize = self.lines[..column]
             .iter()
@@ -116,16 +124,48 @@ impl<const N: usize> Sealed<N> {
             .sum();
         let line = &self.lines[column];
         let width = usize::from(line.width);
-        if line.rise != 0 || line.first != 0 {
-            // A Rising column: no shortcut (rank counts only Small ones).
+        let stored = value.wrapping_sub(line.low as u64);
+        let small = line.rise == 0 && line.first == 0;
+        if !small || width > 32 || !width.is_power_of_two() && width != 0 {
             return rows.filter(|&r| self.get(r, column) == value).count() as u64;
         }
-        let stored = value.wrapping_sub(line.low as u64);
-        if width < 64 && stored >> width != 0 {
+        if width == 0 {
+            return if stored == 0 { rows.len() as u64 } else { 0 };
+        }
+        if stored >> width != 0 {
             return 0;
         }
-        rows.filter(|&r| read_bits(&self.words, start + r * width, width) == stored)
-            .count() as u64
+        let per_word = 64 / width;
+        let lowest_bits = u64::MAX / ((1u64 << width) - 1); // 0x5555.. for width 2
+        let pattern = stored * lowest_bits;
+        let mut count = 0;
+        let mut row = rows.start;
+        while row < rows.end {
+            // `start` is a multiple of 64 (BLOCK * width bits per column).
+            let word = self
+                .words
+                .get((start + row * width) / 64)
+                .copied()
+                .unwrap_or(0);
+            let first = row % per_word;
+            let last = per_word.min(first + (rows.end - row));
+            let mut folded = word ^ pattern;
+            let mut shift = 1;
+            while shift < width {
+                folded |= folded >> shift;
+                shift <<= 1;
+            }
+            let high = if last * width == 64 {
+                u64::MAX
+            } else {
+                (1u64 << (last * width)) - 1
+            };
+            let mask = high & !((1u64 << (first * width)) - 1);
+            let differing = (folded & lowest_bits & mask).count_ones() as usize;
+            count += (last - first - differing) as u64;
+            row += last - first;
+        }
+        count
     }
 }
 
