@@ -794,10 +794,10 @@ fn main() {
                     analyzer.rss_bytes() as f64 / MIB as f64
                 ),
                 format!(
-                    "/metrics {:.1} MB, /status {:.1} MB, /stats {:.1} MB",
-                    size("/metrics") as f64 / 1e6,
-                    size("/status") as f64 / 1e6,
-                    size("/stats") as f64 / 1e6
+                    "/metrics {:.0} KB, /status {:.0} KB, /stats {:.0} KB",
+                    size("/metrics") as f64 / 1e3,
+                    size("/status") as f64 / 1e3,
+                    size("/stats") as f64 / 1e3
                 ),
                 "-".into(),
                 "report",
