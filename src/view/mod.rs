@@ -121,6 +121,14 @@ pub struct ViewWriter {
     queue: BinaryHeap<Reverse<(u64, Arc<str>)>>,
     // The same for the unclassified index (u64::MAX: nothing to settle).
     unclassified_head: u64,
+    // Types (or `unclassified`) whose settled prefix a late event invalidated, waiting
+    // for quiet before it is merged again: a burst of late events (a backfill with
+    // old timestamps) costs one O(n) merge, not one per event.
+    rebuilds: BTreeMap<Arc<str>, Rebuild>,
+    // For types rebuilt before: how many quiet `advance` calls the next rebuild waits.
+    rebuilt: BTreeMap<Arc<str>, u32>,
+    // `unclassified` as a key of `rebuilds`, made once.
+    unclassified_name: Arc<str>,
     // The writer's own handles to the first few types' indexes: an append then
     // compares a few names instead of hashing one and locking a map shard (most
     // topics have a handful of types; later ones go through the map).
@@ -129,6 +137,20 @@ pub struct ViewWriter {
     type_count: u64,
     max_types: u64,
 }
+
+/// A settled prefix waiting to be merged again after late events.
+#[derive(Debug, Clone, Copy)]
+struct Rebuild {
+    /// `advance` calls since the latest late event.
+    quiet: u32,
+    /// How many it waits for: 100 (a second, at ingest's pace) doubling with each
+    /// rebuild of the same type, up to 6,400, so steady late events cost one merge a
+    /// minute at most.
+    needed: u32,
+}
+
+const REBUILD_AFTER_QUIET: u32 = 100;
+const REBUILD_AFTER_QUIET_MAX: u32 = REBUILD_AFTER_QUIET << 6;
 
 /// How many types the writer keeps its own handle to.
 const WRITER_KNOWN_TYPES: usize = 8;
@@ -145,6 +167,9 @@ pub fn new_view(topics: &Topics) -> (View, ViewWriter) {
             name_ranks: topics.name_ranks(),
             queue: BinaryHeap::new(),
             unclassified_head: u64::MAX,
+            rebuilds: BTreeMap::new(),
+            rebuilt: BTreeMap::new(),
+            unclassified_name: Arc::from(UNCLASSIFIED),
             known: Vec::new(),
             type_count: 0,
             max_types: u64::MAX,
@@ -339,7 +364,7 @@ impl ViewWriter {
             cap: self.max_types,
         })?;
         index.push(slot, offset, event.clock, event.value_bytes);
-        let placed = self.place(&index, event.clock);
+        let placed = self.place(&name, &index, event.clock);
         if event.clock < index.queued.load(Ordering::Relaxed) {
             index.queued.store(event.clock, Ordering::Relaxed);
             self.queue.push(Reverse((event.clock, name)));
@@ -353,20 +378,35 @@ impl ViewWriter {
         let index = self.shared.unclassified();
         index.push(slot, offset, event.clock, event.value_bytes);
         self.unclassified_head = self.unclassified_head.min(event.clock);
-        Ok(self.place(&index, event.clock))
+        let name = Arc::clone(&self.unclassified_name);
+        Ok(self.place(&name, &index, event.clock))
     }
 
     /// A late event (clock below the watermark) belongs inside the settled prefix:
-    /// it is rebuilt at once, so the index always answers by the rule. Rare: O(n).
-    fn place(&self, index: &TypeIndex, clock: u64) -> Placed {
+    /// the prefix is dropped at once (O(1)), so lookups keep answering by the rule
+    /// (by selection, O(partitions × log n)), and merged again once late events stop.
+    fn place(&mut self, name: &Arc<str>, index: &TypeIndex, clock: u64) -> Placed {
         let watermark = self.shared.watermark.load(Ordering::Relaxed);
-        if clock < watermark {
-            self.shared.late.fetch_add(1, Ordering::Relaxed);
-            index.settle(watermark, true);
-            Placed::Late
-        } else {
-            Placed::InOrder
+        if clock >= watermark {
+            return Placed::InOrder;
         }
+        self.shared.late.fetch_add(1, Ordering::Relaxed);
+        index.invalidate_settled();
+        match self.rebuilds.get_mut(name) {
+            Some(rebuild) => rebuild.quiet = 0,
+            None => {
+                let rebuild = Rebuild {
+                    quiet: 0,
+                    needed: self
+                        .rebuilt
+                        .get(name)
+                        .copied()
+                        .unwrap_or(REBUILD_AFTER_QUIET),
+                };
+                self.rebuilds.insert(Arc::clone(name), rebuild);
+            }
+        }
+        Placed::Late
     }
 
     /// Raises the watermark to `watermark` (it never goes down) and settles every
@@ -383,10 +423,10 @@ impl ViewWriter {
             let Some(index) = self.shared.index(&name) else {
                 continue;
             };
-            if index.queued.load(Ordering::Relaxed) != clock {
-                continue; // stale: queued again under a lower clock, or settled
+            if index.queued.load(Ordering::Relaxed) != clock || self.rebuilds.contains_key(&name) {
+                continue; // stale (queued again lower, or settled), or waiting to rebuild
             }
-            let next = index.settle(watermark, false);
+            let next = index.settle(watermark);
             index
                 .queued
                 .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -394,13 +434,46 @@ impl ViewWriter {
                 self.queue.push(Reverse((next, name)));
             }
         }
-        if self.unclassified_head < watermark {
-            let next = self.shared.unclassified().settle(watermark, false);
+        let unclassified_waits = self.rebuilds.contains_key(UNCLASSIFIED);
+        if self.unclassified_head < watermark && !unclassified_waits {
+            let next = self.shared.unclassified().settle(watermark);
             self.unclassified_head = next.unwrap_or(u64::MAX);
         }
+        self.rebuild_quiet_ones(watermark);
         // Published after settling, so a lookup that sees an event settled finds it
         // in the settled prefix (or, briefly, selects it from the tails: same index).
         self.shared.watermark.store(watermark, Ordering::Release);
+    }
+
+    /// Merges again the settled prefixes that late events dropped, once they have
+    /// been quiet long enough; the next wait for the same type is twice as long.
+    fn rebuild_quiet_ones(&mut self, watermark: u64) {
+        let mut done = Vec::new();
+        for (name, rebuild) in &mut self.rebuilds {
+            rebuild.quiet += 1;
+            if rebuild.quiet < rebuild.needed {
+                continue;
+            }
+            if let Some(index) = self.shared.index(name) {
+                let next = index.settle(watermark);
+                if **name == *UNCLASSIFIED {
+                    self.unclassified_head = next.unwrap_or(u64::MAX);
+                } else {
+                    index
+                        .queued
+                        .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
+                    if let Some(next) = next {
+                        self.queue.push(Reverse((next, Arc::clone(name))));
+                    }
+                }
+            }
+            done.push(Arc::clone(name));
+        }
+        for name in done {
+            self.rebuilds.remove(&name);
+            let needed = self.rebuilt.entry(name).or_insert(REBUILD_AFTER_QUIET);
+            *needed = (*needed * 2).min(REBUILD_AFTER_QUIET_MAX);
+        }
     }
 
     /// Drops every entry of `topic` (its log was deleted or truncated), keeping the
@@ -408,6 +481,7 @@ impl ViewWriter {
     /// watermark starts again from 0, as the topic is read again from its beginning.
     pub fn remove_topic(&mut self, topic: TopicId) -> u64 {
         self.known.clear(); // they name the indexes being replaced
+        self.rebuilds.clear(); // every prefix is merged again from nothing anyway
         self.shared.watermark.store(0, Ordering::Release);
         let mut dropped = 0;
         // Rebuilt outside the map's locks, then swapped in one by one.

@@ -316,15 +316,10 @@ impl TypeIndex {
     }
 
     /// Extends the settled prefix with every event whose clock is below `watermark`,
-    /// in key order (the writer only); `rebuild` starts it again from nothing (after a
-    /// late event). Returns the lowest clock left unsettled, if any. A merge of the
+    /// in key order (the writer only). Returns the lowest clock left unsettled, if any. A merge of the
     /// streams by runs: each step takes every row of the lowest stream below the
     /// next stream's head (a galloping search, so a run of one costs two reads).
-    pub(super) fn settle(&self, watermark: u64, rebuild: bool) -> Option<u64> {
-        if rebuild {
-            *self.settled.write().unwrap_or_else(PoisonError::into_inner) =
-                Arc::new(Settled::new());
-        }
+    pub(super) fn settle(&self, watermark: u64) -> Option<u64> {
         let settled = self.settled();
         let streams = self.streams();
         let reads = read_all(&streams);
@@ -359,6 +354,18 @@ impl TypeIndex {
             heads[source] = head(source, end);
         }
         heads.iter().flatten().map(|key| key.clock).min()
+    }
+
+    /// Forgets the settled prefix (O(1)): lookups select from the streams, by the same
+    /// rule, until the next `settle` merges it again. What a late event calls for.
+    pub(super) fn invalidate_settled(&self) {
+        *self.settled.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Settled::new());
+    }
+
+    /// Length of the materialized settled prefix.
+    #[cfg(test)]
+    pub(super) fn settled_len(&self) -> u64 {
+        self.settled().sources.len()
     }
 
     /// Events whose clock is below `watermark`: settled.

@@ -101,25 +101,39 @@ fn a_late_event_takes_its_place_and_is_counted() {
     }
     writer.advance(100);
     assert_eq!(view.tentative(), 0);
-    // Partition 1 was idle; its first record has clock 12, below the watermark.
+    let order = |view: &View| -> Vec<Position> {
+        (0..6)
+            .filter_map(|i| found_position(view.get("A", i)))
+            .collect()
+    };
+    let by_rule = [
+        at(0, 0, 0),
+        at(0, 0, 1),
+        at(0, 0, 2),
+        at(0, 1, 0),
+        at(0, 0, 3),
+        at(0, 0, 4),
+    ];
+    // Partition 1 was quiet; its first record has clock 12, below the watermark. It
+    // takes its place at once (the settled prefix is dropped, lookups select).
     let placed = writer.append("A", &event(at(0, 1, 0), 12)).unwrap();
     assert_eq!(placed, Placed::Late);
     assert_eq!(view.late_events(), 1);
-    writer.advance(100);
-    let order: Vec<Position> = (0..6)
-        .filter_map(|i| found_position(view.get("A", i)))
-        .collect();
-    assert_eq!(
-        order,
-        [
-            at(0, 0, 0),
-            at(0, 0, 1),
-            at(0, 0, 2),
-            at(0, 1, 0),
-            at(0, 0, 3),
-            at(0, 0, 4)
-        ]
-    );
+    assert_eq!(order(&view), by_rule);
+    let index = view.type_index("A").unwrap();
+    assert_eq!(index.settled_len(), 0);
+    // A burst of late events costs one merge, after a quiet second of advances.
+    for offset in 1..50 {
+        writer.append("A", &event(at(0, 1, offset), 13)).unwrap();
+        writer.advance(100);
+        assert_eq!(index.settled_len(), 0);
+    }
+    for _ in 0..REBUILD_AFTER_QUIET {
+        writer.advance(100);
+    }
+    assert_eq!(index.settled_len(), 55);
+    assert_eq!(found_position(view.get("A", 3)), Some(at(0, 1, 0)));
+    assert_eq!(found_position(view.get("A", 54)), Some(at(0, 0, 4)));
     // The watermark never goes down.
     writer.advance(50);
     assert_eq!(view.watermark(), 100);
