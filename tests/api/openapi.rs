@@ -82,7 +82,16 @@ async fn spec_documents_every_status_and_alias_routes() {
     assert_eq!(stats["required"], serde_json::json!(["num_bp"]));
     assert_eq!(stats["properties"]["num_bp"]["type"], "integer");
     assert_eq!(stats["additionalProperties"]["type"], "integer");
+    // Swagger UI, from the binary: the page, its script pointing at the document.
     let docs = app.get("/docs").await;
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .contains("/docs/swagger-ui-bundle.js")
+    );
+    let init = app.get("/docs/init.js").await.text().await.unwrap();
+    assert!(init.contains("/openapi.json") && init.contains("validatorUrl: null"));
+    assert_eq!(app.get("/docs/nothing.js").await.status(), 404);
 }
