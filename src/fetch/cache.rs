@@ -4,8 +4,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use bytes::Bytes;
-
 use super::Payload;
 use crate::view::{Position, TopicId};
 
@@ -53,14 +51,14 @@ impl CacheState {
             return false;
         };
         if let Some((_, payload)) = self.partitions.get_mut(&key).and_then(VecDeque::pop_front) {
-            self.bytes -= cost(&payload.value);
+            self.bytes -= cost(&payload);
         }
         true
     }
 }
 
-fn cost(payload: &[u8]) -> u64 {
-    payload.len() as u64 + CACHE_ENTRY_OVERHEAD
+fn cost(payload: &Payload) -> u64 {
+    payload.size() + CACHE_ENTRY_OVERHEAD
 }
 
 /// A snapshot of the cache's size and effectiveness.
@@ -96,18 +94,18 @@ impl PayloadCache {
         self.inner.max_bytes > 0
     }
 
-    /// Keeps a copy of `payload`, evicting the oldest entries to stay within budget.
-    /// A payload larger than the whole budget is not kept, nor one at or below an
-    /// offset already cached for its partition (ingest never sends those: a message
-    /// never changes, and the order is what makes lookups cheap).
-    pub fn insert(&self, position: &Position, timestamp_ms: Option<i64>, payload: &[u8]) {
+    /// Keeps `payload` (copied out of its message before this is called, so lookups
+    /// wait for the lock, not for the copy), evicting the oldest entries to stay
+    /// within budget. A payload larger than the whole budget is not kept, nor one at
+    /// or below an offset already cached for its partition (ingest never sends those:
+    /// a message never changes, and the order is what makes lookups cheap).
+    pub fn insert(&self, position: &Position, payload: Payload) {
         let inner = &*self.inner;
-        if cost(payload) > inner.max_bytes {
+        let charged = cost(&payload);
+        if charged > inner.max_bytes {
             return;
         }
         let key = (position.topic, position.partition);
-        // Copied before locking: lookups wait for the lock, not for the copy.
-        let value = Bytes::copy_from_slice(payload);
         let mut state = write(&inner.state);
         let partition = state.partitions.entry(key).or_default();
         if partition
@@ -116,15 +114,9 @@ impl PayloadCache {
         {
             return;
         }
-        partition.push_back((
-            position.offset,
-            Payload {
-                value,
-                timestamp_ms,
-            },
-        ));
+        partition.push_back((position.offset, payload));
         state.order.push_back(key);
-        state.bytes += cost(payload);
+        state.bytes += charged;
         while state.bytes > inner.max_bytes && state.evict_oldest() {}
         inner.bytes.store(state.bytes, Ordering::Relaxed);
         inner
@@ -143,7 +135,7 @@ impl PayloadCache {
             .partitions
             .values()
             .flatten()
-            .map(|(_, payload)| cost(&payload.value))
+            .map(|(_, payload)| cost(payload))
             .sum();
         inner.bytes.store(state.bytes, Ordering::Relaxed);
         inner
@@ -226,7 +218,7 @@ mod tests {
         let budget = 3 * (100 + CACHE_ENTRY_OVERHEAD);
         let cache = PayloadCache::new(budget);
         for offset in 0..5 {
-            cache.insert(&at(offset), None, &[offset as u8; 100]);
+            cache.insert(&at(offset), Payload::of_value(&[offset as u8; 100], None));
             assert!(cache.stats().bytes <= budget);
         }
         assert!(cache.get(&at(0)).is_none());
@@ -244,11 +236,11 @@ mod tests {
     #[test]
     fn disabled_or_oversized_payloads_are_not_kept() {
         let off = PayloadCache::new(0);
-        off.insert(&at(0), None, b"x");
+        off.insert(&at(0), Payload::of_value(b"x", None));
         assert!(!off.is_enabled() && off.get(&at(0)).is_none());
         let small = PayloadCache::new(CACHE_ENTRY_OVERHEAD + 10);
-        small.insert(&at(0), None, &[0; 11]);
-        small.insert(&at(1), None, &[0; 10]);
+        small.insert(&at(0), Payload::of_value(&[0; 11], None));
+        small.insert(&at(1), Payload::of_value(&[0; 10], None));
         assert!(small.get(&at(0)).is_none());
         assert!(small.get(&at(1)).is_some());
     }
@@ -260,8 +252,8 @@ mod tests {
             topic: TopicId(1),
             ..at(0)
         };
-        cache.insert(&at(0), None, b"abc");
-        cache.insert(&other, None, b"de");
+        cache.insert(&at(0), Payload::of_value(b"abc", None));
+        cache.insert(&other, Payload::of_value(b"de", None));
         cache.remove_topic(TopicId(0));
         assert!(cache.get(&at(0)).is_none());
         assert_eq!(value(cache.get(&other)).unwrap(), b"de");
@@ -272,7 +264,7 @@ mod tests {
     fn offsets_with_gaps_are_found_and_absent_ones_miss() {
         let cache = PayloadCache::new(10_000);
         for offset in [3, 4, 7, 8, 20] {
-            cache.insert(&at(offset), None, &[offset as u8]);
+            cache.insert(&at(offset), Payload::of_value(&[offset as u8], None));
         }
         for offset in [3, 4, 7, 8, 20] {
             assert_eq!(value(cache.get(&at(offset))).unwrap(), vec![offset as u8]);
@@ -295,10 +287,10 @@ mod tests {
             partition: 1,
             ..at(offset)
         };
-        cache.insert(&at(0), None, b"a");
-        cache.insert(&p1(0), None, b"b");
-        cache.insert(&at(1), None, b"c");
-        cache.insert(&p1(1), None, b"d");
+        cache.insert(&at(0), Payload::of_value(b"a", None));
+        cache.insert(&p1(0), Payload::of_value(b"b", None));
+        cache.insert(&at(1), Payload::of_value(b"c", None));
+        cache.insert(&p1(1), Payload::of_value(b"d", None));
         assert!(cache.get(&at(0)).is_none());
         for kept in [p1(0), at(1), p1(1)] {
             assert!(cache.get(&kept).is_some(), "{kept:?}");
@@ -309,10 +301,10 @@ mod tests {
     #[test]
     fn an_offset_below_the_cached_ones_is_not_kept() {
         let cache = PayloadCache::new(10_000);
-        cache.insert(&at(5), Some(1_700_000_000_000), b"new");
+        cache.insert(&at(5), Payload::of_value(b"new", Some(1_700_000_000_000)));
         let kept = cache.get(&at(5)).unwrap();
         assert_eq!(kept.timestamp_ms, Some(1_700_000_000_000));
-        cache.insert(&at(4), None, b"old");
+        cache.insert(&at(4), Payload::of_value(b"old", None));
         assert!(cache.get(&at(4)).is_none());
         assert_eq!(cache.stats().entries, 1);
     }
@@ -320,8 +312,8 @@ mod tests {
     #[test]
     fn reinserting_a_message_is_not_counted_twice() {
         let cache = PayloadCache::new(10_000);
-        cache.insert(&at(0), None, b"abc");
-        cache.insert(&at(0), None, b"abc");
+        cache.insert(&at(0), Payload::of_value(b"abc", None));
+        cache.insert(&at(0), Payload::of_value(b"abc", None));
         assert_eq!(cache.stats().bytes, 3 + CACHE_ENTRY_OVERHEAD);
     }
 }

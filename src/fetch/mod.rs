@@ -5,8 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use bytes::Bytes;
 use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
 
 mod cache;
 mod reader;
@@ -15,15 +19,92 @@ pub use cache::{CACHE_ENTRY_OVERHEAD, CacheStats, PayloadCache};
 pub use reader::KafkaReader;
 
 use crate::metrics::Metrics;
-use crate::view::Position;
+use crate::view::{Position, TopicId};
 
-/// An event's value as Kafka holds it, with its Kafka timestamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An event as Kafka holds it: value, timestamp, key and headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Payload {
     /// The value bytes (empty for a null value).
     pub value: Bytes,
     /// Kafka timestamp in ms since the epoch, if the message had one.
     pub timestamp_ms: Option<i64>,
+    /// The key, if the message has one.
+    pub key: Option<Bytes>,
+    /// The headers, in order (None: no headers; no allocation for the common case).
+    pub headers: Option<Arc<[EventHeader]>>,
+}
+
+/// One Kafka header of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHeader {
+    /// Its name (U+FFFD where Kafka's bytes are not UTF-8: rdkafka cannot read them).
+    pub name: String,
+    /// Its value; None for a null header.
+    pub value: Option<Bytes>,
+}
+
+/// Bytes a header costs beyond its name and value (its slot and allocations).
+const HEADER_OVERHEAD: u64 = 48;
+
+impl Payload {
+    /// A payload of `value` alone (tests, benches).
+    pub fn of_value(value: &[u8], timestamp_ms: Option<i64>) -> Payload {
+        Payload {
+            value: Bytes::copy_from_slice(value),
+            timestamp_ms,
+            ..Payload::default()
+        }
+    }
+
+    /// Copies what a lookup serves out of a Kafka message.
+    pub fn of_message(message: &impl Message<Headers = impl Headers>) -> Payload {
+        let headers = message.headers().and_then(|headers| {
+            let copied: Vec<EventHeader> = (0..headers.count())
+                .map(|i| {
+                    // rdkafka panics on a header name that is not UTF-8 (hostile input).
+                    catch_unwind(AssertUnwindSafe(|| headers.try_get(i)))
+                        .ok()
+                        .flatten()
+                        .map_or_else(
+                            || EventHeader {
+                                name: char::REPLACEMENT_CHARACTER.to_string(),
+                                value: None,
+                            },
+                            |h| EventHeader {
+                                name: h.key.to_owned(),
+                                value: h.value.map(Bytes::copy_from_slice),
+                            },
+                        )
+                })
+                .collect();
+            (!copied.is_empty()).then(|| Arc::from(copied))
+        });
+        Payload {
+            value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+            timestamp_ms: message.timestamp().to_millis(),
+            key: message.key().map(Bytes::copy_from_slice),
+            headers,
+        }
+    }
+
+    /// Its headers, in order.
+    pub fn headers(&self) -> &[EventHeader] {
+        self.headers.as_deref().unwrap_or_default()
+    }
+
+    /// Bytes it holds: value, key and headers (what the cache charges, with overhead).
+    pub fn size(&self) -> u64 {
+        let headers: u64 = self
+            .headers()
+            .iter()
+            .map(|h| {
+                h.name.len() as u64
+                    + h.value.as_ref().map_or(0, |v| v.len() as u64)
+                    + HEADER_OVERHEAD
+            })
+            .sum();
+        self.value.len() as u64 + self.key.as_ref().map_or(0, |k| k.len() as u64) + headers
+    }
 }
 
 /// Why a payload could not be returned.
@@ -80,6 +161,40 @@ impl Fetcher {
         let read = self.reader.read(position).await;
         self.metrics.observe_kafka_fetch(started.elapsed());
         read
+    }
+
+    /// The payloads at `positions`, in order: cached ones from the cache, the others
+    /// read from Kafka in one pass per partition (not one point read each). None for
+    /// an event Kafka no longer has.
+    pub async fn payloads(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<Option<Payload>>, FetchError> {
+        let mut found: Vec<Option<Payload>> = positions.iter().map(|p| self.cache.get(p)).collect();
+        // Per partition, each offset missing and the slots that want it.
+        let mut missing: BTreeMap<(TopicId, i32), BTreeMap<i64, Vec<usize>>> = BTreeMap::new();
+        for (slot, position) in positions.iter().enumerate() {
+            if found[slot].is_none() {
+                missing
+                    .entry((position.topic, position.partition))
+                    .or_default()
+                    .entry(position.offset)
+                    .or_default()
+                    .push(slot);
+            }
+        }
+        for ((topic, partition), wanted) in missing {
+            let offsets: Vec<i64> = wanted.keys().copied().collect();
+            let started = Instant::now();
+            let read = self.reader.read_span(topic, partition, offsets).await;
+            self.metrics.observe_kafka_fetch(started.elapsed());
+            for (slots, payload) in wanted.values().zip(read?) {
+                for slot in slots {
+                    found[*slot] = payload.clone();
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The payload cache, for its figures.

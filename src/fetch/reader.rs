@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -14,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::{FetchError, Payload};
 use crate::kafka::QuietContext;
-use crate::view::{Position, Topics};
+use crate::view::{Position, TopicId, Topics};
 
 /// Reads single messages by position with a small pool of reusable consumers.
 pub struct KafkaReader {
@@ -89,6 +88,112 @@ impl KafkaReader {
     }
 }
 
+impl KafkaReader {
+    /// The messages of one partition at `offsets` (ascending), read in one pass by one
+    /// consumer: assigned at the first, polled forward to the last, skipping the rest.
+    /// An offset the log no longer has gives None. It gives up after the reader's
+    /// timeout passes with no message, not after a fixed total: a long span is fine.
+    pub async fn read_span(
+        self: &Arc<Self>,
+        topic: TopicId,
+        partition: i32,
+        offsets: Vec<i64>,
+    ) -> Result<Vec<Option<Payload>>, FetchError> {
+        let unavailable = || FetchError::Unavailable {
+            timeout_ms: self.timeout.as_millis(),
+            last_error: None,
+        };
+        let permit = tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| unavailable())?
+            .map_err(|_| unavailable())?;
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let consumer = match pooled {
+            Some(consumer) => consumer,
+            None => self.config.create_with_context(QuietContext)?,
+        };
+        let reader = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || {
+            let topic = reader.topics.name(topic);
+            let result = span_at(&consumer, topic, partition, &offsets, reader.timeout);
+            let _ = consumer.unassign();
+            reader
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(consumer);
+            drop(permit);
+            result
+        });
+        task.await.map_err(|_| unavailable())?
+    }
+}
+
+fn span_at(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    partition: i32,
+    offsets: &[i64],
+    timeout: Duration,
+) -> Result<Vec<Option<Payload>>, FetchError> {
+    let mut found: Vec<Option<Payload>> = Vec::with_capacity(offsets.len());
+    let mut last_error = None;
+    let assign_at = |offset: i64| -> Result<(), FetchError> {
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+        consumer.assign(&assignment)?;
+        Ok(())
+    };
+    if let Some(first) = offsets.first() {
+        assign_at(*first)?;
+    }
+    let mut deadline = Instant::now() + timeout;
+    while found.len() < offsets.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FetchError::Unavailable {
+                timeout_ms: timeout.as_millis(),
+                last_error,
+            });
+        }
+        match consumer.poll(left) {
+            Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
+                deadline = Instant::now() + timeout;
+                // Offsets passed over are gone (compaction or retention).
+                while offsets
+                    .get(found.len())
+                    .is_some_and(|&o| o < message.offset())
+                {
+                    found.push(None);
+                }
+                if offsets.get(found.len()) == Some(&message.offset()) {
+                    found.push(Some(Payload::of_message(&message)));
+                }
+            }
+            // The end of the log before the offsets wanted: the rest are gone.
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => {
+                found.resize(offsets.len(), None);
+            }
+            // Below the log start: that one is gone; go on from the next.
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+            ))) => {
+                found.push(None);
+                if let Some(next) = offsets.get(found.len()) {
+                    assign_at(*next)?;
+                }
+            }
+            Some(Err(error)) => last_error = Some(error),
+            Some(Ok(_)) | None => {}
+        }
+    }
+    Ok(found)
+}
+
 fn read_at(
     consumer: &BaseConsumer<QuietContext>,
     topic: &str,
@@ -119,10 +224,7 @@ fn read_at(
         match consumer.poll(left) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 if message.offset() == offset {
-                    return Ok(Payload {
-                        value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
-                        timestamp_ms: message.timestamp().to_millis(),
-                    });
+                    return Ok(Payload::of_message(&message));
                 }
                 if message.offset() > offset {
                     return Err(gone());

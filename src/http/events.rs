@@ -108,6 +108,7 @@ async fn event(
     let Payload {
         value,
         timestamp_ms,
+        ..
     } = state.fetcher.payload(found.position).await?;
     Ok(EventPayload {
         rendered: state.decoder.render(value),

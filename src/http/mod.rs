@@ -12,6 +12,7 @@ use actix_web::web::Data;
 use apistos::web;
 
 pub mod auth;
+pub mod browse;
 pub mod docs;
 pub mod error;
 pub mod events;
@@ -70,6 +71,9 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
     move |cfg: &mut apistos::web::ServiceConfig| {
         cfg.service(web::resource("/events/{type}").route(web::get().to(events::get_event)))
             .service(
+                web::resource("/events/{type}/range").route(web::get().to(browse::get_event_range)),
+            )
+            .service(
                 web::resource("/positions/{topic}/{partition}/{offset}")
                     .route(web::get().to(events::get_position)),
             )
@@ -78,10 +82,16 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
             .service(web::resource("/health/live").route(web::get().to(health::get_live)))
             .service(web::resource("/health/ready").route(web::get().to(health::get_ready)));
         for (path, event_type) in aliases {
+            let alias = Data::new(events::AliasType(event_type));
             cfg.service(
                 web::resource(&path)
-                    .app_data(Data::new(events::AliasType(event_type)))
+                    .app_data(alias.clone())
                     .route(web::get().to(events::get_alias_event)),
+            )
+            .service(
+                web::resource(&format!("{path}/range"))
+                    .app_data(alias)
+                    .route(web::get().to(browse::get_alias_event_range)),
             );
         }
     }

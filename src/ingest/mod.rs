@@ -650,10 +650,11 @@ impl Indexer {
                 warn!("event at {topic_name}/{partition}@{offset} cannot be indexed: {e}");
             }
         }
-        if let Some(value) = value
-            && self.cache.is_enabled()
-        {
-            self.cache.insert(&event.position, timestamp_ms, value);
+        // The key and headers too, so that browsing a cached range needs no Kafka
+        // read; headers are parsed only here, with the cache on (see README).
+        if value.is_some() && self.cache.is_enabled() {
+            self.cache
+                .insert(&event.position, crate::fetch::Payload::of_message(message));
         }
         self.indexed += 1;
     }
@@ -789,7 +790,10 @@ mod tests {
                     })
                 };
                 writer.append("A", &event).unwrap();
-                cache.insert(&event.position, None, b"abc");
+                cache.insert(
+                    &event.position,
+                    crate::fetch::Payload::of_value(b"abc", None),
+                );
             }
             let state = PartitionState {
                 next_offset: n,

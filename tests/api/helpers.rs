@@ -30,6 +30,8 @@ pub struct Event {
     pub headers: Vec<(String, Option<Vec<u8>>)>,
     /// The producer-set timestamp (ms); the producer's clock when None.
     pub timestamp: Option<i64>,
+    /// The key, if any.
+    pub key: Option<Vec<u8>>,
 }
 
 impl Event {
@@ -64,6 +66,12 @@ impl Event {
         self
     }
 
+    /// The same event, with this key.
+    pub fn with_key(mut self, key: &[u8]) -> Event {
+        self.key = Some(key.to_vec());
+        self
+    }
+
     /// The same event with one more header.
     pub fn header(mut self, key: &str, value: Option<&[u8]>) -> Event {
         self.headers
@@ -86,7 +94,10 @@ pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, 
         .expect("producer");
     let mut deliveries = Vec::with_capacity(events.len());
     for event in events {
-        let mut record = FutureRecord::<(), [u8]>::to(topic);
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+        if let Some(key) = &event.key {
+            record = record.key(key);
+        }
         if let Some(partition) = event.partition {
             record = record.partition(partition);
         }

@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod bounds;
+mod browse;
 mod browser;
 mod cli;
 mod conformance;

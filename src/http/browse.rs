@@ -1,0 +1,240 @@
+//! Browsing a type: `GET /events/{type}/range?from=I&limit=L` (and `{alias}/range`):
+//! a page of events with their provenance, key, headers and value, in one request.
+
+use actix_web::web::{Data, Json, Path, Query};
+use apistos::{ApiComponent, JsonSchema, api_operation};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::BearerAuth;
+use super::error::ApiError;
+use super::events::AliasType;
+use crate::decode::ValueKind;
+use crate::fetch::Payload;
+use crate::view::{Found, Lookup};
+
+/// The most events one range answers.
+pub const MAX_LIMIT: u64 = 1_000;
+/// Events a range answers when `limit` is not given.
+pub const DEFAULT_LIMIT: u64 = 50;
+
+/// The query of a range: `?from=I&limit=L`.
+#[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct RangeQuery {
+    /// The first index, from 0 (default 0). Past the end: no events.
+    #[serde(default)]
+    pub from: u64,
+    /// How many events, from 1 to 1000 (default 50).
+    #[schemars(range(min = 1, max = 1000))]
+    #[serde(default = "default_limit")]
+    pub limit: u64,
+}
+
+fn default_limit() -> u64 {
+    DEFAULT_LIMIT
+}
+
+/// A page of a type's events.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct EventRange {
+    /// The type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The index of the first event listed.
+    pub from: u64,
+    /// How many events the type has.
+    pub total: u64,
+    /// The events, in index order.
+    pub events: Vec<BrowsedEvent>,
+}
+
+/// One event in full. Text fields hold UTF-8 text; bytes that are not UTF-8 come as
+/// base64 in the `_base64` field instead.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct BrowsedEvent {
+    /// Its index in its type.
+    pub index: u64,
+    /// Whether that index is settled (never changes again).
+    pub settled: bool,
+    /// Topic name.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Kafka timestamp, ms since the epoch, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// The key, when it is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The key, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_base64: Option<String>,
+    /// The headers, in order.
+    pub headers: Vec<BrowsedHeader>,
+    /// The value, when it is JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// The value's bytes, when it is not JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+    /// True when Kafka no longer has the event (retention, compaction): no value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+}
+
+/// One header.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct BrowsedHeader {
+    /// Its name.
+    pub name: String,
+    /// Its value, when it is UTF-8 (absent, with no `value_base64`, for a null header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Its value, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+}
+
+/// `bytes` as (text, base64): one of them, by whether they are UTF-8.
+fn text_or_base64(bytes: &Bytes) -> (Option<String>, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (Some(text.to_owned()), None),
+        Err(_) => (None, Some(BASE64.encode(bytes))),
+    }
+}
+
+impl BrowsedEvent {
+    /// The event `found` of `topic`, with what Kafka holds of it (None: gone).
+    pub fn new(state: &AppState, found: &Found, payload: Option<Payload>) -> BrowsedEvent {
+        let mut event = BrowsedEvent {
+            index: found.index,
+            settled: found.settled,
+            topic: state.topics.name(found.position.topic).to_owned(),
+            partition: found.position.partition,
+            offset: found.position.offset,
+            timestamp: None,
+            key: None,
+            key_base64: None,
+            headers: Vec::new(),
+            value: None,
+            value_base64: None,
+            gone: payload.is_none(),
+        };
+        let Some(payload) = payload else {
+            return event;
+        };
+        event.timestamp = payload.timestamp_ms;
+        if let Some(key) = &payload.key {
+            (event.key, event.key_base64) = text_or_base64(key);
+        }
+        event.headers = payload
+            .headers()
+            .iter()
+            .map(|header| {
+                let (value, value_base64) =
+                    header.value.as_ref().map_or((None, None), text_or_base64);
+                BrowsedHeader {
+                    name: header.name.clone(),
+                    value,
+                    value_base64,
+                }
+            })
+            .collect();
+        let rendered = state.decoder.render(payload.value);
+        let json = (rendered.kind == ValueKind::Json)
+            .then(|| serde_json::from_slice(&rendered.body).ok())
+            .flatten();
+        match json {
+            Some(value) => event.value = Some(value),
+            None => event.value_base64 = Some(BASE64.encode(&rendered.body)),
+        }
+        event
+    }
+}
+
+/// The range of `event_type` the query names.
+async fn range(
+    state: &AppState,
+    event_type: &str,
+    query: &RangeQuery,
+) -> Result<EventRange, ApiError> {
+    if !(1..=MAX_LIMIT).contains(&query.limit) {
+        return Err(ApiError::InvalidQuery(format!(
+            "`limit` must be a whole number from 1 to {MAX_LIMIT}, not {}",
+            query.limit
+        )));
+    }
+    let Some(index) = state.view.type_index(event_type) else {
+        return Err(ApiError::UnknownType(event_type.to_owned()));
+    };
+    let total = index.len();
+    let end = query.from.saturating_add(query.limit).min(total);
+    let mut found = Vec::new();
+    for at in query.from..end {
+        if let Lookup::Found(event) = state.view.get(event_type, at) {
+            found.push(event);
+        }
+    }
+    let positions: Vec<_> = found.iter().map(|f| f.position).collect();
+    let payloads = state.fetcher.payloads(&positions).await?;
+    let events = found
+        .iter()
+        .zip(payloads)
+        .map(|(found, payload)| BrowsedEvent::new(state, found, payload))
+        .collect();
+    Ok(EventRange {
+        event_type: event_type.to_owned(),
+        from: query.from,
+        total,
+        events,
+    })
+}
+
+/// A page of a type's events.
+#[api_operation(
+    tag = "events",
+    operation_id = "get_event_range",
+    summary = "A page of a type's events, in full",
+    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON, else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`.",
+    error_code = 400,
+    error_code = 401,
+    error_code = 404,
+    error_code = 503
+)]
+pub async fn get_event_range(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+    event_type: Path<String>,
+    query: Query<RangeQuery>,
+) -> Result<Json<EventRange>, ApiError> {
+    range(&state, &event_type, &query).await.map(Json)
+}
+
+/// A page of the events of the type this alias route serves.
+#[api_operation(
+    tag = "events",
+    operation_id = "get_alias_event_range",
+    summary = "A page of this route's type's events, in full",
+    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}/range for its type.",
+    error_code = 400,
+    error_code = 401,
+    error_code = 404,
+    error_code = 503
+)]
+pub async fn get_alias_event_range(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+    alias: Data<AliasType>,
+    query: Query<RangeQuery>,
+) -> Result<Json<EventRange>, ApiError> {
+    range(&state, &alias.0, &query).await.map(Json)
+}
