@@ -111,6 +111,9 @@ pub struct HttpSettings {
     pub protect_metrics: bool,
     /// Browser origins allowed to call the API (CORS), like `https://audit.example.com`.
     pub cors_origins: Vec<String>,
+    /// Whether `/events/{type}/export` (bulk NDJSON) is served; some teams must not
+    /// allow bulk export of sensitive topics (403 when off).
+    pub export_enabled: bool,
 }
 
 impl Default for HttpSettings {
@@ -121,6 +124,7 @@ impl Default for HttpSettings {
             auth_token: None,
             protect_metrics: false,
             cors_origins: Vec::new(),
+            export_enabled: true,
         }
     }
 }

@@ -104,6 +104,7 @@ impl Application {
             auth_token: settings.http.auth_token.clone(),
             protect_metrics: settings.http.protect_metrics,
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
+            export_enabled: settings.http.export_enabled,
         });
         let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings

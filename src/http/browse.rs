@@ -1,8 +1,13 @@
 //! Browsing a type: `GET /events/{type}/range?from=I&limit=L` (and `{alias}/range`):
-//! a page of events with their provenance, key, headers and value, in one request.
+//! a page of events with their provenance, key, headers and value, in one request;
+//! and `GET /events/{type}/export?from=I&to=J`: any range of them as NDJSON,
+//! streamed a page at a time.
 
 use actix_web::web::{Data, Json, Path, Query};
-use apistos::{ApiComponent, JsonSchema, api_operation};
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use apistos::paths::Responses;
+use apistos::reference_or::ReferenceOr;
+use apistos::{ApiComponent, ApistosSchema, JsonSchema, OpenApiVersion, api_operation};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -161,6 +166,28 @@ impl BrowsedEvent {
     }
 }
 
+/// The events of `event_type` with indexes in `from..end`, in full.
+async fn events(
+    state: &AppState,
+    event_type: &str,
+    from: u64,
+    end: u64,
+) -> Result<Vec<BrowsedEvent>, ApiError> {
+    let mut found = Vec::new();
+    for at in from..end {
+        if let Lookup::Found(event) = state.view.get(event_type, at) {
+            found.push(event);
+        }
+    }
+    let positions: Vec<_> = found.iter().map(|f| f.position).collect();
+    let payloads = state.fetcher.payloads(&positions).await?;
+    Ok(found
+        .iter()
+        .zip(payloads)
+        .map(|(found, payload)| BrowsedEvent::new(state, found, payload))
+        .collect())
+}
+
 /// The range of `event_type` the query names.
 async fn range(
     state: &AppState,
@@ -178,24 +205,11 @@ async fn range(
     };
     let total = index.len();
     let end = query.from.saturating_add(query.limit).min(total);
-    let mut found = Vec::new();
-    for at in query.from..end {
-        if let Lookup::Found(event) = state.view.get(event_type, at) {
-            found.push(event);
-        }
-    }
-    let positions: Vec<_> = found.iter().map(|f| f.position).collect();
-    let payloads = state.fetcher.payloads(&positions).await?;
-    let events = found
-        .iter()
-        .zip(payloads)
-        .map(|(found, payload)| BrowsedEvent::new(state, found, payload))
-        .collect();
     Ok(EventRange {
         event_type: event_type.to_owned(),
         from: query.from,
         total,
-        events,
+        events: events(state, event_type, query.from, end).await?,
     })
 }
 
@@ -237,4 +251,130 @@ pub async fn get_alias_event_range(
     query: Query<RangeQuery>,
 ) -> Result<Json<EventRange>, ApiError> {
     range(&state, &alias.0, &query).await.map(Json)
+}
+
+/// Events an export reads and writes at a time: its memory bound, whatever the range.
+const EXPORT_PAGE: u64 = 500;
+
+/// The query of an export: `?from=I&to=J`.
+#[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct ExportQuery {
+    /// The first index, from 0 (default 0).
+    #[serde(default)]
+    pub from: u64,
+    /// One past the last index (default: the type's count when the request started).
+    pub to: Option<u64>,
+}
+
+/// An NDJSON export, streamed: one [`BrowsedEvent`] a line.
+pub struct Export(HttpResponse);
+
+impl Responder for Export {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        self.0
+    }
+}
+
+impl ApiComponent for Export {
+    fn child_schemas(_: OpenApiVersion) -> Vec<(String, ReferenceOr<ApistosSchema>)> {
+        vec![]
+    }
+
+    fn schema(_: OpenApiVersion) -> Option<(String, ReferenceOr<ApistosSchema>)> {
+        None
+    }
+
+    fn responses(_: OpenApiVersion, _: Option<String>, _: Option<String>) -> Option<Responses> {
+        Some(super::openapi::ndjson_responses(
+            "One event a line, each as the events of /events/{type}/range",
+        ))
+    }
+}
+
+/// Where an export stands: the next index to write, and the end.
+struct ExportCursor {
+    state: Data<AppState>,
+    event_type: String,
+    next: u64,
+    end: u64,
+}
+
+/// `events` as NDJSON lines.
+fn ndjson(events: &[BrowsedEvent]) -> Result<Bytes, ApiError> {
+    let mut lines = Vec::new();
+    for event in events {
+        serde_json::to_writer(&mut lines, event)
+            .map_err(|e| ApiError::Internal(format!("cannot write an event as JSON: {e}")))?;
+        lines.push(b'\n');
+    }
+    Ok(Bytes::from(lines))
+}
+
+/// Export a range of a type's events as NDJSON.
+#[api_operation(
+    tag = "events",
+    operation_id = "export_events",
+    summary = "Export a range of a type's events as NDJSON",
+    description = "Every event of `type` with an index from `from` (default 0) up to `to` (exclusive; default: the count when the request started), one JSON object a line, each as in /events/{type}/range. Streamed 500 events at a time, as fast as the client reads: memory stays bounded whatever the range, and the export stops when the client goes away. Uncached events are read from Kafka in one pass per partition. If Kafka becomes unreachable mid-export, the connection is closed before the end (the body is then incomplete). 403 when the server sets [http] export_enabled = false.",
+    error_code = 400,
+    error_code = 401,
+    error_code = 403,
+    error_code = 404,
+    error_code = 503
+)]
+pub async fn get_event_export(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+    event_type: Path<String>,
+    query: Query<ExportQuery>,
+) -> Result<Export, ApiError> {
+    if !state.export_enabled {
+        return Err(ApiError::ExportDisabled);
+    }
+    let event_type = event_type.into_inner();
+    let Some(index) = state.view.type_index(&event_type) else {
+        return Err(ApiError::UnknownType(event_type));
+    };
+    let end = query.to.unwrap_or(u64::MAX).min(index.len());
+    let from = query.from.min(end);
+    // The first page before the answer starts: Kafka unreachable is then a 503.
+    let first_end = from.saturating_add(EXPORT_PAGE).min(end);
+    let first = ndjson(&events(&state, &event_type, from, first_end).await?)?;
+    let cursor = ExportCursor {
+        state,
+        event_type,
+        next: first_end,
+        end,
+    };
+    // Each later page is read only when the client has taken the previous one.
+    let rest = futures_util::stream::unfold(cursor, |mut cursor| async move {
+        if cursor.next >= cursor.end {
+            return None;
+        }
+        let page_end = cursor.next.saturating_add(EXPORT_PAGE).min(cursor.end);
+        let page = events(&cursor.state, &cursor.event_type, cursor.next, page_end).await;
+        let page = page.and_then(|events| ndjson(&events));
+        if let Err(e) = &page {
+            log::warn!(
+                "export of {:?} stopped at index {}: {e}",
+                cursor.event_type,
+                cursor.next
+            );
+            cursor.end = cursor.next; // the error ends the stream
+        }
+        cursor.next = page_end;
+        Some((page.map_err(actix_web::Error::from), cursor))
+    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(first))),
+        rest,
+    );
+    Ok(Export(
+        HttpResponse::Ok()
+            .content_type("application/x-ndjson")
+            .streaming(stream),
+    ))
 }

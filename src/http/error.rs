@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InvalidQuery,
     /// The bearer token is missing or wrong.
     Unauthorized,
+    /// Bulk export is turned off on this server.
+    ExportDisabled,
     /// The type has no event at this index.
     NoSuchIndex,
     /// No event of this type was indexed and no route declares it.
@@ -50,9 +52,10 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidQuery,
         ErrorCode::Unauthorized,
+        ErrorCode::ExportDisabled,
         ErrorCode::NoSuchIndex,
         ErrorCode::UnknownType,
         ErrorCode::NoEventAtTime,
@@ -75,6 +78,10 @@ impl ErrorCode {
             ErrorCode::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "`unauthorized`: the bearer token is missing or wrong (only when the server sets [http] auth_token)",
+            ),
+            ErrorCode::ExportDisabled => (
+                StatusCode::FORBIDDEN,
+                "`export_disabled`: bulk export is turned off on this server ([http] export_enabled = false)",
             ),
             ErrorCode::NoSuchIndex => (
                 StatusCode::NOT_FOUND,
@@ -185,6 +192,9 @@ pub enum ApiError {
     /// The bearer token is missing or wrong.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Bulk export is turned off.
+    #[error("Export is turned off on this server ([http] export_enabled = false).")]
+    ExportDisabled,
     /// analyzer could not answer.
     #[error("{0}")]
     Internal(String),
@@ -202,6 +212,7 @@ impl ApiError {
             ApiError::Gone(_) => ErrorCode::EventGone,
             ApiError::Unavailable(_) => ErrorCode::KafkaUnavailable,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::ExportDisabled => ErrorCode::ExportDisabled,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

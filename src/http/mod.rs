@@ -63,6 +63,8 @@ pub struct AppState {
     pub protect_metrics: bool,
     /// The keys `/stats` reports types under.
     pub stats_keys: stats::StatsKeys,
+    /// Whether bulk export is served.
+    pub export_enabled: bool,
 }
 
 /// Registers the documented routes, one alias resource per `(path, type)`.
@@ -72,6 +74,10 @@ pub fn routes(aliases: &[(String, String)]) -> impl FnOnce(&mut apistos::web::Se
         cfg.service(web::resource("/events/{type}").route(web::get().to(events::get_event)))
             .service(
                 web::resource("/events/{type}/range").route(web::get().to(browse::get_event_range)),
+            )
+            .service(
+                web::resource("/events/{type}/export")
+                    .route(web::get().to(browse::get_event_export)),
             )
             .service(
                 web::resource("/positions/{topic}/{partition}/{offset}")

@@ -223,3 +223,27 @@ fn with_stats_keys(document: &mut serde_json::Value, keys: &[String]) {
         .into();
     stats["required"] = keys.iter().map(|key| serde_json::json!(key)).collect();
 }
+
+/// The 200 response of an NDJSON stream.
+pub fn ndjson_responses(description: &str) -> Responses {
+    let ok = Response {
+        description: description.to_owned(),
+        content: BTreeMap::from([(
+            "application/x-ndjson".to_owned(),
+            MediaType {
+                schema: match json_schema(serde_json::json!({"type": "string"})) {
+                    ReferenceOr::Object(s) => {
+                        Some(VersionSpecificSchema::OAS3_0(ReferenceOr::Object(s)))
+                    }
+                    ReferenceOr::Reference { .. } => None,
+                },
+                ..Default::default()
+            },
+        )]),
+        ..Default::default()
+    };
+    Responses {
+        responses: BTreeMap::from([("200".to_owned(), ReferenceOr::Object(ok))]),
+        ..Default::default()
+    }
+}

@@ -3,8 +3,7 @@
 //! `classify.max_types = 1500`. Every event is accounted for, memory and every
 //! response stay bounded, and the process stays up and ready.
 
-use crate::helpers::{Event, TANSU_WAIT, broker, free_port, get_json, new_topic, produce};
-use std::process::{Child, Command, Stdio};
+use crate::helpers::{Binary, Event, TANSU_WAIT, broker, get_json, new_topic, produce};
 use std::time::{Duration, Instant};
 
 const EVENTS: usize = 200_000;
@@ -13,25 +12,6 @@ const MAX_TYPES: u64 = 1_500;
 /// debug build, librdkafka's buffers, 1,500 small types and 198,500 unclassified
 /// positions), so twice that is a regression, not noise.
 const RSS_BOUND: u64 = 120 << 20;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_million_types_cannot_take_analyzer_or_its_scrapers_down() {
@@ -42,25 +22,17 @@ async fn a_million_types_cannot_take_analyzer_or_its_scrapers_down() {
         .collect();
     produce(&brokers, &topic, &events).await;
 
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_analyzer"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANALYZER_")) {
-        command.env_remove(key);
-    }
-    let child = command
-        .current_dir(std::env::temp_dir())
-        .env("ANALYZER_KAFKA__BROKERS", &brokers)
-        .env("ANALYZER_KAFKA__TOPICS", &topic)
-        .env("ANALYZER_HTTP__BIND", format!("127.0.0.1:{port}"))
-        .env("ANALYZER_CLASSIFY__MAX_TYPES", MAX_TYPES.to_string())
-        .env("ANALYZER_CACHE__MAX_BYTES", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let running = Running(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let binary = Binary::start(
+        &[],
+        &[
+            ("ANALYZER_KAFKA__BROKERS", brokers.clone()),
+            ("ANALYZER_KAFKA__TOPICS", topic.clone()),
+            ("ANALYZER_CLASSIFY__MAX_TYPES", MAX_TYPES.to_string()),
+            ("ANALYZER_CACHE__MAX_BYTES", "0".into()),
+        ],
+    )
+    .await;
+    let base = binary.base.clone();
     let client = reqwest::Client::new();
     let started = Instant::now();
     let status = loop {
@@ -119,7 +91,7 @@ async fn a_million_types_cannot_take_analyzer_or_its_scrapers_down() {
     assert!(scrape.contains(r#"analyzer_events_indexed_total{type="_other"} 1000"#));
     assert!(scrape.contains(&format!("analyzer_types {MAX_TYPES}")));
 
-    let rss = rss_bytes(pid);
+    let rss = binary.rss_bytes();
     println!(
         "RSS {} MiB, /metrics {} bytes, /status {} bytes",
         rss >> 20,
@@ -133,5 +105,5 @@ async fn a_million_types_cannot_take_analyzer_or_its_scrapers_down() {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    drop(running);
+    drop(binary);
 }

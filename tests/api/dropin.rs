@@ -3,9 +3,8 @@
 //! service's own contract (`../shared/seed-contract/openapi.yaml`, or its checked-in
 //! copy in a clone without it), not ours.
 
-use crate::helpers::{Event, broker, free_port, new_topic, produce, schemathesis};
+use crate::helpers::{Binary, Event, broker, new_topic, produce, schemathesis};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The original service's contract: `../shared/seed-contract/openapi.yaml` from the
@@ -25,16 +24,6 @@ fn contract(root: &Path) -> std::path::PathBuf {
     }
     println!("{} absent: using the checked-in copy", shared.display());
     copy
-}
-
-/// Kills the analyzer child however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A reading shaped as the contract's `BloodPressureReading` or `HeartRateReading`,
@@ -66,25 +55,18 @@ async fn the_original_contract_holds_under_schemathesis_with_the_example_config(
     let readings: Vec<Event> = (0..300).map(reading).collect();
     produce(&brokers, &topic, &readings).await;
 
-    let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_analyzer"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANALYZER_")) {
-        command.env_remove(key);
-    }
     // The example file as shipped; only where the broker and port are comes from the
     // environment, as a deployment would set them.
-    let child = command
-        .arg("--config")
-        .arg(root.join("examples/seed-dropin.toml"))
-        .env("ANALYZER_KAFKA__BROKERS", &brokers)
-        .env("ANALYZER_KAFKA__TOPICS", &topic)
-        .env("ANALYZER_HTTP__BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _running = Running(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let example = root.join("examples/seed-dropin.toml");
+    let binary = Binary::start(
+        &["--config".as_ref(), example.as_os_str()],
+        &[
+            ("ANALYZER_KAFKA__BROKERS", brokers.clone()),
+            ("ANALYZER_KAFKA__TOPICS", topic.clone()),
+        ],
+    )
+    .await;
+    let base = binary.base.clone();
     let client = reqwest::Client::new();
     let started = Instant::now();
     let stats = loop {

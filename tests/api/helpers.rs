@@ -479,3 +479,67 @@ pub async fn schemathesis(schema: String, extra: Vec<String>) {
     assert!(report.contains("Tested: "), "{report}");
     println!("{report}");
 }
+
+/// The analyzer binary as a child process on a free port, killed when dropped.
+pub struct Binary {
+    /// The process.
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Binary {
+    /// Starts the binary with `args`, the test's own `ANALYZER_*` variables removed,
+    /// `env` set, and `ANALYZER_HTTP__BIND` on a free port; returns once it answers.
+    pub async fn start(args: &[&std::ffi::OsStr], env: &[(&str, String)]) -> Binary {
+        let port = free_port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_analyzer"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANALYZER_")) {
+            command.env_remove(key);
+        }
+        let child = command
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("ANALYZER_HTTP__BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let binary = Binary {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        while client
+            .get(format!("{}/health/live", binary.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(start.elapsed() < Duration::from_secs(30), "never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        binary
+    }
+
+    /// Its resident memory (VmRSS).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

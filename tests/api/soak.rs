@@ -3,12 +3,11 @@
 //! asks only for an index below a count /stats showed), the counts are exact at the
 //! end, and the process's memory stays flat once its payload cache is full.
 
-use crate::helpers::{Event, broker, config_file, counts, free_port, get_json, mixed, new_topic};
+use crate::helpers::{Binary, Event, broker, config_file, counts, get_json, mixed, new_topic};
 use rand::{Rng, SeedableRng};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,60 +25,25 @@ const CLIENTS: usize = 4;
 /// Small, so it is full within the first seconds and memory can be watched flat.
 const CACHE_BYTES: u64 = 4 << 20;
 
-fn rss_bytes(child: &Child) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kb * 1024
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     let brokers = broker();
     let topic = new_topic(&brokers, "soak", 3).await;
-    let port = free_port();
     let (dir, config) = config_file(
         "soak",
         &format!(
             "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\n\
              [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\
-             [http]\nbind = \"127.0.0.1:{port}\"\n[cache]\nmax_bytes = {CACHE_BYTES}\n"
+             [cache]\nmax_bytes = {CACHE_BYTES}\n"
         ),
     );
-    let analyzer = Killed(
-        Command::new(env!("CARGO_BIN_EXE_analyzer"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .env("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let analyzer = Binary::start(
+        &["--config".as_ref(), config.as_os_str()],
+        &[("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD.to_owned())],
+    )
+    .await;
+    let base = analyzer.base.clone();
     let client = reqwest::Client::new();
-    let start = Instant::now();
-    while client
-        .get(format!("{base}/health/live"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(start.elapsed() < Duration::from_secs(30), "never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // The stream: about 2,000 events a second, in 100 ms batches.
     let stop = Arc::new(AtomicBool::new(false));
@@ -174,11 +138,11 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let mut rss = vec![rss_bytes(&analyzer.0)];
+    let mut rss = vec![analyzer.rss_bytes()];
     let watch = Instant::now();
     while watch.elapsed() < WATCH {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        rss.push(rss_bytes(&analyzer.0));
+        rss.push(analyzer.rss_bytes());
     }
     stop.store(true, Ordering::Relaxed);
     let produced = producing.await.unwrap();
