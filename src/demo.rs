@@ -85,10 +85,11 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         .create()?;
     let producing = tokio::spawn(produce_forever(producer, options.rate.max(1)));
     println!(
-        "analyzer demo: an embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
+        "analyzer demo, the audit page: {base}/\n\
+         An embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
          {} readings/s of blood_pressure and heart_rate (a few malformed), indexed by the real pipeline.\n\
          Try:\n  curl {base}/stats\n  curl -i '{base}/events/blood_pressure?index=0'\n  \
-         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs\n\
+         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs (the API)\n\
          Ctrl-C stops it.",
         options.rate.max(1)
     );

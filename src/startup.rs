@@ -129,7 +129,16 @@ impl Application {
                 .wrap(http::error::json_error_bodies())
                 .wrap(from_fn(http::metrics::record_request))
                 .build_with(http::openapi::OPENAPI_PATH, BuildConfig::default())
-                // Swagger UI, served from the binary; not part of the API it describes.
+                // The audit page and Swagger UI, served from the binary; not part of
+                // the API they use.
+                .route(
+                    http::ui::PAGE_ROUTE,
+                    actix_web::web::get().to(http::ui::get_page),
+                )
+                .route(
+                    http::ui::ASSET_ROUTE,
+                    actix_web::web::get().to(http::ui::get_asset),
+                )
                 .route(
                     http::docs::DOCS_ROUTE,
                     actix_web::web::get().to(http::docs::get_docs),

@@ -13,9 +13,12 @@ use apistos::ApiSecurity;
 use super::AppState;
 use super::error::ApiError;
 
-/// Route patterns anyone may call: the probes, the API description and its UI.
+/// Route patterns anyone may call: the probes, the API description and its UI, and
+/// the audit page's files (the page asks for the token before it reads data).
 /// `/metrics` is open too unless `[http] protect_metrics` is set.
-pub const OPEN_ROUTES: [&str; 5] = [
+pub const OPEN_ROUTES: [&str; 7] = [
+    super::ui::PAGE_ROUTE,
+    super::ui::ASSET_ROUTE,
     "/health/live",
     "/health/ready",
     "/openapi.json",

@@ -21,9 +21,19 @@ const BUNDLE: &str = include_str!("docs/swagger-ui/swagger-ui-bundle.js");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    embedded(content_type, body, CONTENT_SECURITY_POLICY)
+}
+
+/// A file embedded in the binary, with `policy` as its Content-Security-Policy and
+/// no content sniffing.
+pub fn embedded(
+    content_type: &'static str,
+    body: &'static str,
+    policy: &'static str,
+) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(body)

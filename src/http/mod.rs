@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod query;
 pub mod stats;
 pub mod status;
+pub mod ui;
 
 use crate::decode::Decoder;
 use crate::fetch::Fetcher;
@@ -30,7 +31,8 @@ use crate::metrics::Metrics;
 use crate::view::{Topics, View};
 
 /// Paths the API itself uses; an alias route may not take them or go below them.
-pub const RESERVED_PATHS: [&str; 8] = [
+pub const RESERVED_PATHS: [&str; 9] = [
+    "/ui",
     "/events",
     "/positions",
     "/stats",

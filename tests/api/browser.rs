@@ -135,3 +135,217 @@ async fn docs_render_from_the_binary_with_no_outside_request() {
     }
     browser.client.clone().close().await.unwrap();
 }
+
+/// Waits for `css` to be on the page.
+async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Element {
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+/// The text of every cell of `css` rows, row by row.
+async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for row in browser.client.find_all(Locator::Css(css)).await.unwrap() {
+        let mut cells = Vec::new();
+        for cell in row.find_all(Locator::Css("td")).await.unwrap() {
+            cells.push(cell.text().await.unwrap());
+        }
+        rows.push(cells);
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
+    const TOKEN: &str = "page-token";
+    let brokers = crate::helpers::broker();
+    let topic = crate::helpers::new_topic(&brokers, "page", 3).await;
+    let hostile = r#"{"type":"A","note":"<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>"}"#;
+    let mut events: Vec<crate::helpers::Event> = (0..240)
+        .map(|i| {
+            crate::helpers::Event::json(if i % 3 == 0 { "B" } else { "A" }, i).on(i as i32 % 3)
+        })
+        .collect();
+    events.push(
+        crate::helpers::Event::raw(hostile)
+            .on(1)
+            .with_key(b"<b>key</b>")
+            .header("x-note", Some(b"<script>window.pwned=3</script>")),
+    );
+    events.push(crate::helpers::Event::raw(*b"<script>window.pwned=4</script>\xff").on(2));
+    let positions = crate::helpers::produce(&brokers, &topic, &events).await;
+    let binary = crate::helpers::Binary::start(
+        &[],
+        &[
+            ("ANALYZER_KAFKA__BROKERS", brokers.clone()),
+            ("ANALYZER_KAFKA__TOPICS", topic.clone()),
+            ("ANALYZER_HTTP__AUTH_TOKEN", TOKEN.to_owned()),
+        ],
+    )
+    .await;
+    let base = binary.base.clone();
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(path).bearer_auth(TOKEN).send().await.unwrap();
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let started = Instant::now();
+    while get(format!("{base}/status")).await["unclassified"]["count"] != 1
+        || get(format!("{base}/stats")).await["A"] != 161
+    {
+        assert!(
+            started.elapsed() < crate::helpers::TANSU_WAIT,
+            "not indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let browser = browser().await;
+    // The token, asked once, kept for the tab.
+    browser.client.goto(&format!("{base}/")).await.unwrap();
+    let input = wait_for(&browser, "#token").await;
+    browser.screenshot("page-token").await;
+    input.send_keys(TOKEN).await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "#types tr").await;
+    let stats = get(format!("{base}/stats")).await;
+    let listed = table(&browser, "#types tr").await;
+    for (name, count) in stats.as_object().unwrap() {
+        let row = listed
+            .iter()
+            .find(|r| r[0] == *name)
+            .unwrap_or_else(|| panic!("{name} not listed"));
+        assert_eq!(row[1].replace(',', ""), count.to_string(), "{name}");
+    }
+    assert!(listed.iter().any(|r| r[0] == "unclassified" && r[1] == "1"));
+    browser.screenshot("page-types").await;
+
+    // Paging shows what the API gives, in order.
+    browser
+        .client
+        .goto(&format!("{base}/#/events/A"))
+        .await
+        .unwrap();
+    for from in [0, 50] {
+        if from > 0 {
+            let next = browser
+                .client
+                .find(Locator::XPath("//button[text()='Next']"))
+                .await
+                .unwrap();
+            next.click().await.unwrap();
+        }
+        let expected = get(format!("{base}/events/A/range?from={from}&limit=50")).await;
+        let wanted: Vec<String> = expected["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["index"].to_string())
+            .collect();
+        let started = Instant::now();
+        loop {
+            let rows = table(&browser, "#events tr").await;
+            let shown: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
+            if shown == wanted {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "page from {from}: {shown:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = browser.client.current_url().await.unwrap();
+        if from > 0 {
+            assert!(
+                url.as_str().ends_with(&format!("#/events/A?from={from}")),
+                "{url}"
+            );
+        }
+    }
+    browser.screenshot("page-list").await;
+
+    // A deep link opens the event; its hostile value, key and header are text.
+    let (partition, offset) = positions[240];
+    let located = get(format!("{base}/positions/{topic}/{partition}/{offset}")).await;
+    let index = located["index"].as_u64().unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/#/events/A/{index}"))
+        .await
+        .unwrap();
+    let provenance = wait_for(&browser, "#provenance").await;
+    let facts = provenance.text().await.unwrap();
+    assert!(
+        facts.contains(&format!("{offset}")) && facts.contains("<b>key</b>"),
+        "{facts}"
+    );
+    let value = wait_for(&browser, "#value").await.text().await.unwrap();
+    assert!(value.contains("<img src=x onerror="), "{value}");
+    let body = browser
+        .client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("<script>window.pwned=3</script>"),
+        "header shown as text"
+    );
+    let ran = browser
+        .client
+        .execute(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main script').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        serde_json::json!([true, 0]),
+        "hostile markup ran or was parsed"
+    );
+    browser.screenshot("page-event").await;
+
+    // The unclassified event, not text: shown in hex, nothing run either.
+    browser
+        .client
+        .goto(&format!("{base}/#/events/unclassified/0"))
+        .await
+        .unwrap();
+    let hex = wait_for(&browser, "#value").await.text().await.unwrap();
+    assert!(hex.contains("3c 73 63 72 69 70 74"), "{hex}");
+
+    // At phone width the list still reads.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{base}/#/events/B"))
+        .await
+        .unwrap();
+    wait_for(&browser, "#events tr").await;
+    browser.screenshot("page-phone").await;
+
+    let urls = browser.loaded_urls().await;
+    for url in &urls {
+        assert!(url.starts_with(&base), "a request left the machine: {url}");
+    }
+    browser.client.clone().close().await.unwrap();
+}

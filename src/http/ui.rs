@@ -1,0 +1,39 @@
+//! `GET /`: the audit page, its files beside this one (`ui/`), embedded in the binary:
+//! nothing from outside, no build step. Values from Kafka are hostile: the page puts
+//! them on screen as text only, and its Content-Security-Policy allows scripts,
+//! styles and requests to this server alone.
+
+use actix_web::HttpResponse;
+use actix_web::web::Path;
+
+use super::docs::embedded;
+
+/// The page's route.
+pub const PAGE_ROUTE: &str = "/";
+/// Its files' route.
+pub const ASSET_ROUTE: &str = "/ui/{file}";
+
+const PAGE: &str = include_str!("ui/index.html");
+const SCRIPT: &str = include_str!("ui/app.js");
+const STYLE: &str = include_str!("ui/app.css");
+
+/// Only this server: no inline script or style, no plugin, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The audit page.
+pub async fn get_page() -> HttpResponse {
+    embedded("text/html; charset=utf-8", PAGE, CONTENT_SECURITY_POLICY)
+}
+
+/// One of the page's files; any other name is a 404.
+pub async fn get_asset(file: Path<String>) -> HttpResponse {
+    match file.as_str() {
+        "app.js" => embedded(
+            "text/javascript; charset=utf-8",
+            SCRIPT,
+            CONTENT_SECURITY_POLICY,
+        ),
+        "app.css" => embedded("text/css; charset=utf-8", STYLE, CONTENT_SECURITY_POLICY),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}

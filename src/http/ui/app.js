@@ -1,0 +1,284 @@
+// analyzer's audit page: plain DOM, no framework, no build step. Every value from
+// Kafka is hostile: it only ever reaches the page as text (textContent, text nodes),
+// never as HTML. The bearer token, when the server wants one, is kept for the tab
+// (sessionStorage), never in a URL.
+"use strict";
+
+const PAGE = 50;
+const FOLD = 4000; // characters of a value shown before "Show all"
+const TOKEN_KEY = "analyzer-token";
+const main = document.getElementById("main");
+
+// ---- DOM, text only
+
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+  main.focus();
+}
+
+function failure(error) {
+  show(el("p", { class: "error", role: "alert", text: String(error.message || error) }),
+    el("p", {}, el("a", { href: "#/", text: "Back to the types" })));
+}
+
+// ---- API, with the token
+
+class NeedsToken extends Error {}
+
+async function api(path) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const response = await fetch(path, { headers });
+  if (response.status === 401) throw new NeedsToken("This server needs a token.");
+  return response;
+}
+
+async function json(path) {
+  const response = await api(path);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.message || "HTTP " + response.status);
+  return body;
+}
+
+function askToken() {
+  const input = el("input", { type: "password", id: "token", autocomplete: "off", "aria-label": "Bearer token" });
+  const form = el("form", {
+    onsubmit: (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      route();
+    },
+  }, el("label", { for: "token", text: "Bearer token " }), input, " ", el("button", { type: "submit", text: "Use it" }));
+  show(el("h1", { text: "A token is needed" }),
+    el("p", { class: "muted", text: "It is kept for this tab only, and sent as an Authorization header." }), form);
+  input.focus();
+}
+
+// ---- formats
+
+const path = (type) => "/events/" + encodeURIComponent(type);
+const link = (type, index) => "#/events/" + encodeURIComponent(type) + (index === undefined ? "" : "/" + index);
+
+function utc(ms) {
+  return ms === undefined || ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").replace("Z", " UTC");
+}
+
+function bytesOf(base64) {
+  const raw = atob(base64);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+function textOf(bytes) {
+  try { return new TextDecoder("utf-8", { fatal: true }).decode(bytes); } catch { return null; }
+}
+
+function hexOf(bytes) {
+  const lines = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = Array.from(bytes.slice(at, at + 16));
+    const hex = row.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+    const ascii = row.map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : ".")).join("");
+    lines.push(at.toString(16).padStart(8, "0") + "  " + hex.padEnd(47) + "  " + ascii);
+  }
+  return lines.join("\n");
+}
+
+function preview(event) {
+  if (event.gone) return "(no longer in Kafka)";
+  if (event.value !== undefined) return JSON.stringify(event.value);
+  const text = textOf(bytesOf(event.value_base64));
+  return text === null ? "(" + atob(event.value_base64).length + " bytes, not text)" : text;
+}
+
+async function download(url, name) {
+  const response = await api(url);
+  if (!response.ok) throw new Error("HTTP " + response.status);
+  const blob = await response.blob();
+  const anchor = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(anchor.href), 10000);
+}
+
+// ---- views
+
+async function overview() {
+  const status = await json("/status?types=all");
+  const types = Object.entries(status.types).sort((a, b) => b[1].count - a[1].count);
+  const rows = types.map(([name, t]) => el("tr", {},
+    el("td", {}, el("a", { href: link(name), text: name })),
+    el("td", { class: "num", text: t.count.toLocaleString("en") }),
+    el("td", { class: "num hide-narrow", text: t.settled.toLocaleString("en") })));
+  rows.push(el("tr", {},
+    el("td", {}, el("a", { href: link("unclassified"), text: "unclassified" })),
+    el("td", { class: "num", text: status.unclassified.count.toLocaleString("en") }),
+    el("td", { class: "num hide-narrow", text: status.unclassified.settled.toLocaleString("en") })));
+  const reasons = Object.entries(status.unclassified.by_reason).filter(([, n]) => n > 0)
+    .map(([reason, n]) => el("tr", {}, el("td", { text: reason }), el("td", { class: "num", text: n.toLocaleString("en") })));
+  const partitions = status.partitions.map((p) => el("tr", {},
+    el("td", { text: p.topic + "/" + p.partition }),
+    el("td", { class: "num", text: p.lag === null || p.lag === undefined ? "?" : String(p.lag) }),
+    el("td", { text: p.caught_up ? "caught up" : "reading" })));
+  const cache = status.cache;
+  show(
+    el("h1", { text: "Types" }),
+    el("div", { class: "panels" },
+      el("section", { class: "panel", "aria-label": "Types" },
+        el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "type" }), el("th", { class: "num", text: "events" }),
+          el("th", { class: "num hide-narrow", text: "settled" }))), el("tbody", { id: "types" }, ...rows)),
+        status.types_left_out ? el("p", { class: "muted", text: status.types_left_out + " more types not listed" }) : ""),
+      el("section", { class: "panel", "aria-label": "Operator" },
+        el("h2", { text: "Operator" }),
+        el("dl", { class: "facts" },
+          el("dt", { text: "ready" }), el("dd", { id: "ready", text: String(status.ready) }),
+          el("dt", { text: "kafka" }), el("dd", { text: status.kafka.connection }),
+          el("dt", { text: "watermark" }), el("dd", { text: utc(status.order.watermark_ms) }),
+          el("dt", { text: "tentative" }), el("dd", { text: String(status.order.tentative) }),
+          el("dt", { text: "cache" }), el("dd", { text: `${(cache.bytes / 1048576).toFixed(1)} of ${(cache.max_bytes / 1048576).toFixed(0)} MiB, ${cache.hits} hits, ${cache.misses} misses` }),
+          el("dt", { text: "version" }), el("dd", { text: status.version })),
+        el("h2", { text: "Lag per partition" }),
+        el("table", {}, el("tbody", {}, ...partitions)),
+        reasons.length ? el("h2", { text: "Unclassified by reason" }) : "",
+        reasons.length ? el("table", {}, el("tbody", {}, ...reasons)) : "")));
+}
+
+function navButton(label, from, type, enabled) {
+  return el("button", {
+    type: "button", text: label,
+    ...(enabled ? {} : { disabled: "" }),
+    onclick: () => { location.hash = link(type) + "?from=" + from; },
+  });
+}
+
+async function list(type, from) {
+  const page = await json(path(type) + "/range?from=" + from + "&limit=" + PAGE);
+  const last = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
+  const rows = page.events.map((event) => {
+    const row = el("tr", { class: "event", tabindex: "0" },
+      el("td", { class: "num" }, el("a", { href: link(type, event.index), text: String(event.index) })),
+      el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
+      el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset }),
+      el("td", { class: "preview", text: preview(event).slice(0, 200) }));
+    const open = () => { location.hash = link(type, event.index); };
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    return row;
+  });
+  const goIndex = el("input", { id: "go-index", inputmode: "numeric", placeholder: "index", "aria-label": "Index" });
+  const goTime = el("input", { id: "go-time", placeholder: "2026-11-30T10:00:00Z", "aria-label": "Time (RFC 3339 or epoch ms)" });
+  const end = from + page.events.length;
+  show(
+    el("h1", { text: type + " — " + page.total.toLocaleString("en") + " events" }),
+    el("div", { class: "toolbar" },
+      navButton("First", 0, type, from > 0),
+      navButton("Previous", Math.max(0, from - PAGE), type, from > 0),
+      navButton("Next", from + PAGE, type, end < page.total),
+      navButton("Last", last, type, from < last),
+      el("form", { onsubmit: (e) => { e.preventDefault(); const n = goIndex.value.trim(); if (/^\d+$/.test(n)) location.hash = link(type, n); } },
+        goIndex, el("button", { type: "submit", text: "Open index" })),
+      el("form", {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            const response = await api(path(type) + "?time=" + encodeURIComponent(goTime.value.trim()));
+            if (!response.ok) throw new Error((await response.json()).message);
+            location.hash = link(type, response.headers.get("X-Index"));
+          } catch (error) { failure(error); }
+        },
+      }, goTime, el("button", { type: "submit", text: "Go to time" })),
+      el("button", { type: "button", text: "Export page", onclick: () => download(path(type) + "/export?from=" + from + "&to=" + end, type + "-" + from + "-" + end + ".ndjson").catch(failure) }),
+      el("button", { type: "button", text: "Export all", onclick: () => download(path(type) + "/export", type + ".ndjson").catch(failure) })),
+    el("p", { class: "muted", text: page.total ? "Events " + from + " to " + (end - 1) : "No events." }),
+    el("div", { class: "scroll" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { class: "num", text: "index" }), el("th", { class: "hide-narrow", text: "time" }),
+        el("th", { class: "hide-narrow", text: "position" }), el("th", { text: "value" }))),
+      el("tbody", { id: "events" }, ...rows))));
+}
+
+function valueBlock(event) {
+  if (event.gone) return el("p", { class: "muted", text: "Kafka no longer has this event (retention or compaction)." });
+  const bytes = event.value !== undefined ? new TextEncoder().encode(JSON.stringify(event.value)) : bytesOf(event.value_base64);
+  const text = textOf(bytes);
+  const views = {};
+  if (event.value !== undefined) views.JSON = JSON.stringify(event.value, null, 2);
+  if (text !== null) views.Text = text;
+  views.Hex = hexOf(bytes);
+  const pre = el("pre", { class: "value", id: "value" });
+  const more = el("button", { type: "button", text: "Show all" });
+  let current = Object.keys(views)[0];
+  const render = (all) => {
+    const full = views[current];
+    pre.textContent = all || full.length <= FOLD ? full : full.slice(0, FOLD) + "\n…";
+    more.hidden = all || full.length <= FOLD;
+  };
+  more.addEventListener("click", () => render(true));
+  const buttons = Object.keys(views).map((name) => el("button", {
+    type: "button", text: name, "aria-pressed": String(name === current),
+    onclick: (e) => { current = name; for (const b of buttons) b.setAttribute("aria-pressed", String(b === e.target)); render(false); },
+  }));
+  render(false);
+  return el("div", {}, el("div", { class: "toolbar" }, ...buttons, more), pre);
+}
+
+async function eventView(type, index) {
+  const page = await json(path(type) + "/range?from=" + index + "&limit=1");
+  const event = page.events[0];
+  if (!event) throw new Error(`No event at index ${index}: type '${type}' has ${page.total} events.`);
+  const headers = event.headers.map((h) => el("tr", {},
+    el("td", { text: h.name }),
+    el("td", { text: h.value !== undefined ? h.value : h.value_base64 !== undefined ? "base64: " + h.value_base64 : "(null)" })));
+  const key = event.key !== undefined ? event.key : event.key_base64 !== undefined ? "base64: " + event.key_base64 : "(none)";
+  show(
+    el("h1", { text: type + " #" + index }),
+    el("div", { class: "toolbar" },
+      el("button", { type: "button", text: "Previous", ...(index > 0 ? {} : { disabled: "" }), onclick: () => { location.hash = link(type, index - 1); } }),
+      el("button", { type: "button", text: "Next", ...(index + 1 < page.total ? {} : { disabled: "" }), onclick: () => { location.hash = link(type, index + 1); } }),
+      el("button", { type: "button", text: "Back to the list", onclick: () => { location.hash = link(type) + "?from=" + Math.floor(index / PAGE) * PAGE; } }),
+      el("button", { type: "button", text: "Download value", onclick: () => download(path(type) + "?index=" + index, type + "-" + index + ".bin").catch(failure) })),
+    el("section", { class: "panel", "aria-label": "Provenance" }, el("dl", { class: "facts", id: "provenance" },
+      el("dt", { text: "index" }), el("dd", { text: String(event.index) + (event.settled ? " (settled)" : " (tentative)") }),
+      el("dt", { text: "topic" }), el("dd", { text: event.topic }),
+      el("dt", { text: "partition" }), el("dd", { text: String(event.partition) }),
+      el("dt", { text: "offset" }), el("dd", { text: String(event.offset) }),
+      el("dt", { text: "timestamp" }), el("dd", { text: utc(event.timestamp) + (event.timestamp !== undefined ? " (" + event.timestamp + " ms)" : "") }),
+      el("dt", { text: "key" }), el("dd", { text: key }))),
+    el("h2", { text: "Headers" }),
+    headers.length ? el("div", { class: "scroll" }, el("table", {}, el("tbody", {}, ...headers))) : el("p", { class: "muted", text: "None." }),
+    el("h2", { text: "Value" }),
+    valueBlock(event));
+}
+
+// ---- routing: the URL follows what is on screen, so it can go into a ticket
+
+async function route() {
+  const hash = location.hash.slice(1) || "/";
+  const event = /^\/events\/([^/?]+)\/(\d+)$/.exec(hash);
+  const listed = /^\/events\/([^/?]+)(?:\?from=(\d+))?$/.exec(hash);
+  try {
+    if (event) await eventView(decodeURIComponent(event[1]), Number(event[2]));
+    else if (listed) await list(decodeURIComponent(listed[1]), Number(listed[2] || 0));
+    else if (hash === "/") await overview();
+    else throw new Error("No such page: " + hash);
+  } catch (error) {
+    if (error instanceof NeedsToken) askToken();
+    else failure(error);
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
