@@ -13,6 +13,8 @@
 //!    a plain consumer tailing the same topic;
 //! 6. an outage: 10 concurrent cold lookups with the broker gone, each answered 503
 //!    within the point-read timeout (2 s), waiting for a pooled consumer included;
+//! 8. export: the heaviest type as NDJSON, cached and from Kafka, against a plain
+//!    consumer reading the same span;
 //! 7. a type rule gone wrong: every event of its own type (`E2E_TYPE_EVENTS`,
 //!    1,000,000; 0 skips), cache off, default configuration: RSS and the size of
 //!    `/metrics`, `/status` and `/stats`, against `E2E_BASELINE_BIN` when given.
@@ -716,6 +718,37 @@ fn main() {
             verdict(cold.p50_ms <= ms(floor_p50) + 2.0 && cold.p99_ms <= ms(floor_p99) + 2.0)
         ),
     );
+
+    // 8. Export: the heaviest type as NDJSON, from the cache and from Kafka, against
+    // a plain consumer reading the same span (the whole topic) in the same run.
+    let export_path = format!("/events/{}/export", TYPES[0]);
+    let started = Instant::now();
+    assert_eq!(plain_consume(&broker, "e2e-1p"), events);
+    let plain = started.elapsed();
+    for (label, cache) in [("cached", 1u64 << 30), ("from Kafka", 0)] {
+        let (analyzer, _) = Analyzer::start(&broker, "e2e-1p", cache, &work);
+        let started = Instant::now();
+        let (status, body) = http_get(analyzer.port, &export_path);
+        let took = started.elapsed();
+        assert_eq!(status, 200);
+        // The body is chunked: count the events, not the lines.
+        let exported = body.windows(9).filter(|w| w == b"{\"index\":").count() as u64;
+        assert_eq!(exported, heaviest, "export of {}", TYPES[0]);
+        row(
+            &format!("export of {heaviest} {} events, {label}", TYPES[0]),
+            format!(
+                "{:.2} s, {:.0} events/s",
+                took.as_secs_f64(),
+                heaviest as f64 / took.as_secs_f64()
+            ),
+            format!(
+                "{:.2} s (plain consumer reading the {events}-event span)",
+                plain.as_secs_f64()
+            ),
+            format!("{:.2}x", took.as_secs_f64() / plain.as_secs_f64()),
+            "report",
+        );
+    }
 
     // 3. Versus the naive per-request scan, on a smaller topic.
     let naive_counts = broker.topic("e2e-naive", 1, naive_events);
