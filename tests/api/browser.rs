@@ -280,6 +280,23 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     }
     browser.screenshot("page-list").await;
 
+    // Go to a time: the first event at or after it, by the rule (here, A#0).
+    let first = get(format!("{base}/events/A/range?limit=1")).await;
+    let time = first["events"][0]["timestamp"].as_i64().unwrap();
+    let field = browser.client.find(Locator::Css("#go-time")).await.unwrap();
+    field.send_keys(&time.to_string()).await.unwrap();
+    browser
+        .client
+        .find(Locator::XPath("//button[text()='Go to time']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "#provenance").await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.as_str().ends_with("#/events/A/0"), "{url}");
+
     // A deep link opens the event; its hostile value, key and header are text.
     let (partition, offset) = positions[240];
     let located = get(format!("{base}/positions/{topic}/{partition}/{offset}")).await;

@@ -67,6 +67,12 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
     assert_eq!(output.status.code(), Some(0));
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(
+        printed.starts_with(&format!(
+            "analyzer demo, the audit page: http://localhost:{port}/"
+        )),
+        "{printed}"
+    );
+    assert!(
         printed.contains(&format!("curl http://localhost:{port}/stats")),
         "{printed}"
     );
