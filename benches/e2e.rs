@@ -596,6 +596,12 @@ fn main() {
     ];
     if std::env::var_os("E2E_BASELINE_BIN").is_some() {
         contenders.push(("cache off, E2E_BASELINE_BIN (earlier build)", 0, &[], true));
+        contenders.push((
+            "128 MiB cache, E2E_BASELINE_BIN (earlier build)",
+            128 * MIB,
+            &[],
+            true,
+        ));
     }
     for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
         let mut plain = Vec::new();
@@ -726,7 +732,10 @@ fn main() {
     assert_eq!(plain_consume(&broker, "e2e-1p"), events);
     let plain = started.elapsed();
     for (label, cache) in [("cached", 1u64 << 30), ("from Kafka", 0)] {
-        let (analyzer, _) = Analyzer::start(&broker, "e2e-1p", cache, &work);
+        // With its headers in the cache, a cached export needs no Kafka read.
+        let headers = [("ANALYZER_CACHE__HEADERS", "true")];
+        let (analyzer, _) =
+            Analyzer::start_with(&broker, "e2e-1p", cache, &headers, false, &work);
         let started = Instant::now();
         let (status, body) = http_get(analyzer.port, &export_path);
         let took = started.elapsed();

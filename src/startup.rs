@@ -84,6 +84,7 @@ impl Application {
             &settings.kafka,
             settings.order.max_lateness_ms,
             settings.classify.rule(),
+            settings.cache.headers || settings.classify.by == crate::config::ClassifyBy::Header,
             writer,
             cache.clone(),
         )?;

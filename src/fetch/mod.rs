@@ -32,6 +32,10 @@ pub struct Payload {
     pub key: Option<Bytes>,
     /// The headers, in order (None: no headers; no allocation for the common case).
     pub headers: Option<Arc<[EventHeader]>>,
+    /// Whether `headers` were read from the message. The cache may skip them:
+    /// librdkafka parses a message's headers (an allocation even when there are
+    /// none) on first access, which slowed catch-up with the cache on by 17-30%.
+    pub headers_read: bool,
 }
 
 /// One Kafka header of an event.
@@ -52,38 +56,47 @@ impl Payload {
         Payload {
             value: Bytes::copy_from_slice(value),
             timestamp_ms,
+            headers_read: true,
             ..Payload::default()
         }
     }
 
-    /// Copies what a lookup serves out of a Kafka message.
-    pub fn of_message(message: &impl Message<Headers = impl Headers>) -> Payload {
-        let headers = message.headers().and_then(|headers| {
-            let copied: Vec<EventHeader> = (0..headers.count())
-                .map(|i| {
-                    // rdkafka panics on a header name that is not UTF-8 (hostile input).
-                    catch_unwind(AssertUnwindSafe(|| headers.try_get(i)))
-                        .ok()
-                        .flatten()
-                        .map_or_else(
-                            || EventHeader {
-                                name: char::REPLACEMENT_CHARACTER.to_string(),
-                                value: None,
-                            },
-                            |h| EventHeader {
-                                name: h.key.to_owned(),
-                                value: h.value.map(Bytes::copy_from_slice),
-                            },
-                        )
-                })
-                .collect();
-            (!copied.is_empty()).then(|| Arc::from(copied))
-        });
+    /// Copies what a lookup serves out of a Kafka message, its headers too only
+    /// `with_headers` (see `headers_read`).
+    pub fn of_message(
+        message: &impl Message<Headers = impl Headers>,
+        with_headers: bool,
+    ) -> Payload {
+        let headers = with_headers
+            .then(|| message.headers())
+            .flatten()
+            .and_then(|headers| {
+                let copied: Vec<EventHeader> = (0..headers.count())
+                    .map(|i| {
+                        // rdkafka panics on a header name that is not UTF-8 (hostile input).
+                        catch_unwind(AssertUnwindSafe(|| headers.try_get(i)))
+                            .ok()
+                            .flatten()
+                            .map_or_else(
+                                || EventHeader {
+                                    name: char::REPLACEMENT_CHARACTER.to_string(),
+                                    value: None,
+                                },
+                                |h| EventHeader {
+                                    name: h.key.to_owned(),
+                                    value: h.value.map(Bytes::copy_from_slice),
+                                },
+                            )
+                    })
+                    .collect();
+                (!copied.is_empty()).then(|| Arc::from(copied))
+            });
         Payload {
             value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
             timestamp_ms: message.timestamp().to_millis(),
             key: message.key().map(Bytes::copy_from_slice),
             headers,
+            headers_read: with_headers,
         }
     }
 
@@ -163,14 +176,18 @@ impl Fetcher {
         read
     }
 
-    /// The payloads at `positions`, in order: cached ones from the cache, the others
-    /// read from Kafka in one pass per partition (not one point read each). None for
-    /// an event Kafka no longer has.
+    /// The payloads at `positions`, headers included, in order: cached ones from the
+    /// cache (when it kept their headers), the others read from Kafka in one pass per
+    /// partition (not one point read each). None for an event Kafka no longer has.
     pub async fn payloads(
         &self,
         positions: &[Position],
     ) -> Result<Vec<Option<Payload>>, FetchError> {
-        let mut found: Vec<Option<Payload>> = positions.iter().map(|p| self.cache.get(p)).collect();
+        // A cached payload whose headers the cache did not keep is read again.
+        let mut found: Vec<Option<Payload>> = positions
+            .iter()
+            .map(|p| self.cache.get(p).filter(|payload| payload.headers_read))
+            .collect();
         // Per partition, each offset missing and the slots that want it.
         let mut missing: BTreeMap<(TopicId, i32), BTreeMap<i64, Vec<usize>>> = BTreeMap::new();
         for (slot, position) in positions.iter().enumerate() {

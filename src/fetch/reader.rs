@@ -171,7 +171,7 @@ fn span_at(
                     found.push(None);
                 }
                 if offsets.get(found.len()) == Some(&message.offset()) {
-                    found.push(Some(Payload::of_message(&message)));
+                    found.push(Some(Payload::of_message(&message, true)));
                 }
             }
             // The end of the log before the offsets wanted: the rest are gone.
@@ -224,7 +224,7 @@ fn read_at(
         match consumer.poll(left) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 if message.offset() == offset {
-                    return Ok(Payload::of_message(&message));
+                    return Ok(Payload::of_message(&message, true));
                 }
                 if message.offset() > offset {
                     return Err(gone());

@@ -157,9 +157,12 @@ async fn ranges_equal_per_index_lookups_cached_and_from_kafka() {
         let topic = new_topic(&brokers, "browse", partitions).await;
         let events = browsable(700, partitions);
         produce(&brokers, &topic, &events).await;
-        for cache_bytes in [128 << 20, 0] {
+        // Headers cached (ranges from the cache), not cached (ranges read them
+        // from Kafka), and no cache at all.
+        for (cache_bytes, headers) in [(128 << 20, true), (128 << 20, false), (0, false)] {
             let mut config = settings(&brokers, &[&topic]);
             config.cache.max_bytes = cache_bytes;
+            config.cache.headers = headers;
             config.routes.push(RouteSettings {
                 path: "/b".into(),
                 event_type: "B".into(),
