@@ -734,8 +734,7 @@ fn main() {
     for (label, cache) in [("cached", 1u64 << 30), ("from Kafka", 0)] {
         // With its headers in the cache, a cached export needs no Kafka read.
         let headers = [("ANALYZER_CACHE__HEADERS", "true")];
-        let (analyzer, _) =
-            Analyzer::start_with(&broker, "e2e-1p", cache, &headers, false, &work);
+        let (analyzer, _) = Analyzer::start_with(&broker, "e2e-1p", cache, &headers, false, &work);
         let started = Instant::now();
         let (status, body) = http_get(analyzer.port, &export_path);
         let took = started.elapsed();

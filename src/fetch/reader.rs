@@ -49,15 +49,48 @@ impl KafkaReader {
     /// since the call, however many other reads were waiting for a consumer.
     pub async fn read(self: &Arc<Self>, position: Position) -> Result<Payload, FetchError> {
         let deadline = Instant::now() + self.timeout;
-        let unavailable = |last_error| FetchError::Unavailable {
+        self.with_consumer(deadline, move |consumer, topics, timeout| {
+            let topic = topics.name(position.topic);
+            read_at(consumer, topic, position, deadline, timeout)
+        })
+        .await
+    }
+
+    /// The messages of one partition at `offsets` (ascending), read in one pass by one
+    /// consumer: assigned at the first, polled forward to the last, skipping the rest.
+    /// An offset the log no longer has gives None. It gives up after the reader's
+    /// timeout passes with no message, not after a fixed total: a long span is fine.
+    pub async fn read_span(
+        self: &Arc<Self>,
+        topic: TopicId,
+        partition: i32,
+        offsets: Vec<i64>,
+    ) -> Result<Vec<Option<Payload>>, FetchError> {
+        let deadline = Instant::now() + self.timeout;
+        self.with_consumer(deadline, move |consumer, topics, timeout| {
+            span_at(consumer, topics.name(topic), partition, &offsets, timeout)
+        })
+        .await
+    }
+
+    /// Runs `read` on a pooled consumer on a blocking thread, waiting for a free one
+    /// until `deadline`; the consumer goes back to the pool (unassigned) afterwards.
+    async fn with_consumer<T: Send + 'static>(
+        self: &Arc<Self>,
+        deadline: Instant,
+        read: impl FnOnce(&BaseConsumer<QuietContext>, &Topics, Duration) -> Result<T, FetchError>
+        + Send
+        + 'static,
+    ) -> Result<T, FetchError> {
+        let unavailable = || FetchError::Unavailable {
             timeout_ms: self.timeout.as_millis(),
-            last_error,
+            last_error: None,
         };
         let permit =
             tokio::time::timeout_at(deadline.into(), Arc::clone(&self.permits).acquire_owned())
                 .await
-                .map_err(|_| unavailable(None))?
-                .map_err(|_| unavailable(None))?;
+                .map_err(|_| unavailable())?
+                .map_err(|_| unavailable())?;
         let pooled = self
             .idle
             .lock()
@@ -70,8 +103,7 @@ impl KafkaReader {
         };
         let reader = Arc::clone(self);
         let task = tokio::task::spawn_blocking(move || {
-            let topic = reader.topics.name(position.topic);
-            let result = read_at(&consumer, topic, position, deadline, reader.timeout);
+            let result = read(&consumer, &reader.topics, reader.timeout);
             // Stop prefetching from this partition until the next request.
             let _ = consumer.unassign();
             reader
@@ -81,51 +113,6 @@ impl KafkaReader {
                 .push(consumer);
             // Released with its consumer back in the pool, even if the request that
             // asked was dropped meanwhile.
-            drop(permit);
-            result
-        });
-        task.await.map_err(|_| unavailable(None))?
-    }
-}
-
-impl KafkaReader {
-    /// The messages of one partition at `offsets` (ascending), read in one pass by one
-    /// consumer: assigned at the first, polled forward to the last, skipping the rest.
-    /// An offset the log no longer has gives None. It gives up after the reader's
-    /// timeout passes with no message, not after a fixed total: a long span is fine.
-    pub async fn read_span(
-        self: &Arc<Self>,
-        topic: TopicId,
-        partition: i32,
-        offsets: Vec<i64>,
-    ) -> Result<Vec<Option<Payload>>, FetchError> {
-        let unavailable = || FetchError::Unavailable {
-            timeout_ms: self.timeout.as_millis(),
-            last_error: None,
-        };
-        let permit = tokio::time::timeout(self.timeout, Arc::clone(&self.permits).acquire_owned())
-            .await
-            .map_err(|_| unavailable())?
-            .map_err(|_| unavailable())?;
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let consumer = match pooled {
-            Some(consumer) => consumer,
-            None => self.config.create_with_context(QuietContext)?,
-        };
-        let reader = Arc::clone(self);
-        let task = tokio::task::spawn_blocking(move || {
-            let topic = reader.topics.name(topic);
-            let result = span_at(&consumer, topic, partition, &offsets, reader.timeout);
-            let _ = consumer.unassign();
-            reader
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(consumer);
             drop(permit);
             result
         });
