@@ -1,0 +1,317 @@
+//! Tests of the config module.
+// figment's Jail closures must return figment::Error, a large type we do not own.
+#![allow(clippy::result_large_err)]
+use super::*;
+use figment::Jail;
+
+fn load_in(jail: &mut Jail, toml: &str) -> Result<Settings, ConfigError> {
+    jail.create_file("analyzer.toml", toml)
+        .map_err(|e| ConfigError::one(e.to_string()))?;
+    load(&ConfigFile::Default)
+}
+
+#[test]
+fn property_values_can_come_from_the_environment() {
+    let mut kafka = KafkaSettings::default();
+    kafka
+        .properties
+        .insert("sasl.password".into(), "${KAFKA_PASSWORD}".into());
+    kafka
+        .properties
+        .insert("sasl.username".into(), "analyzer".into());
+    kafka
+        .properties
+        .insert("ssl.key.password".into(), "${UNSET}".into());
+    let problems = kafka
+        .resolve_env_references(|name| (name == "KAFKA_PASSWORD").then(|| "s3cret".to_owned()));
+    assert_eq!(kafka.properties["sasl.password"], "s3cret");
+    assert_eq!(kafka.properties["sasl.username"], "analyzer");
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].1.contains("UNSET"), "{problems:?}");
+}
+
+#[test]
+fn an_unset_environment_reference_names_key_variable_and_file() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let e = load_in(
+            jail,
+            "[kafka.properties]\n\"sasl.password\" = \"${NOT_SET_HERE}\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sasl.password"), "{e}");
+        assert!(e.contains("NOT_SET_HERE"), "{e}");
+        assert!(e.contains("analyzer.toml"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+fn access_control_settings_are_checked_and_the_token_never_logged() {
+    let mut settings = Settings::default();
+    settings.http.auth_token = Some("s3cret-token".into());
+    settings.http.cors_origins = vec!["https://audit.example.com".into()];
+    assert!(settings.problems().is_empty());
+    assert!(!settings.masked_summary().contains("s3cret-token"));
+    assert!(settings.masked_summary().contains("auth_token=set"));
+
+    settings.http.auth_token = Some(" ".into());
+    settings.http.cors_origins = vec!["audit.example.com".into(), "https://x.org/".into()];
+    let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        ["http.auth_token", "http.cors_origins", "http.cors_origins"]
+    );
+
+    settings.http.auth_token = None;
+    settings.http.cors_origins.clear();
+    settings.http.protect_metrics = true;
+    let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["http.protect_metrics"]);
+}
+
+#[test]
+fn defaults_apply_without_a_file() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+        assert_eq!(settings, Settings::default());
+        assert_eq!(settings.classify.rule(), Rule::JsonField("type".into()));
+        Ok(())
+    });
+}
+
+#[test]
+fn env_overrides_file_overrides_defaults() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("ANALYZER_KAFKA__BROKERS", "env-host:9092");
+        jail.set_env("ANALYZER_HTTP__BIND", "127.0.0.1:9000");
+        let settings = load_in(
+            jail,
+            r#"
+            [kafka]
+            brokers = "file-host:9092"
+            topics = ["a", "b"]
+            [kafka.properties]
+            "fetch.wait.max.ms" = 10
+            [classify]
+            by = "header"
+            name = "item_type_name"
+            [[routes]]
+            path = "/bp"
+            type = "blood_pressure"
+            "#,
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(settings.kafka.brokers, "env-host:9092");
+        assert_eq!(settings.kafka.topics, ["a", "b"]);
+        assert_eq!(settings.kafka.properties["fetch.wait.max.ms"], "10");
+        assert_eq!(settings.http.bind.to_string(), "127.0.0.1:9000");
+        assert_eq!(
+            settings.classify.rule(),
+            Rule::Header("item_type_name".into())
+        );
+        assert_eq!(settings.routes[0].event_type, "blood_pressure");
+        assert_eq!(settings.cache.max_bytes, 128 << 20);
+        Ok(())
+    });
+}
+
+#[test]
+fn topics_from_env_may_be_comma_separated() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("ANALYZER_KAFKA__TOPICS", "a, b");
+        let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+        assert_eq!(settings.kafka.topics, ["a", "b"]);
+        Ok(())
+    });
+}
+
+#[test]
+fn kubernetes_service_variables_are_ignored_but_nested_typos_are_not() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("ANALYZER_PORT", "tcp://10.0.0.1:8110");
+        jail.set_env("ANALYZER_SERVICE_HOST", "10.0.0.1");
+        jail.set_env("ANALYZER_PORT_8110_TCP_ADDR", "10.0.0.1");
+        load(&ConfigFile::Default).map_err(|e| e.to_string())?;
+        jail.set_env("ANALYZER_KAFKAA__BROKERS", "x:9092");
+        let err = load(&ConfigFile::Default).unwrap_err().to_string();
+        assert!(err.contains("kafkaa"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_key_is_rejected_naming_key_and_file() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let err = load_in(jail, "[kafka]\nbrokerz = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka.brokerz"), "{err}");
+        assert!(err.contains("analyzer.toml"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_value_names_key_and_env_var() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("ANALYZER_CACHE__MAX_BYTES", "lots");
+        let err = load(&ConfigFile::Default).unwrap_err().to_string();
+        assert!(err.contains("cache.max_bytes"), "{err}");
+        assert!(err.contains("ANALYZER_CACHE__MAX_BYTES"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_value_in_file_names_key_and_file() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let err = load_in(jail, "[http]\nbind = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.bind"), "{err}");
+        assert!(err.contains("analyzer.toml"), "{err}");
+        let err = load_in(jail, "[classify]\nby = \"magic\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("classify.by") && err.contains("json_field"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn max_types_leaves_room_for_the_declared_types() {
+    let mut settings = Settings::default();
+    for (i, t) in ["a", "b", "a"].iter().enumerate() {
+        settings.routes.push(RouteSettings {
+            path: format!("/{i}"),
+            event_type: (*t).into(),
+            stats_key: None,
+        });
+    }
+    settings.classify.max_types = 2;
+    assert!(settings.problems().is_empty());
+    settings.classify.max_types = 1;
+    let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["classify.max_types"]);
+    settings.routes.clear();
+    settings.classify.max_types = 0;
+    assert_eq!(settings.problems().len(), 1);
+}
+
+#[test]
+fn stats_keys_must_be_unique_and_not_a_type_name() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let route = |path: &str, event_type: &str, key: &str| {
+            format!(
+                "[[routes]]\npath = \"{path}\"\ntype = \"{event_type}\"\nstats_key = \"{key}\"\n"
+            )
+        };
+        let fine = [
+            route("/blood_pressure", "blood_pressure", "num_bp"),
+            route("/bp", "blood_pressure", "num_bp"),
+            route("/heart_rate", "heart_rate", "heart_rate"),
+        ]
+        .concat();
+        let settings = load_in(jail, &fine).map_err(|e| e.to_string())?;
+        assert_eq!(settings.routes[0].stats_key.as_deref(), Some("num_bp"));
+
+        let clashing = [
+            route("/blood_pressure", "blood_pressure", "num"),
+            route("/heart_rate", "heart_rate", "num"),
+            route("/glucose", "glucose", "heart_rate"),
+            route("/bp", "blood_pressure", "bp"),
+        ]
+        .concat();
+        let err = load_in(jail, &clashing).unwrap_err().to_string();
+        for expected in [
+            "routes.1.stats_key: \"num\" is also the stats_key of routes.0 (type \"blood_pressure\")",
+            "routes.2.stats_key: \"heart_rate\" is the name of the type routes.1 serves",
+            "routes.3.stats_key: type \"blood_pressure\" already has stats_key \"num\" in routes.0",
+            "analyzer.toml",
+        ] {
+            assert!(err.contains(expected), "{expected:?} not in {err}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn cross_field_problems_name_their_source() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("ANALYZER_KAFKA__TOPICS", "[]");
+        let err = load_in(
+            jail,
+            r#"
+            [kafka.properties]
+            "enable.auto.commit" = "true"
+            [[routes]]
+            path = "/stats"
+            type = "x"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("kafka.topics") && err.contains("ANALYZER_KAFKA__TOPICS"),
+            "{err}"
+        );
+        assert!(err.contains("enable.auto.commit"), "{err}");
+        assert!(
+            err.contains("routes.0") && err.contains("used by the API"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn explicit_missing_file_is_an_error() {
+    let err = load(&ConfigFile::Explicit("/nonexistent/analyzer.toml".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/analyzer.toml"), "{err}");
+}
+
+#[test]
+fn secrets_are_masked_in_the_summary() {
+    let mut settings = Settings::default();
+    for (k, v) in [
+        ("sasl.password", "hunter2"),
+        ("ssl.key.pem", "PEM"),
+        ("sasl.oauthbearer.token", "t0k"),
+        ("client.secret", "s3"),
+        ("fetch.wait.max.ms", "10"),
+    ] {
+        settings.kafka.properties.insert(k.into(), v.into());
+    }
+    let summary = settings.masked_summary();
+    for secret in ["hunter2", "PEM", "t0k", "s3"] {
+        assert!(!summary.contains(secret), "{summary}");
+    }
+    assert!(summary.contains("fetch.wait.max.ms=10"), "{summary}");
+}
+
+#[test]
+fn example_config_file_is_valid() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_FILE);
+        let settings = load(&ConfigFile::Explicit(path)).map_err(|e| e.to_string())?;
+        assert_eq!(settings.routes[0].event_type, "blood_pressure");
+        Ok(())
+    });
+}

@@ -1,0 +1,160 @@
+//! Tests of the ingest module.
+use super::*;
+use crate::view::{View, new_view};
+
+/// An indexer over topics "t" (index 0) and "u" (index 1), with `n` events of
+/// type A indexed in each one's partition 0.
+fn indexer_with(n: i64) -> (View, Indexer) {
+    let topics = Topics::new(&["t".into(), "u".into()]);
+    let (view, mut writer) = new_view(&topics);
+    let cache = PayloadCache::new(1 << 20);
+    let mut partitions = BTreeMap::new();
+    for topic in [TopicId(0), TopicId(1)] {
+        for offset in 0..n {
+            let event = Appended {
+                value_bytes: 3,
+                ..Appended::at(Position {
+                    topic,
+                    partition: 0,
+                    offset,
+                })
+            };
+            writer.append("A", &event).unwrap();
+            cache.insert(
+                &event.position,
+                crate::fetch::Payload::of_value(b"abc", None),
+            );
+        }
+        let state = PartitionState {
+            next_offset: n,
+            caught_up: true,
+            ..PartitionState::default()
+        };
+        partitions.insert((topic, 0), state);
+    }
+    let status = Arc::new(IngestStatus::new(2));
+    status.count_unclassified(TopicId(0), Unclassified::InvalidJson);
+    let indexer = Indexer {
+        topics,
+        rule: Rule::Topic,
+        writer,
+        cache,
+        status,
+        partitions,
+        some_topic_missing: false,
+        indexed: 0,
+        started: Instant::now(),
+        caught_up_at: None,
+        max_lateness_ms: 300_000,
+        late_warnings: Throttled::default(),
+        too_many_types: TypeCapWarning::default(),
+        cache_headers: false,
+    };
+    (view, indexer)
+}
+
+/// A statistics report in which topic "t" partition 0 ends at `end`.
+fn report_t_ends_at(end: i64) -> StatsSnapshot {
+    let offsets = FetchedOffsets {
+        low: 0,
+        high: end,
+        eof: end,
+    };
+    StatsSnapshot {
+        partitions: HashMap::from([(("t".to_owned(), 0), offsets)]),
+        brokers: Vec::new(),
+    }
+}
+
+#[test]
+fn a_log_ending_below_the_index_twice_in_a_row_resets_only_that_topic() {
+    let (view, mut indexer) = indexer_with(2000);
+    // One report can predate the fetch that brought the last events: no reset.
+    assert!(indexer.on_statistics(report_t_ends_at(300)).is_empty());
+    // The log grew past the index again: the count starts over.
+    assert!(indexer.on_statistics(report_t_ends_at(2500)).is_empty());
+    assert!(indexer.on_statistics(report_t_ends_at(300)).is_empty());
+    assert_eq!(view.total(), 4000);
+
+    assert_eq!(
+        indexer.on_statistics(report_t_ends_at(300)),
+        BTreeSet::from([TopicId(0)])
+    );
+    // Topic "t" is gone from the view, the cache and the unclassified counts;
+    // topic "u" is intact.
+    let a = view.type_index("A").unwrap();
+    assert_eq!(a.len(), 2000);
+    assert!((0..2000).all(|i| a.get(i).is_some_and(|e| e.position.topic == TopicId(1))));
+    let t0 = Position {
+        topic: TopicId(0),
+        partition: 0,
+        offset: 5,
+    };
+    assert!(indexer.cache.get(&t0).is_none());
+    assert!(
+        indexer
+            .cache
+            .get(&Position {
+                topic: TopicId(1),
+                ..t0
+            })
+            .is_some()
+    );
+    assert_eq!(indexer.status.unclassified_counts()["invalid_json"], 0);
+    assert_eq!(indexer.status.topic_resets(), 1);
+    // Its partitions start over from the beginning, not caught up.
+    let state = indexer.partitions[&(TopicId(0), 0)];
+    assert_eq!((state.next_offset, state.caught_up), (0, false));
+    assert!(!indexer.status.is_caught_up());
+    assert!(indexer.partitions[&(TopicId(1), 0)].caught_up);
+}
+
+#[test]
+fn a_log_ending_at_or_past_the_index_is_no_reset() {
+    let (view, mut indexer) = indexer_with(10);
+    // The log still ends at or past what was indexed: no reset, whatever the
+    // consumer replays.
+    for _ in 0..5 {
+        assert!(indexer.on_statistics(report_t_ends_at(10)).is_empty());
+    }
+    assert_eq!(view.total(), 20);
+    assert_eq!(indexer.status.topic_resets(), 0);
+}
+
+fn report(next: i64, start: Option<i64>, hw: Option<i64>, caught_up: bool) -> PartitionReport {
+    PartitionReport {
+        topic: "t".into(),
+        partition: 0,
+        next_offset: next,
+        high_watermark: hw,
+        log_start_offset: start,
+        caught_up,
+    }
+}
+
+#[test]
+fn progress_counts_offsets_from_the_log_start() {
+    assert_eq!(report(0, None, None, false).progress(), (0, 0));
+    assert_eq!(report(50, Some(0), Some(200), false).progress(), (50, 200));
+    // Nothing read yet of a log whose first 100 offsets were deleted.
+    assert_eq!(report(0, Some(100), Some(300), false).progress(), (0, 200));
+    assert_eq!(
+        report(300, Some(100), Some(300), true).progress(),
+        (200, 200)
+    );
+    // Caught up before any statistics arrived.
+    assert_eq!(report(7, None, None, true).progress(), (7, 7));
+    assert_eq!(report(150, Some(0), Some(200), false).lag(), Some(50));
+    assert_eq!(report(0, None, None, false).lag(), None);
+}
+
+#[test]
+fn repeated_warnings_are_counted_not_repeated() {
+    let mut throttled = Throttled::default();
+    throttled.warn("a".into());
+    throttled.warn("a".into());
+    throttled.warn("a".into());
+    assert_eq!(throttled.repeats, 2);
+    throttled.warn("b".into());
+    assert_eq!(throttled.repeats, 0);
+}
