@@ -235,6 +235,24 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     assert!(listed.iter().any(|r| r[0] == "unclassified" && r[1] == "1"));
     browser.screenshot("page-types").await;
 
+    // Live counts: new events show up on the page without a reload.
+    let more: Vec<crate::helpers::Event> = (0..5)
+        .map(|i| crate::helpers::Event::json("A", 1_000 + i))
+        .collect();
+    crate::helpers::produce(&brokers, &topic, &more).await;
+    let started = Instant::now();
+    loop {
+        let rows = table(&browser, "#types tr").await;
+        if rows.iter().any(|r| r[0] == "A" && r[1] == "166") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "counts not refreshed: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     // Paging shows what the API gives, in order.
     browser
         .client

@@ -117,8 +117,10 @@ async function download(url, name) {
 
 // ---- views
 
-async function overview() {
-  const status = await json("/status?types=all");
+const REFRESH_MS = 5000;
+let refresher = null;
+
+function typeRows(status) {
   const types = Object.entries(status.types).sort((a, b) => b[1].count - a[1].count);
   const rows = types.map(([name, t]) => el("tr", {},
     el("td", {}, el("a", { href: link(name), text: name })),
@@ -128,6 +130,23 @@ async function overview() {
     el("td", {}, el("a", { href: link("unclassified"), text: "unclassified" })),
     el("td", { class: "num", text: status.unclassified.count.toLocaleString("en") }),
     el("td", { class: "num hide-narrow", text: status.unclassified.settled.toLocaleString("en") })));
+  return rows;
+}
+
+// Live counts: the types table is refreshed in place (focus stays where it is)
+// while the overview is on screen.
+function refreshTypes() {
+  clearInterval(refresher);
+  refresher = setInterval(async () => {
+    const body = document.getElementById("types");
+    if (!body || (location.hash && location.hash !== "#/")) return clearInterval(refresher);
+    try { body.replaceChildren(...typeRows(await json("/status?types=all"))); } catch { /* next time */ }
+  }, REFRESH_MS);
+}
+
+async function overview() {
+  const status = await json("/status?types=all");
+  const rows = typeRows(status);
   const reasons = Object.entries(status.unclassified.by_reason).filter(([, n]) => n > 0)
     .map(([reason, n]) => el("tr", {}, el("td", { text: reason }), el("td", { class: "num", text: n.toLocaleString("en") })));
   const partitions = status.partitions.map((p) => el("tr", {},
@@ -155,6 +174,7 @@ async function overview() {
         el("table", {}, el("tbody", {}, ...partitions)),
         reasons.length ? el("h2", { text: "Unclassified by reason" }) : "",
         reasons.length ? el("table", {}, el("tbody", {}, ...reasons)) : "")));
+  refreshTypes();
 }
 
 function navButton(label, from, type, enabled) {
