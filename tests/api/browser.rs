@@ -147,17 +147,16 @@ async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Element
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
 
-/// The text of every cell of `css` rows, row by row.
+/// The text of every cell of `css` rows, row by row, read in one script: the page
+/// may replace the rows (live counts) between two WebDriver calls.
 async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    for row in browser.client.find_all(Locator::Css(css)).await.unwrap() {
-        let mut cells = Vec::new();
-        for cell in row.find_all(Locator::Css("td")).await.unwrap() {
-            cells.push(cell.text().await.unwrap());
-        }
-        rows.push(cells);
-    }
-    rows
+    let script = "return Array.from(document.querySelectorAll(arguments[0])).map(row => Array.from(row.querySelectorAll('td')).map(cell => cell.textContent));";
+    let rows = browser
+        .client
+        .execute(script, vec![serde_json::json!(css)])
+        .await
+        .unwrap();
+    serde_json::from_value(rows).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
