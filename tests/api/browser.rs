@@ -147,6 +147,29 @@ async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Element
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
 
+/// Waits until the page's heading reads `text` (a view is rendered).
+async fn wait_for_heading(browser: &Browser, text: &str) {
+    let started = Instant::now();
+    loop {
+        let heading = browser
+            .client
+            .execute(
+                "const h = document.querySelector('h1'); return h ? h.textContent : '';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if heading == text {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "heading {heading}, not {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The text of every cell of `css` rows, row by row, read in one script: the page
 /// may replace the rows (live counts) between two WebDriver calls.
 async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
@@ -323,6 +346,9 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         .goto(&format!("{base}/#/events/A/{index}"))
         .await
         .unwrap();
+    // The page before was an event too (go to time): wait for this one's heading, so
+    // as not to read the previous view's elements as they are replaced.
+    wait_for_heading(&browser, &format!("A #{index}")).await;
     let provenance = wait_for(&browser, "#provenance").await;
     let facts = provenance.text().await.unwrap();
     assert!(
@@ -364,6 +390,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         .goto(&format!("{base}/#/events/unclassified/0"))
         .await
         .unwrap();
+    wait_for_heading(&browser, "unclassified #0").await;
     let hex = wait_for(&browser, "#value").await.text().await.unwrap();
     assert!(hex.contains("3c 73 63 72 69 70 74"), "{hex}");
 
