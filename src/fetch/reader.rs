@@ -120,6 +120,23 @@ impl KafkaReader {
     }
 }
 
+/// What is left until `deadline`, or the error once it has passed (with the last
+/// client error seen, if any).
+fn time_left(
+    deadline: Instant,
+    timeout: Duration,
+    last_error: &mut Option<KafkaError>,
+) -> Result<Duration, FetchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(FetchError::Unavailable {
+            timeout_ms: timeout.as_millis(),
+            last_error: last_error.take(),
+        });
+    }
+    Ok(left)
+}
+
 fn span_at(
     consumer: &BaseConsumer<QuietContext>,
     topic: &str,
@@ -140,14 +157,7 @@ fn span_at(
     }
     let mut deadline = Instant::now() + timeout;
     while found.len() < offsets.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(FetchError::Unavailable {
-                timeout_ms: timeout.as_millis(),
-                last_error,
-            });
-        }
-        match consumer.poll(left) {
+        match consumer.poll(time_left(deadline, timeout, &mut last_error)?) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 deadline = Instant::now() + timeout;
                 // Offsets passed over are gone (compaction or retention).
@@ -201,14 +211,7 @@ fn read_at(
     consumer.assign(&assignment)?;
     let mut last_error = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(FetchError::Unavailable {
-                timeout_ms: timeout.as_millis(),
-                last_error,
-            });
-        }
-        match consumer.poll(left) {
+        match consumer.poll(time_left(deadline, timeout, &mut last_error)?) {
             Some(Ok(message)) if message.topic() == topic && message.partition() == partition => {
                 if message.offset() == offset {
                     return Ok(Payload::of_message(&message, true));

@@ -360,16 +360,36 @@ impl ViewWriter {
     /// Appends an event to a type's index.
     pub fn append(&mut self, event_type: &str, event: &Appended) -> Result<Placed, Refused> {
         let (slot, offset) = self.slot(&event.position)?;
-        let (name, index) = self.index(event_type, false).ok_or(Refused::TooManyTypes {
-            cap: self.max_types,
-        })?;
-        index.push(slot, offset, event.clock, event.value_bytes);
-        let placed = self.place(&name, &index, event.clock);
-        if event.clock < index.queued.load(Ordering::Relaxed) {
-            index.queued.store(event.clock, Ordering::Relaxed);
-            self.queue.push(Reverse((event.clock, name)));
+        let clock = event.clock;
+        let watermark = self.shared.watermark.load(Ordering::Relaxed);
+        let held = self.known.iter().find(|(name, _)| **name == *event_type);
+        let (name, index) = match held {
+            Some((name, index)) => {
+                index.push(slot, offset, clock, event.value_bytes);
+                // The common case, per event at ingest: in order and already queued
+                // at or below this clock. No map lookup, no reference counting.
+                if clock >= watermark && clock >= index.queued.load(Ordering::Relaxed) {
+                    return Ok(Placed::InOrder);
+                }
+                (Arc::clone(name), Arc::clone(index))
+            }
+            None => {
+                let (name, index) = self.index(event_type, false).ok_or(Refused::TooManyTypes {
+                    cap: self.max_types,
+                })?;
+                index.push(slot, offset, clock, event.value_bytes);
+                (name, index)
+            }
+        };
+        if clock < index.queued.load(Ordering::Relaxed) {
+            index.queued.store(clock, Ordering::Relaxed);
+            self.queue.push(Reverse((clock, Arc::clone(&name))));
         }
-        Ok(placed)
+        if clock < watermark {
+            self.late(name, &index);
+            return Ok(Placed::Late);
+        }
+        Ok(Placed::InOrder)
     }
 
     /// Appends an event to the unclassified index.
@@ -378,35 +398,32 @@ impl ViewWriter {
         let index = self.shared.unclassified();
         index.push(slot, offset, event.clock, event.value_bytes);
         self.unclassified_head = self.unclassified_head.min(event.clock);
+        let watermark = self.shared.watermark.load(Ordering::Relaxed);
+        if event.clock >= watermark {
+            return Ok(Placed::InOrder);
+        }
         let name = Arc::clone(&self.unclassified_name);
-        Ok(self.place(&name, &index, event.clock))
+        self.late(name, &index);
+        Ok(Placed::Late)
     }
 
     /// A late event (clock below the watermark) belongs inside the settled prefix:
     /// the prefix is dropped at once (O(1)), so lookups keep answering by the rule
     /// (by selection, O(partitions × log n)), and merged again once late events stop.
-    fn place(&mut self, name: &Arc<str>, index: &TypeIndex, clock: u64) -> Placed {
-        let watermark = self.shared.watermark.load(Ordering::Relaxed);
-        if clock >= watermark {
-            return Placed::InOrder;
-        }
+    fn late(&mut self, name: Arc<str>, index: &TypeIndex) {
         self.shared.late.fetch_add(1, Ordering::Relaxed);
         index.invalidate_settled();
-        match self.rebuilds.get_mut(name) {
+        match self.rebuilds.get_mut(&name) {
             Some(rebuild) => rebuild.quiet = 0,
             None => {
-                let rebuild = Rebuild {
-                    quiet: 0,
-                    needed: self
-                        .rebuilt
-                        .get(name)
-                        .copied()
-                        .unwrap_or(REBUILD_AFTER_QUIET),
-                };
-                self.rebuilds.insert(Arc::clone(name), rebuild);
+                let needed = self
+                    .rebuilt
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(REBUILD_AFTER_QUIET);
+                self.rebuilds.insert(name, Rebuild { quiet: 0, needed });
             }
         }
-        Placed::Late
     }
 
     /// Raises the watermark to `watermark` (it never goes down) and settles every

@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use super::packed::{BLOCK, Shape, Table, TableRead};
+use super::packed::{BLOCK, Shape, Table, TableRead, partition_point};
 use super::position::{Position, TopicId};
 
 const OFFSET: usize = 0;
@@ -395,7 +395,7 @@ impl TypeIndex {
 fn gallop(lo: u64, hi: u64, before: impl Fn(u64) -> bool) -> u64 {
     let (mut low, mut step) = (lo, 1u64);
     // Find a row where it fails, doubling the stride.
-    let mut high = loop {
+    let high = loop {
         let probe = low.saturating_add(step);
         if probe >= hi {
             break hi;
@@ -407,16 +407,7 @@ fn gallop(lo: u64, hi: u64, before: impl Fn(u64) -> bool) -> u64 {
         step = step.saturating_mul(2);
     };
     // Then the first failing row between.
-    low += 1;
-    while low < high {
-        let mid = low + (high - low) / 2;
-        if before(mid) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    low
+    partition_point(low + 1, high, before)
 }
 
 /// The `k`-th (from 0) smallest key among `streams[s]`'s rows from `starts[s]` on:
@@ -444,24 +435,16 @@ fn select(streams: &[StreamRead<'_>], starts: &[u64], k: u64) -> Option<(usize, 
     // The smallest clock with more than k events at or below it, between the
     // lowest first clock and the highest last clock of the ranges.
     let ranges = (0..streams.len()).filter(|&s| range(s).0 < range(s).1);
-    let mut low = ranges
+    let low = ranges
         .clone()
         .map(|s| streams[s].rows.get(range(s).0, CLOCK))
         .min()
         .unwrap_or(0);
-    let mut high = ranges
+    let high = ranges
         .map(|s| streams[s].rows.get(range(s).1 - 1, CLOCK))
         .max()
         .unwrap_or(0);
-    while low < high {
-        let mid = low + (high - low) / 2;
-        if at_or_below(mid) > k {
-            high = mid;
-        } else {
-            low = mid + 1;
-        }
-    }
-    let clock = low;
+    let clock = partition_point(low, high, |clock| at_or_below(clock) <= k);
     let mut order: Vec<usize> = (0..streams.len()).collect();
     order.sort_by_key(|&s| streams[s].slot);
     let mut rest = k;

@@ -96,11 +96,16 @@ impl<const N: usize> Sealed<N> {
         Sealed { lines, words }
     }
 
-    fn get(&self, row: usize, column: usize) -> u64 {
-        let start: usize = self.lines[..column]
+    /// Where `column`'s bits start in `words`: after the columns before it.
+    fn column_start(&self, column: usize) -> usize {
+        self.lines[..column]
             .iter()
             .map(|l| usize::from(l.width) * BLOCK)
-            .sum();
+            .sum()
+    }
+
+    fn get(&self, row: usize, column: usize) -> u64 {
+        let start = self.column_start(column);
         let line = &self.lines[column];
         let width = usize::from(line.width);
         let stored = read_bits(&self.words, start + row * width, width);
@@ -118,10 +123,7 @@ impl<const N: usize> Sealed<N> {
     /// power of two) a word at a time, XOR against the value repeated, each field's
     /// bits folded into its lowest, and a popcount.
     fn count_equal(&self, column: usize, value: u64, rows: std::ops::Range<usize>) -> u64 {
-        let start: usize = self.lines[..column]
-            .iter()
-            .map(|l| usize::from(l.width) * BLOCK)
-            .sum();
+        let start = self.column_start(column);
         let line = &self.lines[column];
         let width = usize::from(line.width);
         let stored = value.wrapping_sub(line.low as u64);
@@ -276,18 +278,23 @@ impl<const N: usize> TableRead<'_, N> {
         self.partition_point(lo, hi, |row| self.get(row, column) <= value)
     }
 
-    fn partition_point(&self, mut lo: u64, mut hi: u64, before: impl Fn(u64) -> bool) -> u64 {
-        hi = hi.min(self.len);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if before(mid) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+    fn partition_point(&self, lo: u64, hi: u64, before: impl Fn(u64) -> bool) -> u64 {
+        partition_point(lo, hi.min(self.len), before)
     }
+}
+
+/// The first `x` in `lo..hi` for which `before(x)` is false (`hi` if none); `before`
+/// must hold up to some point and fail from there on.
+pub fn partition_point(mut lo: u64, mut hi: u64, before: impl Fn(u64) -> bool) -> u64 {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 impl<const N: usize> Table<N> {
