@@ -6,6 +6,8 @@
 
 use bytes::Bytes;
 
+pub mod avro;
+
 /// What a rendered value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {

@@ -1,0 +1,123 @@
+//! Avro object container files (`Obj\x01`, the schema in the header): the
+//! fallback an event-sourcing reader tries when a schemaless read fails. Analyzer
+//! takes the first record of the first block, with the embedded writer schema.
+
+use std::borrow::Cow;
+use std::io::Read as _;
+
+use super::datum::DatumError;
+
+/// The four bytes a container file starts with.
+pub const MAGIC: &[u8; 4] = b"Obj\x01";
+
+/// A decompressed block may be at most this many times its compressed size (plus
+/// 64 KiB): a deflate bomb is an error, not an allocation.
+const MAX_INFLATION: usize = 64;
+
+/// What a container file holds: its writer schema's JSON text and the bytes its
+/// first record starts at (more records may follow them).
+#[derive(Debug)]
+pub struct Container<'a> {
+    /// The `avro.schema` metadata entry.
+    pub schema: &'a [u8],
+    /// The first block's data, decompressed.
+    pub records: Cow<'a, [u8]>,
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, DatumError> {
+    Err(DatumError(message.into()))
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DatumError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| DatumError("container file truncated".into()))?;
+        let slice = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn long(&mut self) -> Result<i64, DatumError> {
+        let mut raw: u64 = 0;
+        for i in 0..10 {
+            let byte = self.take(1)?[0];
+            raw |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+            }
+        }
+        fail("container file: a varint longer than 10 bytes")
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], DatumError> {
+        let len = self.long()?;
+        let len = usize::try_from(len)
+            .map_err(|_| DatumError(format!("container file: length {len}")))?;
+        self.take(len)
+    }
+}
+
+/// Reads a container file's header and first block.
+pub fn read(value: &[u8]) -> Result<Container<'_>, DatumError> {
+    let mut cursor = Cursor {
+        bytes: value,
+        pos: 0,
+    };
+    if cursor.take(4)? != MAGIC {
+        return fail("not a container file");
+    }
+    let mut schema = None;
+    let mut codec: &[u8] = b"null";
+    loop {
+        let count = cursor.long()?;
+        if count == 0 {
+            break;
+        }
+        if count < 0 {
+            cursor.long()?;
+        }
+        for _ in 0..count.unsigned_abs() {
+            let key = cursor.bytes()?;
+            let entry = cursor.bytes()?;
+            match key {
+                b"avro.schema" => schema = Some(entry),
+                b"avro.codec" => codec = entry,
+                _ => {}
+            }
+        }
+    }
+    let schema = schema.ok_or_else(|| DatumError("container file without a schema".into()))?;
+    cursor.take(16)?; // the sync marker
+    let records = cursor.long()?;
+    if records <= 0 {
+        return fail("container file holds no record");
+    }
+    let data = cursor.bytes()?;
+    let records = match codec {
+        b"null" => Cow::Borrowed(data),
+        b"deflate" => {
+            let limit = data.len().saturating_mul(MAX_INFLATION) + (64 << 10);
+            let mut inflated = Vec::new();
+            flate2::read::DeflateDecoder::new(data)
+                .take(limit as u64)
+                .read_to_end(&mut inflated)
+                .map_err(|e| DatumError(format!("container file: deflate: {e}")))?;
+            Cow::Owned(inflated)
+        }
+        other => {
+            return fail(format!(
+                "container file codec {:?} is not supported (null and deflate are)",
+                String::from_utf8_lossy(other)
+            ));
+        }
+    };
+    Ok(Container { schema, records })
+}

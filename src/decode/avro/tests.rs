@@ -1,0 +1,206 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const SCHEMALESS: &[u8] = include_bytes!("testdata/schemaless.bin");
+const CONTAINER_NULL: &[u8] = include_bytes!("testdata/container-null.avro");
+const CONTAINER_DEFLATE: &[u8] = include_bytes!("testdata/container-deflate.avro");
+const FIXTURE_TYPE: &str = "fixture.events.DeliveryOnHoldV1";
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/decode/avro/testdata/schemas")
+}
+
+fn fixture_json() -> serde_json::Value {
+    serde_json::json!({
+        "delivery_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "amount": "12.50",
+        "at": "2026-11-23T10:00:00.123Z",
+        "on": "2026-11-23",
+        "reason": "address",
+        "status": "HELD",
+        "tags": ["a", "b"],
+        "raw": "AP8=",
+        "score": "NaN"
+    })
+}
+
+fn local(types: &BTreeMap<String, String>) -> Avro {
+    let dir = testdata();
+    Avro::load(&AvroSource {
+        schemas_dir: Some(&dir),
+        types: Some(types),
+        ..AvroSource::default()
+    })
+    .unwrap()
+}
+
+fn decoded(avro: &Avro, event_type: Option<&str>, value: &[u8]) -> (serde_json::Value, Decoded) {
+    let decoded = avro.to_json(event_type, value, false).unwrap().unwrap();
+    (serde_json::from_slice(&decoded.json).unwrap(), decoded)
+}
+
+#[test]
+fn fastavro_values_decode_to_the_documented_json() {
+    let types = BTreeMap::from([("on_hold".to_owned(), FIXTURE_TYPE.to_owned())]);
+    let avro = local(&types);
+    // Schemaless, chosen by the type's full name or by the mapping.
+    for event_type in [FIXTURE_TYPE, "on_hold"] {
+        let (json, decoded) = decoded(&avro, Some(event_type), SCHEMALESS);
+        assert_eq!(json, fixture_json());
+        assert_eq!(&*decoded.schema, FIXTURE_TYPE);
+        assert_eq!(decoded.schema_id, None);
+        assert_eq!(
+            avro.check(Some(event_type), SCHEMALESS).unwrap().as_deref(),
+            Some(FIXTURE_TYPE)
+        );
+    }
+    // Container files, whatever the type: the first record, the embedded schema.
+    for file in [CONTAINER_NULL, CONTAINER_DEFLATE] {
+        for event_type in [None, Some("any"), Some(FIXTURE_TYPE)] {
+            let (json, decoded) = decoded(&avro, event_type, file);
+            assert_eq!(json, fixture_json());
+            assert_eq!(&*decoded.schema, FIXTURE_TYPE);
+        }
+    }
+    // Not Avro: no local schema, no container, no registry.
+    assert!(avro.to_json(Some("other"), SCHEMALESS, false).unwrap().is_none());
+    assert!(avro.check(None, b"{\"a\":1}").unwrap().is_none());
+}
+
+#[test]
+fn broken_values_are_invalid_avro_with_a_reason() {
+    let avro = local(&BTreeMap::new());
+    let mut trailing = SCHEMALESS.to_vec();
+    trailing.push(0);
+    let mut bad_codec = CONTAINER_NULL.to_vec();
+    let at = bad_codec.windows(4).position(|w| w == b"null").unwrap();
+    bad_codec[at..at + 4].copy_from_slice(b"zstd");
+    for (value, why) in [
+        (&SCHEMALESS[..30], "length 36 with 29 bytes left"),
+        (&trailing[..], "left after"),
+        (&CONTAINER_NULL[..200], "truncated"),
+        (&CONTAINER_DEFLATE[..CONTAINER_DEFLATE.len() - 40], "truncated"),
+        (&bad_codec[..], "not supported"),
+        (b"Obj\x01\x00", "without a schema"),
+    ] {
+        let error = avro.check(Some(FIXTURE_TYPE), value).unwrap_err();
+        assert!(
+            matches!(&error, AvroError::Invalid(m) if m.contains(why)),
+            "{why}: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
+    use std::io::Write as _;
+    let schema = br#""bytes""#;
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let long = |v: i64| -> Vec<u8> {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        let mut out = Vec::new();
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+        out
+    };
+    let mut file = b"Obj\x01".to_vec();
+    file.extend(long(2));
+    for (key, value) in [(&b"avro.schema"[..], &schema[..]), (b"avro.codec", b"deflate")] {
+        file.extend(long(key.len() as i64));
+        file.extend(key);
+        file.extend(long(value.len() as i64));
+        file.extend(value);
+    }
+    file.extend(long(0));
+    file.extend([7; 16]);
+    file.extend(long(1));
+    file.extend(long(compressed.len() as i64));
+    file.extend(&compressed);
+    let inflated = container::read(&file).unwrap().records.len();
+    assert_eq!(inflated, compressed.len() * 64 + (64 << 10));
+    assert!(inflated < 8 << 20, "{inflated} bytes from {}", compressed.len());
+}
+
+#[test]
+fn configuration_problems_name_the_key_and_the_file() {
+    let dir = std::env::temp_dir().join(format!("analyzer-avro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let load = |types: &BTreeMap<String, String>, url: Option<&str>| {
+        Avro::load(&AvroSource {
+            schemas_dir: Some(&dir),
+            types: Some(types),
+            registry_url: url,
+            registry_credentials: None,
+        })
+    };
+    let none = BTreeMap::new();
+    let problems = load(&none, None).err().unwrap();
+    assert!(problems[0].1.contains("no *.avsc"), "{problems:?}");
+    std::fs::write(dir.join("a.avsc"), r#"{"type":"record","name":"A","fields":[{"name":"b","type":"B"}]}"#).unwrap();
+    let problems = load(&none, None).err().unwrap();
+    assert_eq!(problems[0].0, "avro.schemas_dir");
+    assert!(problems[0].1.contains("a.avsc") && problems[0].1.contains("unknown type \"B\""), "{problems:?}");
+    // Defined in another file: resolves.
+    std::fs::write(dir.join("b.avsc"), r#"{"type":"enum","name":"B","symbols":["X"]}"#).unwrap();
+    assert!(load(&none, Some("http://registry:8081")).is_ok());
+    std::fs::write(dir.join("c.avsc"), "{not json").unwrap();
+    let problems = load(&none, None).err().unwrap();
+    assert!(problems[0].1.contains("c.avsc") && problems[0].1.contains("not JSON"), "{problems:?}");
+    std::fs::remove_file(dir.join("c.avsc")).unwrap();
+    let types = BTreeMap::from([("t".to_owned(), "Nope".to_owned())]);
+    let problems = load(&types, Some("registry:8081")).err().unwrap();
+    let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["avro.types", "avro.schema_registry_url"]);
+    assert!(problems[0].1.contains("\"Nope\"") && problems[0].1.contains("A, B"), "{problems:?}");
+    for bad in ["registry:8081", "ftp://r", "http://", "not a url", "http://r:8081/?x=1"] {
+        assert!(url_problem(bad).is_some(), "{bad}");
+    }
+    for good in ["http://registry:8081", "https://sr.example.com/base/", "http://127.0.0.1:1"] {
+        assert_eq!(url_problem(good), None, "{good}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn framed_values_wait_for_a_registry_that_cannot_be_reached() {
+    let avro = Avro::load(&AvroSource {
+        registry_url: Some("http://127.0.0.1:1"),
+        ..AvroSource::default()
+    })
+    .unwrap();
+    let framed = [0, 0, 0, 0, 7, 2];
+    assert!(matches!(avro.check(Some("t"), &framed), Err(AvroError::Unreachable(_))));
+    assert!(matches!(avro.to_json(Some("t"), &framed, false), Err(AvroError::NotAsked(7))));
+    // Too short or another magic byte: not framed, not Avro.
+    for value in [&[0, 0, 0, 7][..], &[1, 0, 0, 0, 7, 2], b"{}"] {
+        assert!(avro.check(Some("t"), value).unwrap().is_none());
+    }
+}
+
+#[test]
+fn the_shipped_example_schemas_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schemas");
+    let avro = Avro::load(&AvroSource {
+        schemas_dir: Some(&dir),
+        ..AvroSource::default()
+    })
+    .unwrap();
+    for name in [
+        "delivery.common.Address",
+        "delivery.events.DeliveryCreatedV2",
+        "delivery.events.DeliveryOnHoldV6",
+        "delivery.events.Item",
+        "delivery.events.Priority",
+    ] {
+        assert!(avro.by_type.contains_key(name), "{name}");
+    }
+}
