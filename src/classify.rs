@@ -25,6 +25,9 @@ pub enum Rule {
     Header(String),
     /// The topic name.
     Topic,
+    /// The full name of the Avro writer schema: decided by the Avro decoder
+    /// ([`crate::decode::avro`]); alone, this rule finds no type.
+    AvroRecord,
 }
 
 /// Why a message got no type.
@@ -58,11 +61,17 @@ pub enum Unclassified {
     PositionOutOfRange,
     /// A new type beyond `classify.max_types` distinct types.
     TooManyTypes,
+    /// The value is Avro (a container file, a type with a local schema, or
+    /// registry framing) but does not decode: truncated, trailing bytes, too deep,
+    /// a bad union index... With `avro_record`, also a value that is not Avro.
+    InvalidAvro,
+    /// The registry has no usable Avro schema for the value's schema id.
+    UnknownSchema,
 }
 
 impl Unclassified {
     /// Every reason, for reports that list all of them.
-    pub const ALL: [Unclassified; 14] = [
+    pub const ALL: [Unclassified; 16] = [
         Self::Tombstone,
         Self::EmptyValue,
         Self::InvalidJson,
@@ -77,6 +86,8 @@ impl Unclassified {
         Self::ReservedType,
         Self::PositionOutOfRange,
         Self::TooManyTypes,
+        Self::InvalidAvro,
+        Self::UnknownSchema,
     ];
 
     /// Stable snake_case name, used in logs, JSON and metric labels.
@@ -96,6 +107,8 @@ impl Unclassified {
             Self::ReservedType => "reserved_type",
             Self::PositionOutOfRange => "position_out_of_range",
             Self::TooManyTypes => "too_many_types",
+            Self::InvalidAvro => "invalid_avro",
+            Self::UnknownSchema => "unknown_schema",
         }
     }
 }
@@ -157,12 +170,14 @@ impl Rule {
             }
             Rule::JsonField(field) => string_at(value, std::slice::from_ref(field))?,
             Rule::JsonPointer(tokens) => string_at(value, tokens)?,
+            Rule::AvroRecord => return Err(Unclassified::InvalidAvro),
         };
         check_name(event_type)
     }
 }
 
-fn check_name(name: Cow<'_, str>) -> Result<Cow<'_, str>, Unclassified> {
+/// The name as a type, or why it cannot be one (empty, too long, reserved).
+pub fn check_name(name: Cow<'_, str>) -> Result<Cow<'_, str>, Unclassified> {
     if name.is_empty() {
         Err(Unclassified::EmptyType)
     } else if name.len() > MAX_TYPE_LEN {

@@ -14,8 +14,9 @@ use actix_web::web::Data;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use log::{info, warn};
 
-use crate::config::Settings;
+use crate::config::{ClassifyBy, Settings};
 use crate::decode::Decoder;
+use crate::decode::avro::Avro;
 use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestStatus};
@@ -42,6 +43,10 @@ pub enum StartupError {
     /// A Kafka client could not be created (usually a bad librdkafka property).
     #[error("cannot create Kafka client: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The Avro schemas could not be loaded (checked with the configuration, so
+    /// only if the files changed since).
+    #[error("cannot load the Avro schemas: {}", .0.iter().map(|(key, problem)| format!("{key}: {problem}")).collect::<Vec<_>>().join("; "))]
+    Avro(Vec<(String, String)>),
     /// The HTTP server could not start.
     #[error("cannot start HTTP server: {0}")]
     Http(#[from] std::io::Error),
@@ -80,11 +85,18 @@ impl Application {
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
+        let avro = match settings.avro.enabled() {
+            true => Some(Arc::new(
+                Avro::load(&settings.avro.source()).map_err(StartupError::Avro)?,
+            )),
+            false => None,
+        };
         let ingest = ingest::spawn(
             &settings.kafka,
             settings.order.max_lateness_ms,
             settings.classify.rule(),
-            settings.cache.headers || settings.classify.by == crate::config::ClassifyBy::Header,
+            settings.cache.headers || settings.classify.by == ClassifyBy::Header,
+            avro.clone(),
             writer,
             cache.clone(),
         )?;
@@ -97,7 +109,7 @@ impl Application {
         let state = Data::new(AppState {
             view: view.clone(),
             fetcher: Fetcher::new(cache, reader, Arc::clone(&metrics)),
-            decoder: Decoder::default(),
+            decoder: Decoder::new(avro, settings.classify.by == ClassifyBy::AvroRecord),
             topics,
             ingest: ingest.status(),
             metrics: Arc::clone(&metrics),

@@ -36,6 +36,8 @@ pub struct Settings {
     pub order: OrderSettings,
     /// The Prometheus scrape.
     pub metrics: MetricsSettings,
+    /// Avro decoding: local schemas and the Schema Registry.
+    pub avro: AvroSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
 }
@@ -78,10 +80,7 @@ impl KafkaSettings {
     ) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         for (key, value) in &mut self.properties {
-            let Some(name) = value
-                .strip_prefix("${")
-                .and_then(|rest| rest.strip_suffix('}'))
-            else {
+            let Some(name) = env_reference(value) else {
                 continue;
             };
             match lookup(name) {
@@ -139,13 +138,16 @@ pub enum ClassifyBy {
     Header,
     /// The topic name.
     Topic,
+    /// The full name of the Avro writer schema (Confluent framing via the
+    /// registry, or a container file's embedded schema).
+    AvroRecord,
 }
 
 /// `[classify]`: how an event's type is found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifySettings {
-    /// `json_field`, `header` or `topic`.
+    /// `json_field`, `header`, `topic` or `avro_record`.
     pub by: ClassifyBy,
     /// json_field: a top-level field name, or a JSON pointer like `/meta/type`;
     /// header: the header name; topic: ignored.
@@ -174,6 +176,7 @@ impl ClassifySettings {
             ClassifyBy::JsonField => Rule::JsonField(self.name.clone()),
             ClassifyBy::Header => Rule::Header(self.name.clone()),
             ClassifyBy::Topic => Rule::Topic,
+            ClassifyBy::AvroRecord => Rule::AvroRecord,
         }
     }
 }
@@ -231,6 +234,84 @@ impl Default for MetricsSettings {
             max_type_series: 500,
         }
     }
+}
+
+/// `[avro]`: decoding Avro values. On when `schemas_dir` or `schema_registry_url` is set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AvroSettings {
+    /// A directory of `*.avsc` files; named types may refer to each other across
+    /// files. A type whose name is a schema's full name (or that `types` maps) is
+    /// schemaless Avro written with that schema.
+    pub schemas_dir: Option<PathBuf>,
+    /// A Confluent Schema Registry, like `http://registry:8081`: values starting
+    /// with byte 0 and a 4-byte schema id are decoded with the schema it serves.
+    pub schema_registry_url: Option<String>,
+    /// Basic-auth user for the registry; `${NAME}` reads environment variable NAME.
+    pub schema_registry_username: Option<String>,
+    /// Basic-auth password for the registry; `${NAME}` reads environment variable NAME.
+    pub schema_registry_password: Option<String>,
+    /// Event type -> schema full name, when they differ
+    /// (`"delivery.events.DeliveryOnHoldV6" = "DeliveryOnHoldV6"`).
+    pub types: BTreeMap<String, String>,
+}
+
+impl AvroSettings {
+    /// Replaces a registry user or password written `${NAME}` by environment
+    /// variable NAME. Returns a (key, problem) per unset one.
+    pub fn resolve_env_references(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            (
+                "avro.schema_registry_username",
+                &mut self.schema_registry_username,
+            ),
+            (
+                "avro.schema_registry_password",
+                &mut self.schema_registry_password,
+            ),
+        ] {
+            let Some(name) = value.as_deref().and_then(env_reference) else {
+                continue;
+            };
+            match lookup(name) {
+                Some(resolved) => *value = Some(resolved),
+                None => problems.push((
+                    key.to_owned(),
+                    format!("refers to environment variable {name}, which is not set"),
+                )),
+            }
+        }
+        problems
+    }
+
+    /// Whether Avro decoding is on.
+    pub fn enabled(&self) -> bool {
+        self.schemas_dir.is_some() || self.schema_registry_url.is_some()
+    }
+
+    /// Where the decoder finds its schemas.
+    pub fn source(&self) -> crate::decode::avro::AvroSource<'_> {
+        crate::decode::avro::AvroSource {
+            schemas_dir: self.schemas_dir.as_deref(),
+            types: Some(&self.types),
+            registry_url: self.schema_registry_url.as_deref(),
+            registry_credentials: self
+                .schema_registry_username
+                .as_deref()
+                .zip(self.schema_registry_password.as_deref()),
+        }
+    }
+}
+
+/// The environment variable a value written `${NAME}` refers to.
+fn env_reference(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
 }
 
 /// `[[routes]]`: an alias path for one type.
@@ -302,9 +383,9 @@ pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
     let mut settings: Settings = figment.extract().map_err(|e| ConfigError {
         problems: e.into_iter().map(|e| describe(&e)).collect(),
     })?;
-    let unresolved = settings
-        .kafka
-        .resolve_env_references(|name| std::env::var(name).ok());
+    let lookup = |name: &str| std::env::var(name).ok();
+    let mut unresolved = settings.kafka.resolve_env_references(lookup);
+    unresolved.extend(settings.avro.resolve_env_references(lookup));
     let problems: Vec<String> = unresolved
         .into_iter()
         .chain(settings.problems())
@@ -435,6 +516,9 @@ impl Settings {
                 "must name the field or header that holds the type".into(),
             );
         }
+        for (key, text) in self.avro_problems() {
+            problem(&key, text);
+        }
         let declared: std::collections::BTreeSet<&str> =
             self.routes.iter().map(|r| r.event_type.as_str()).collect();
         if self.classify.max_types < declared.len().max(1) as u64 {
@@ -482,6 +566,31 @@ impl Settings {
                     ),
                 );
             }
+        }
+        problems
+    }
+
+    /// What is wrong with `[avro]` and how `[classify]` uses it, loading the
+    /// schemas to find out (a bad file stops the start, naming it).
+    fn avro_problems(&self) -> Vec<(String, String)> {
+        let avro = &self.avro;
+        let mut problems = Vec::new();
+        if self.classify.by == ClassifyBy::AvroRecord && !avro.enabled() {
+            problems.push((
+                "classify.by".to_owned(),
+                "\"avro_record\" needs [avro] schema_registry_url or schemas_dir".to_owned(),
+            ));
+        }
+        if avro.schema_registry_username.is_some() != avro.schema_registry_password.is_some() {
+            problems.push((
+                "avro.schema_registry_password".to_owned(),
+                "schema_registry_username and schema_registry_password go together".to_owned(),
+            ));
+        }
+        if avro.enabled()
+            && let Err(found) = crate::decode::avro::Avro::load(&avro.source())
+        {
+            problems.extend(found);
         }
         problems
     }
@@ -544,7 +653,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -565,6 +674,9 @@ impl Settings {
             self.cache.headers,
             self.order.max_lateness_ms,
             self.metrics.max_type_series,
+            self.avro.schemas_dir,
+            self.avro.schema_registry_url,
+            self.avro.types.len(),
             routes.join(", "),
         )
     }

@@ -1,12 +1,16 @@
 //! What an event's value bytes are, and how they are rendered for a client.
 //!
 //! One seam for every message format: a [`Format`] recognizes its values and
-//! renders them; the [`Decoder`] tries the configured formats in order and serves
-//! bytes that none of them takes as they are. JSON is the one format today.
+//! renders them; the [`Decoder`] tries the configured formats in order (Avro, when
+//! `[avro]` is set, then JSON) and serves bytes that none of them takes as they are.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub mod avro;
+
+use avro::{Avro, AvroError};
 
 /// What a rendered value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +38,34 @@ pub struct Rendered {
     pub kind: ValueKind,
     /// The bytes to send.
     pub body: Bytes,
+    /// The Avro writer schema's full name, when the value was Avro.
+    pub avro_schema: Option<Arc<str>>,
+    /// The registry schema id, when the value was Confluent-framed Avro.
+    pub avro_schema_id: Option<u32>,
+}
+
+impl Rendered {
+    /// The bytes as stored.
+    pub fn raw(value: Bytes) -> Rendered {
+        Rendered {
+            kind: ValueKind::Binary,
+            body: value,
+            avro_schema: None,
+            avro_schema_id: None,
+        }
+    }
 }
 
 /// A message format: recognizes its values and renders them.
 pub trait Format: Send + Sync {
-    /// The rendered value, or None when `value` is not of this format.
-    fn render(&self, value: &Bytes) -> Option<Rendered>;
+    /// The rendered value of an event of `event_type` (None: the rule gives types
+    /// by other means, or the event has none), Ok(None) when `value` is not of this
+    /// format, an error when it is but cannot be rendered.
+    fn render(
+        &self,
+        event_type: Option<&str>,
+        value: &Bytes,
+    ) -> Result<Option<Rendered>, AvroError>;
 }
 
 /// JSON values, served as stored once they parse.
@@ -47,19 +73,47 @@ pub trait Format: Send + Sync {
 pub struct Json;
 
 impl Format for Json {
-    fn render(&self, value: &Bytes) -> Option<Rendered> {
-        serde_json::from_slice::<serde::de::IgnoredAny>(value)
-            .is_ok()
-            .then(|| Rendered {
+    fn render(&self, _: Option<&str>, value: &Bytes) -> Result<Option<Rendered>, AvroError> {
+        let parses = serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
+        Ok(parses.then(|| Rendered {
+            kind: ValueKind::Json,
+            ..Rendered::raw(value.clone())
+        }))
+    }
+}
+
+/// Avro values, decoded to JSON (see [`avro`]). Never asks the registry: an id
+/// not fetched yet is [`AvroError::NotAsked`], for the caller to ask off its thread.
+pub struct AvroFormat {
+    avro: Arc<Avro>,
+    /// `classify.by = "avro_record"`: the type is the schema's name, not a key to
+    /// a local schema.
+    by_record_name: bool,
+}
+
+impl Format for AvroFormat {
+    fn render(
+        &self,
+        event_type: Option<&str>,
+        value: &Bytes,
+    ) -> Result<Option<Rendered>, AvroError> {
+        let event_type = event_type.filter(|_| !self.by_record_name);
+        Ok(self
+            .avro
+            .to_json(event_type, value, false)?
+            .map(|decoded| Rendered {
                 kind: ValueKind::Json,
-                body: value.clone(),
-            })
+                body: Bytes::from(decoded.json),
+                avro_schema: Some(decoded.schema),
+                avro_schema_id: decoded.schema_id,
+            }))
     }
 }
 
 /// The configured formats, tried in order.
 pub struct Decoder {
     formats: Vec<Box<dyn Format>>,
+    avro: Option<Arc<Avro>>,
 }
 
 impl Default for Decoder {
@@ -67,20 +121,40 @@ impl Default for Decoder {
     fn default() -> Self {
         Decoder {
             formats: vec![Box::new(Json)],
+            avro: None,
         }
     }
 }
 
 impl Decoder {
-    /// The value rendered by the first format that takes it, else as stored.
-    pub fn render(&self, value: Bytes) -> Rendered {
-        self.formats
-            .iter()
-            .find_map(|format| format.render(&value))
-            .unwrap_or(Rendered {
-                kind: ValueKind::Binary,
-                body: value,
-            })
+    /// Avro first when configured (`by_record_name`: the rule is `avro_record`),
+    /// then JSON.
+    pub fn new(avro: Option<Arc<Avro>>, by_record_name: bool) -> Decoder {
+        let mut formats: Vec<Box<dyn Format>> = Vec::new();
+        if let Some(avro) = &avro {
+            formats.push(Box::new(AvroFormat {
+                avro: Arc::clone(avro),
+                by_record_name,
+            }));
+        }
+        formats.push(Box::new(Json));
+        Decoder { formats, avro }
+    }
+
+    /// The Avro decoding, when configured.
+    pub fn avro(&self) -> Option<&Arc<Avro>> {
+        self.avro.as_ref()
+    }
+
+    /// The value of an event of `event_type`, rendered by the first format that
+    /// takes it, else as stored.
+    pub fn render(&self, event_type: Option<&str>, value: Bytes) -> Result<Rendered, AvroError> {
+        for format in &self.formats {
+            if let Some(rendered) = format.render(event_type, &value)? {
+                return Ok(rendered);
+            }
+        }
+        Ok(Rendered::raw(value))
     }
 }
 
@@ -91,11 +165,13 @@ mod tests {
     #[test]
     fn json_is_served_as_json_and_anything_else_as_stored_bytes() {
         let decoder = Decoder::default();
-        let json = decoder.render(Bytes::from_static(br#"{"type":"A"}"#));
+        let json = decoder
+            .render(Some("A"), Bytes::from_static(br#"{"type":"A"}"#))
+            .unwrap();
         assert_eq!(json.kind, ValueKind::Json);
         assert_eq!(json.body, Bytes::from_static(br#"{"type":"A"}"#));
         for raw in [&b"not json"[..], b"", b"\xff\xfe{", b"{\"a\":1} trailing"] {
-            let rendered = decoder.render(Bytes::copy_from_slice(raw));
+            let rendered = decoder.render(None, Bytes::copy_from_slice(raw)).unwrap();
             assert_eq!(rendered.kind, ValueKind::Binary, "{raw:?}");
             assert_eq!(rendered.body, raw);
         }

@@ -17,7 +17,8 @@ use super::AppState;
 use super::auth::BearerAuth;
 use super::error::ApiError;
 use super::events::AliasType;
-use crate::decode::ValueKind;
+use super::events::render;
+use crate::decode::{Rendered, ValueKind};
 use crate::fetch::Payload;
 use crate::view::{Found, Lookup};
 
@@ -90,6 +91,10 @@ pub struct BrowsedEvent {
     /// The value's bytes, when it is not JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_base64: Option<String>,
+    /// The Avro writer schema's full name, when the value was Avro (then `value`
+    /// is its JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avro_schema: Option<String>,
     /// True when Kafka no longer has the event (retention, compaction): no value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gone: bool,
@@ -118,8 +123,14 @@ fn text_or_base64(bytes: &Bytes) -> (Option<String>, Option<String>) {
 }
 
 impl BrowsedEvent {
-    /// The event `found` of `topic`, with what Kafka holds of it (None: gone).
-    pub fn new(state: &AppState, found: &Found, payload: Option<Payload>) -> BrowsedEvent {
+    /// The event `found`, with what Kafka holds of it (None: gone) and its value
+    /// as the decoder rendered it.
+    pub fn new(
+        state: &AppState,
+        found: &Found,
+        payload: Option<Payload>,
+        rendered: Option<Rendered>,
+    ) -> BrowsedEvent {
         let mut event = BrowsedEvent {
             index: found.index,
             settled: found.settled,
@@ -132,6 +143,7 @@ impl BrowsedEvent {
             headers: Vec::new(),
             value: None,
             value_base64: None,
+            avro_schema: None,
             gone: payload.is_none(),
         };
         let Some(payload) = payload else {
@@ -154,7 +166,8 @@ impl BrowsedEvent {
                 }
             })
             .collect();
-        let rendered = state.decoder.render(payload.value);
+        let rendered = rendered.unwrap_or_else(|| Rendered::raw(payload.value));
+        event.avro_schema = rendered.avro_schema.as_deref().map(str::to_owned);
         let json = (rendered.kind == ValueKind::Json)
             .then(|| serde_json::from_slice(&rendered.body).ok())
             .flatten();
@@ -181,11 +194,16 @@ async fn events(
     }
     let positions: Vec<_> = found.iter().map(|f| f.position).collect();
     let payloads = state.fetcher.payloads(&positions).await?;
-    Ok(found
-        .iter()
-        .zip(payloads)
-        .map(|(found, payload)| BrowsedEvent::new(state, found, payload))
-        .collect())
+    let mut events = Vec::with_capacity(found.len());
+    for (found, payload) in found.iter().zip(payloads) {
+        // A value that does not render (registry down) is listed as its bytes.
+        let rendered = match &payload {
+            Some(payload) => render(state, event_type, payload.value.clone()).await.ok(),
+            None => None,
+        };
+        events.push(BrowsedEvent::new(state, found, payload, rendered));
+    }
+    Ok(events)
 }
 
 /// The range of `event_type` the query names.
@@ -218,7 +236,7 @@ async fn range(
     tag = "events",
     operation_id = "get_event_range",
     summary = "A page of a type's events, in full",
-    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON, else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`.",
+    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON or Avro decoded to JSON (then `avro_schema` names the writer schema), else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`.",
     error_code = 400,
     error_code = 401,
     error_code = 404,

@@ -44,6 +44,10 @@ pub enum ErrorCode {
     EventGone,
     /// Kafka did not return the event in time.
     KafkaUnavailable,
+    /// The Schema Registry could not be asked for the event's schema.
+    RegistryUnavailable,
+    /// An event indexed as Avro did not decode at lookup; logged.
+    DecodeFailed,
     /// analyzer failed to answer (a bug or a resource limit); logged.
     Internal,
     /// The request was refused before it reached the API (too large, malformed).
@@ -52,7 +56,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidQuery,
         ErrorCode::Unauthorized,
         ErrorCode::ExportDisabled,
@@ -64,6 +68,8 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::EventGone,
         ErrorCode::KafkaUnavailable,
+        ErrorCode::RegistryUnavailable,
+        ErrorCode::DecodeFailed,
         ErrorCode::Internal,
         ErrorCode::InvalidRequest,
     ];
@@ -114,6 +120,14 @@ impl ErrorCode {
             ErrorCode::KafkaUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "`kafka_unavailable`: Kafka could not be reached in time to read the event",
+            ),
+            ErrorCode::RegistryUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "`registry_unavailable`: the Schema Registry could not be asked for the event's schema (`?format=raw` still answers its bytes)",
+            ),
+            ErrorCode::DecodeFailed => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "`decode_failed`: an event that decoded as Avro at ingest did not at lookup (it should not happen); logged, `?format=raw` answers its bytes",
             ),
             ErrorCode::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,6 +209,12 @@ pub enum ApiError {
     /// Bulk export is turned off.
     #[error("Export is turned off on this server ([http] export_enabled = false).")]
     ExportDisabled,
+    /// The registry could not be asked for the event's schema.
+    #[error("{0}; ?format=raw answers the event's bytes.")]
+    RegistryUnavailable(String),
+    /// An Avro event did not decode at lookup.
+    #[error("The event's Avro value does not decode: {0}. ?format=raw answers its bytes.")]
+    DecodeFailed(String),
     /// analyzer could not answer.
     #[error("{0}")]
     Internal(String),
@@ -213,6 +233,8 @@ impl ApiError {
             ApiError::Unavailable(_) => ErrorCode::KafkaUnavailable,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::ExportDisabled => ErrorCode::ExportDisabled,
+            ApiError::RegistryUnavailable(_) => ErrorCode::RegistryUnavailable,
+            ApiError::DecodeFailed(_) => ErrorCode::DecodeFailed,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -229,7 +251,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="analyzer""#));
             }
-            ApiError::Internal(_) => log::error!("answering 500: {self}"),
+            ApiError::Internal(_) | ApiError::DecodeFailed(_) => {
+                log::error!("answering 500: {self}")
+            }
             _ => {}
         }
         response.json(ErrorMessage {

@@ -1,21 +1,25 @@
 //! Event lookups: `GET /events/{type}?index=N` (or `?time=T`), its alias routes, and
 //! `GET /positions/{topic}/{partition}/{offset}`, from a Kafka coordinate to its number.
 
+use std::sync::Arc;
+
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use apistos::paths::Responses;
 use apistos::reference_or::ReferenceOr;
 use apistos::{ApiComponent, ApistosSchema, JsonSchema, OpenApiVersion, api_operation};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
 use super::error::ApiError;
 use super::openapi::event_responses;
-use super::query::{EventQuery, Target};
+use super::query::{EventQuery, Target, ValueFormat};
 use crate::decode::Rendered;
+use crate::decode::avro::AvroError;
 use crate::fetch::Payload;
-use crate::view::{Found, Lookup, Position};
+use crate::view::{Found, Lookup, Position, UNCLASSIFIED};
 
 /// Response header naming the event's topic.
 pub const HEADER_TOPIC: &str = "X-Kafka-Topic";
@@ -31,6 +35,10 @@ pub const HEADER_INDEX: &str = "X-Index";
 /// again) or tentative (`false`: an event arriving late on a lagging partition may
 /// still be placed before it).
 pub const HEADER_INDEX_SETTLED: &str = "X-Index-Settled";
+/// Response header naming the Avro writer schema (full name) of a decoded value.
+pub const HEADER_AVRO_SCHEMA: &str = "X-Avro-Schema";
+/// Response header carrying the registry schema id of a Confluent-framed value.
+pub const HEADER_AVRO_SCHEMA_ID: &str = "X-Avro-Schema-Id";
 
 /// An event's rendered value with its Kafka coordinates and its number as headers.
 pub struct EventPayload {
@@ -54,6 +62,12 @@ impl Responder for EventPayload {
             .insert_header((HEADER_INDEX_SETTLED, self.found.settled.to_string()));
         if let Some(timestamp) = self.timestamp_ms {
             response.insert_header((HEADER_TIMESTAMP, timestamp.to_string()));
+        }
+        if let Some(schema) = &self.rendered.avro_schema {
+            response.insert_header((HEADER_AVRO_SCHEMA, schema.to_string()));
+        }
+        if let Some(id) = self.rendered.avro_schema_id {
+            response.insert_header((HEADER_AVRO_SCHEMA_ID, id.to_string()));
         }
         response.body(self.rendered.body)
     }
@@ -110,12 +124,47 @@ async fn event(
         timestamp_ms,
         ..
     } = state.fetcher.payload(found.position).await?;
+    let rendered = match query.format {
+        ValueFormat::Raw => Rendered::raw(value),
+        ValueFormat::Json => render(state, event_type, value).await?,
+    };
     Ok(EventPayload {
-        rendered: state.decoder.render(value),
+        rendered,
         timestamp_ms,
         topic: state.topics.name(found.position.topic).to_owned(),
         found,
     })
+}
+
+/// The value of an event of `event_type` rendered by the decoder, asking the
+/// registry (off the request thread) for a schema id it has not fetched yet.
+/// `unclassified` holds what did not decode: its values fall back to their bytes.
+pub async fn render(
+    state: &AppState,
+    event_type: &str,
+    value: Bytes,
+) -> Result<Rendered, ApiError> {
+    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
+    let mut outcome = state.decoder.render(typed, value.clone());
+    if let (Err(AvroError::NotAsked(id)), Some(avro)) = (&outcome, state.decoder.avro()) {
+        let (id, avro) = (*id, Arc::clone(avro));
+        let asked = actix_web::web::block(move || avro.registry().map(|r| r.get(id))).await;
+        outcome = match asked {
+            Ok(Some(Err(unreachable))) => Err(AvroError::Unreachable(unreachable)),
+            _ => state.decoder.render(typed, value.clone()),
+        };
+    }
+    match outcome {
+        Ok(rendered) => Ok(rendered),
+        Err(_) if typed.is_none() => Ok(Rendered::raw(value)),
+        Err(AvroError::Unreachable(e)) => Err(ApiError::RegistryUnavailable(e.to_string())),
+        Err(AvroError::NotAsked(id)) => Err(ApiError::RegistryUnavailable(format!(
+            "the Schema Registry was not asked for schema {id}"
+        ))),
+        Err(e @ (AvroError::Invalid(_) | AvroError::UnknownSchema(_))) => {
+            Err(ApiError::DecodeFailed(format!("{event_type}: {e}")))
+        }
+    }
 }
 
 /// Get the Nth event of a type.
@@ -123,7 +172,7 @@ async fn event(
     tag = "events",
     operation_id = "get_event",
     summary = "Get the Nth event of a type",
-    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined.",
+    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka, except Avro values (with [avro] configured: a container file, a type with a local schema, or Confluent framing with a registry) which answer their decoded JSON with `X-Avro-Schema` (the writer schema's full name) and, when framed, `X-Avro-Schema-Id`; `format=raw` answers the exact bytes of any event. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined.",
     error_code = 400,
     error_code = 401,
     error_code = 404,
@@ -148,7 +197,7 @@ pub struct AliasType(pub String);
     tag = "events",
     operation_id = "get_alias_event",
     summary = "Get the Nth event of this route's type",
-    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N (or ?time=T) for its type.",
+    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N (or ?time=T, and format) for its type.",
     error_code = 400,
     error_code = 401,
     error_code = 404,

@@ -134,6 +134,9 @@ pub struct Readiness {
     pub progress: f64,
     /// The same, per partition.
     pub partitions: Vec<PartitionProgress>,
+    /// What ingest is waiting for, if it is paused (the Schema Registry cannot be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
 }
 
 fn ratio(done: u64, target: u64, complete: bool) -> f64 {
@@ -177,6 +180,7 @@ pub async fn get_ready(state: Data<AppState>) -> Result<Json<Readiness>, ProbeFa
         target,
         progress: ratio(indexed, target, ready),
         partitions,
+        waiting_for: state.ingest.waiting_for(),
     };
     if ready {
         Ok(Json(readiness))

@@ -128,6 +128,8 @@ pub fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
             events::HEADER_TIMESTAMP,
             events::HEADER_INDEX,
             events::HEADER_INDEX_SETTLED,
+            events::HEADER_AVRO_SCHEMA,
+            events::HEADER_AVRO_SCHEMA_ID,
         ])
         .max_age(3600);
     Some(cors)

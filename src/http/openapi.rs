@@ -17,8 +17,8 @@ use actix_web::web::Data;
 
 use super::AppState;
 use super::events::{
-    HEADER_INDEX, HEADER_INDEX_SETTLED, HEADER_OFFSET, HEADER_PARTITION, HEADER_TIMESTAMP,
-    HEADER_TOPIC,
+    HEADER_AVRO_SCHEMA, HEADER_AVRO_SCHEMA_ID, HEADER_INDEX, HEADER_INDEX_SETTLED, HEADER_OFFSET,
+    HEADER_PARTITION, HEADER_TIMESTAMP, HEADER_TOPIC,
 };
 
 /// Where the OpenAPI document is served.
@@ -120,7 +120,7 @@ pub fn event_responses() -> Responses {
     };
     let integer = |format: &str| serde_json::json!({"type": "integer", "format": format});
     let ok = Response {
-        description: "The event's value, byte for byte as stored in Kafka".to_owned(),
+        description: "The event's value: byte for byte as stored in Kafka, or an Avro value decoded to JSON (`format=raw`: always the bytes)".to_owned(),
         headers: BTreeMap::from([
             (
                 HEADER_TOPIC.to_owned(),
@@ -151,6 +151,22 @@ pub fn event_responses() -> Responses {
                 ),
             ),
             (
+                HEADER_AVRO_SCHEMA.to_owned(),
+                header(
+                    "Full name of the Avro writer schema, when the value was Avro decoded to JSON",
+                    serde_json::json!({"type": "string"}),
+                    false,
+                ),
+            ),
+            (
+                HEADER_AVRO_SCHEMA_ID.to_owned(),
+                header(
+                    "Schema Registry id of the writer schema, when the value was Confluent-framed Avro decoded to JSON",
+                    integer("int32"),
+                    false,
+                ),
+            ),
+            (
                 HEADER_TIMESTAMP.to_owned(),
                 header(
                     "Kafka timestamp of the event, ms since the epoch; absent when Kafka has none",
@@ -162,7 +178,7 @@ pub fn event_responses() -> Responses {
         content: BTreeMap::from([
             (
                 "application/json".to_owned(),
-                body(serde_json::json!({"description": "The event, when its value is JSON"})),
+                body(serde_json::json!({"description": "The event, when its value is JSON, or Avro decoded to JSON"})),
             ),
             (
                 "application/octet-stream".to_owned(),

@@ -57,6 +57,23 @@ pub struct EventQuery {
     #[schemars(schema_with = "time_schema")]
     #[serde(default, deserialize_with = "time")]
     pub time: Option<i64>,
+    /// How the value is answered: `json` (the default: JSON as stored, Avro
+    /// decoded to JSON, anything else as its bytes) or `raw` (the exact bytes
+    /// stored in Kafka, `application/octet-stream`).
+    #[serde(default)]
+    pub format: ValueFormat,
+}
+
+/// How an event's value is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+#[serde(rename_all = "snake_case")]
+pub enum ValueFormat {
+    /// JSON as stored, Avro decoded to JSON, anything else as its bytes.
+    #[default]
+    Json,
+    /// The exact bytes.
+    Raw,
 }
 
 /// What an event lookup asks for.

@@ -139,6 +139,10 @@ pub struct Status {
     pub ingest_running: bool,
     /// Why ingest stopped, if it failed.
     pub fatal_error: Option<String>,
+    /// What ingest is waiting for, if it is paused (the Schema Registry cannot be
+    /// read: no event is indexed until it can, none is misclassified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     /// Broker connection state.
     pub kafka: KafkaStatus,
     /// Per partition.
@@ -258,6 +262,7 @@ pub async fn get_status(
         caught_up: ingest.is_caught_up(),
         ingest_running: ingest.is_running(),
         fatal_error: ingest.fatal_error(),
+        waiting_for: ingest.waiting_for(),
         kafka: KafkaStatus {
             connection: connection.to_owned(),
             brokers,

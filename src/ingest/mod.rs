@@ -27,8 +27,9 @@ use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message a
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::classify::{Headers, Message, Rule, Unclassified};
+use crate::classify::{self, Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
+use crate::decode::avro::{Avro, AvroError};
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole};
 use crate::view::{
@@ -185,13 +186,14 @@ pub fn spawn(
     max_lateness_ms: u64,
     rule: Rule,
     cache_headers: bool,
+    avro: Option<Arc<Avro>>,
     writer: ViewWriter,
     cache: PayloadCache,
 ) -> Result<IngestHandle, KafkaError> {
+    let stop = Arc::new(AtomicBool::new(false));
     let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
         .create_with_context(IngestContext::default())?;
     let status = Arc::new(IngestStatus::new(kafka.topics.len()));
-    let stop = Arc::new(AtomicBool::new(false));
     let mut ingest = Ingest {
         consumer,
         refresh_every: Duration::from_secs(kafka.metadata_refresh_secs),
@@ -210,8 +212,12 @@ pub fn spawn(
             caught_up_at: None,
             max_lateness_ms,
             late_warnings: Throttled::default(),
-            too_many_types: TypeCapWarning::default(),
+            too_many_types: Sampled::default(),
             cache_headers,
+            avro,
+            undecodable: Sampled::default(),
+            waiting: false,
+            stop: Arc::clone(&stop),
         },
     };
     let stop_flag = Arc::clone(&stop);
@@ -298,36 +304,38 @@ struct Indexer {
     /// watermark back.
     max_lateness_ms: u64,
     late_warnings: Throttled,
-    too_many_types: TypeCapWarning,
+    too_many_types: Sampled,
+    /// Avro decoding, when `[avro]` is set.
+    avro: Option<Arc<Avro>>,
+    undecodable: Sampled,
+    /// Set while ingest waits for the Schema Registry (spares a lock per message).
+    waiting: bool,
+    stop: Arc<AtomicBool>,
     /// Whether the cache keeps each event's headers.
     cache_headers: bool,
 }
 
-/// The warning for events refused by `classify.max_types`: the first at once, then
-/// at most one per interval, with the count since and the latest type as an example.
+/// A warning about events, logged for the first at once, then at most once per
+/// interval with the count since (the latest event as the example).
 #[derive(Default)]
-struct TypeCapWarning {
+struct Sampled {
     last: Option<Instant>,
     since: u64,
 }
 
-impl TypeCapWarning {
-    fn refused(&mut self, cap: u64, example: &str) {
+impl Sampled {
+    /// Counts one event; the number to report when a warning is due now.
+    fn due(&mut self) -> Option<u64> {
         self.since += 1;
         let now = Instant::now();
         if self
             .last
             .is_some_and(|last| now - last < REPEATED_WARNING_EVERY)
         {
-            return;
+            return None;
         }
-        let example: String = example.chars().take(100).collect();
-        warn!(
-            "classify.max_types ({cap}) reached: {} event(s) of new types went to unclassified as too_many_types, e.g. type {example:?}; a type rule that picks a unique id? (raise classify.max_types if the types are real)",
-            self.since
-        );
         self.last = Some(now);
-        self.since = 0;
+        Some(std::mem::take(&mut self.since))
     }
 }
 
@@ -596,6 +604,11 @@ impl Indexer {
         };
         let partition = message.partition();
         let offset = message.offset();
+        // The type first: it may wait for the Schema Registry, and a stop while
+        // waiting leaves this offset unindexed.
+        let Some(typed) = self.type_of(topic_name, message) else {
+            return;
+        };
         let state = self.partitions.entry((topic, partition)).or_default();
         // After a reconnect or an offset reset a fetch may be replayed: never index
         // an offset twice.
@@ -622,10 +635,15 @@ impl Indexer {
             clock: state.clock,
             value_bytes: value.map_or(0, |v| v.len() as u64),
         };
-        let appended = match classify(&self.rule, topic_name, message) {
+        let appended = match typed {
             Ok(event_type) => match self.writer.append(&event_type, &event) {
                 Err(Refused::TooManyTypes { cap }) => {
-                    self.too_many_types.refused(cap, &event_type);
+                    if let Some(count) = self.too_many_types.due() {
+                        let example: String = event_type.chars().take(100).collect();
+                        warn!(
+                            "classify.max_types ({cap}) reached: {count} event(s) of new types went to unclassified as too_many_types, e.g. type {example:?}; a type rule that picks a unique id? (raise classify.max_types if the types are real)"
+                        );
+                    }
                     self.status
                         .count_unclassified(topic, Unclassified::TooManyTypes);
                     self.writer
@@ -661,6 +679,82 @@ impl Indexer {
             self.cache.insert(&event.position, payload);
         }
         self.indexed += 1;
+    }
+
+    /// The message's type by the rule, checked against Avro decoding when `[avro]`
+    /// is set: an Avro value that does not decode goes to `unclassified`. While
+    /// the registry cannot be read this waits, retrying with backoff; None if
+    /// ingest is stopped meanwhile.
+    fn type_of<'a>(
+        &mut self,
+        topic: &'a str,
+        message: &'a BorrowedMessage<'_>,
+    ) -> Option<Result<Cow<'a, str>, Unclassified>> {
+        let Some(avro) = self.avro.clone() else {
+            return Some(classify(&self.rule, topic, message));
+        };
+        let by_record_name = self.rule == Rule::AvroRecord;
+        let rule_type = if by_record_name {
+            None
+        } else {
+            match classify(&self.rule, topic, message) {
+                Ok(event_type) => Some(event_type),
+                Err(reason) => return Some(Err(reason)),
+            }
+        };
+        let value = match message.payload() {
+            None => return Some(Err(Unclassified::Tombstone)),
+            Some([]) if by_record_name => return Some(Err(Unclassified::EmptyValue)),
+            Some(value) => value,
+        };
+        let mut backoff = Duration::from_secs(1);
+        let mut attempt = 0u32;
+        loop {
+            let outcome = avro.check(rule_type.as_deref(), value);
+            if self.waiting && !matches!(outcome, Err(AvroError::Unreachable(_))) {
+                self.waiting = false;
+                *lock(&self.status.waiting_for) = None;
+                info!("the schema registry answers again: ingest goes on");
+            }
+            let reason = match outcome {
+                Ok(Some(schema)) => {
+                    return Some(match rule_type {
+                        Some(event_type) => Ok(event_type),
+                        None => classify::check_name(Cow::Owned(schema.to_string())),
+                    });
+                }
+                Ok(None) => return Some(rule_type.ok_or(Unclassified::InvalidAvro)),
+                Err(AvroError::Unreachable(e)) => {
+                    attempt += 1;
+                    warn!(
+                        "{e}; ingest waits at {topic}/{}@{} (attempt {attempt}, next in {backoff:?}): nothing is indexed until the registry answers",
+                        message.partition(),
+                        message.offset()
+                    );
+                    *lock(&self.status.waiting_for) = Some(e.to_string());
+                    self.waiting = true;
+                    if !sleep_unless_stopped(backoff, &self.stop) {
+                        return None;
+                    }
+                    backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+                    continue;
+                }
+                Err(AvroError::Invalid(why)) => (Unclassified::InvalidAvro, why),
+                // check() asks the registry itself: it never answers this.
+                Err(e @ AvroError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
+                Err(AvroError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
+            };
+            if let Some(count) = self.undecodable.due() {
+                warn!(
+                    "{count} Avro value(s) did not decode and went to unclassified, e.g. {topic}/{}@{} ({}): {}",
+                    message.partition(),
+                    message.offset(),
+                    reason.0,
+                    reason.1
+                );
+            }
+            return Some(Err(reason.0));
+        }
     }
 
     /// Raises the watermark to what the partitions' clocks allow (see
@@ -727,6 +821,18 @@ impl Indexer {
     fn publish(&self) {
         *lock(&self.status.partitions) = self.reports();
     }
+}
+
+/// Sleeps `duration` in short steps; false if `stop` was set meanwhile.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        if stop.load(Ordering::Acquire) {
+            return false;
+        }
+        std::thread::sleep(POLL_TIMEOUT.min(until - Instant::now()));
+    }
+    !stop.load(Ordering::Acquire)
 }
 
 /// Header access on a Kafka message, for the header rule.

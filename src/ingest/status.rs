@@ -60,6 +60,7 @@ pub struct IngestStatus {
     pub(super) ready: AtomicBool,
     pub(super) caught_up: AtomicBool,
     pub(super) fatal_error: Mutex<Option<String>>,
+    pub(super) waiting_for: Mutex<Option<String>>,
     // Per topic, so a topic reset keeps the other topics' counts exact.
     pub(super) unclassified: Vec<[AtomicU64; Unclassified::ALL.len()]>,
     pub(super) duplicates_skipped: AtomicU64,
@@ -75,6 +76,7 @@ impl IngestStatus {
             ready: AtomicBool::new(false),
             caught_up: AtomicBool::new(false),
             fatal_error: Mutex::new(None),
+            waiting_for: Mutex::new(None),
             unclassified: (0..topics)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
@@ -104,6 +106,11 @@ impl IngestStatus {
     /// Why ingest stopped, if it failed.
     pub fn fatal_error(&self) -> Option<String> {
         lock(&self.fatal_error).clone()
+    }
+
+    /// What ingest waits for before it indexes the next event, if anything.
+    pub fn waiting_for(&self) -> Option<String> {
+        lock(&self.waiting_for).clone()
     }
 
     /// Unclassified events in the view, by reason (every reason listed, zeros included).

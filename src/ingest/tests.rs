@@ -47,8 +47,12 @@ fn indexer_with(n: i64) -> (View, Indexer) {
         caught_up_at: None,
         max_lateness_ms: 300_000,
         late_warnings: Throttled::default(),
-        too_many_types: TypeCapWarning::default(),
+        too_many_types: Sampled::default(),
         cache_headers: false,
+        avro: None,
+        undecodable: Sampled::default(),
+        waiting: false,
+        stop: Arc::new(AtomicBool::new(false)),
     };
     (view, indexer)
 }

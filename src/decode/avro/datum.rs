@@ -154,9 +154,7 @@ impl<'b> Decoder<'_, 'b, '_> {
                 let symbol = usize::try_from(index)
                     .ok()
                     .and_then(|i| symbols.get(i))
-                    .ok_or_else(|| {
-                        DatumError(format!("enum {name} has no symbol {index}"))
-                    })?;
+                    .ok_or_else(|| DatumError(format!("enum {name} has no symbol {index}")))?;
                 self.emit_str(symbol)?;
                 Ok(())
             }
@@ -370,9 +368,8 @@ impl<'b> Decoder<'_, 'b, '_> {
                 self.emit_str(&uuid)?;
             }
             Some(Logical::Duration) if raw.len() == 12 => {
-                let part = |i: usize| {
-                    u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]])
-                };
+                let part =
+                    |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
                 let text = format!(
                     "{{\"months\":{},\"days\":{},\"milliseconds\":{}}}",
                     part(0),

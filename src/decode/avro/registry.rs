@@ -54,8 +54,9 @@ impl Registry {
             .into();
         Registry {
             url: url.trim_end_matches('/').to_owned(),
-            authorization: credentials
-                .map(|(user, password)| format!("Basic {}", BASE64.encode(format!("{user}:{password}")))),
+            authorization: credentials.map(|(user, password)| {
+                format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
+            }),
             agent,
             answers: Mutex::new(HashMap::new()),
         }
@@ -96,7 +97,10 @@ impl Registry {
         let mut request = self
             .agent
             .get(format!("{}/schemas/ids/{id}", self.url))
-            .header("Accept", "application/vnd.schemaregistry.v1+json, application/json");
+            .header(
+                "Accept",
+                "application/vnd.schemaregistry.v1+json, application/json",
+            );
         if let Some(authorization) = &self.authorization {
             request = request.header("Authorization", authorization);
         }

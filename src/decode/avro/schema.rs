@@ -181,8 +181,8 @@ impl Schemas {
     /// Adds a schema (JSON text) to the set; references are resolved by
     /// [`Schemas::resolve`] once every schema is added. Returns its root.
     pub fn add(&mut self, text: &str) -> Result<NodeId, SchemaError> {
-        let json: Value = serde_json::from_str(text)
-            .map_err(|e| SchemaError(format!("not JSON: {e}")))?;
+        let json: Value =
+            serde_json::from_str(text).map_err(|e| SchemaError(format!("not JSON: {e}")))?;
         self.parse(&json, "", 0)
     }
 
@@ -226,7 +226,12 @@ impl Schemas {
         self.nodes.len() - 1
     }
 
-    fn parse(&mut self, json: &Value, namespace: &str, depth: usize) -> Result<NodeId, SchemaError> {
+    fn parse(
+        &mut self,
+        json: &Value,
+        namespace: &str,
+        depth: usize,
+    ) -> Result<NodeId, SchemaError> {
         if depth > MAX_SCHEMA_DEPTH {
             return err(format!("nests deeper than {MAX_SCHEMA_DEPTH} levels"));
         }
@@ -357,10 +362,14 @@ impl Schemas {
                 .and_then(Value::as_str)
                 .ok_or_else(|| SchemaError(format!("record {name}: a field has no \"name\"")))?;
             if fields.iter().any(|(n, _)| n == field_name) {
-                return err(format!("record {name}: field {field_name:?} is declared twice"));
+                return err(format!(
+                    "record {name}: field {field_name:?} is declared twice"
+                ));
             }
             let schema = field.get("type").ok_or_else(|| {
-                SchemaError(format!("record {name}: field {field_name:?} has no \"type\""))
+                SchemaError(format!(
+                    "record {name}: field {field_name:?} has no \"type\""
+                ))
             })?;
             let field_id = self.parse(schema, &inner_namespace, depth + 1)?;
             fields.push((field_name.to_owned(), field_id));
@@ -483,10 +492,12 @@ mod tests {
     fn names_resolve_through_namespaces_and_across_schemas() {
         let mut schemas = Schemas::default();
         let a = schemas
-            .add(r#"{"type":"record","name":"Outer","namespace":"a.b","fields":[
+            .add(
+                r#"{"type":"record","name":"Outer","namespace":"a.b","fields":[
                 {"name":"inner","type":"Inner"},
                 {"name":"shared","type":"common.Money"},
-                {"name":"self","type":["null","Outer"]}]}"#)
+                {"name":"self","type":["null","Outer"]}]}"#,
+            )
             .unwrap();
         schemas
             .add(r#"{"type":"record","name":"Inner","namespace":"a.b","fields":[{"name":"x","type":"int"}]}"#)
@@ -496,14 +507,20 @@ mod tests {
             .unwrap();
         schemas.resolve().unwrap();
         assert_eq!(schemas.name_of(a), "a.b.Outer");
-        assert_eq!(schemas.names(), vec!["a.b.Inner", "a.b.Outer", "common.Money"]);
+        assert_eq!(
+            schemas.names(),
+            vec!["a.b.Inner", "a.b.Outer", "common.Money"]
+        );
         let Node::Record { fields, .. } = schemas.node(a) else {
             panic!("not a record")
         };
         assert_eq!(schemas.name_of(fields[0].1), "a.b.Inner");
         assert!(matches!(
             schemas.node(schemas.follow(fields[1].1)),
-            Node::Fixed { logical: Some(Logical::Decimal { scale: 2 }), .. }
+            Node::Fixed {
+                logical: Some(Logical::Decimal { scale: 2 }),
+                ..
+            }
         ));
     }
 
@@ -512,11 +529,23 @@ mod tests {
         for (text, why) in [
             ("{", "not JSON"),
             (r#"{"type":"record","name":"R"}"#, "no \"fields\""),
-            (r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Nope"}]}"#, "unknown type \"Nope\""),
-            (r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"int"}]}"#, "declared twice"),
-            (r#"[{"type":"enum","name":"E","symbols":["A"]},{"type":"enum","name":"E","symbols":["B"]}]"#, "defined twice"),
+            (
+                r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Nope"}]}"#,
+                "unknown type \"Nope\"",
+            ),
+            (
+                r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"int"}]}"#,
+                "declared twice",
+            ),
+            (
+                r#"[{"type":"enum","name":"E","symbols":["A"]},{"type":"enum","name":"E","symbols":["B"]}]"#,
+                "defined twice",
+            ),
             (r#"{"type":"fixed","name":"F"}"#, "size"),
-            (r#"{"type":"record","name":"1bad","fields":[]}"#, "not a valid Avro name"),
+            (
+                r#"{"type":"record","name":"1bad","fields":[]}"#,
+                "not a valid Avro name",
+            ),
             ("42", "not a schema"),
         ] {
             let error = Schemas::parse_one(text).unwrap_err().0;
@@ -528,9 +557,10 @@ mod tests {
 
     #[test]
     fn invalid_logical_parameters_fall_back_to_the_underlying_type() {
-        let (s, root) =
-            Schemas::parse_one(r#"{"type":"bytes","logicalType":"decimal","precision":2,"scale":3}"#)
-                .unwrap();
+        let (s, root) = Schemas::parse_one(
+            r#"{"type":"bytes","logicalType":"decimal","precision":2,"scale":3}"#,
+        )
+        .unwrap();
         assert_eq!(s.node(root), &Node::Bytes(None));
         let (s, root) = Schemas::parse_one(r#"{"type":"long","logicalType":"whatever"}"#).unwrap();
         assert_eq!(s.node(root), &Node::Long(None));

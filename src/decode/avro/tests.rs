@@ -65,7 +65,11 @@ fn fastavro_values_decode_to_the_documented_json() {
         }
     }
     // Not Avro: no local schema, no container, no registry.
-    assert!(avro.to_json(Some("other"), SCHEMALESS, false).unwrap().is_none());
+    assert!(
+        avro.to_json(Some("other"), SCHEMALESS, false)
+            .unwrap()
+            .is_none()
+    );
     assert!(avro.check(None, b"{\"a\":1}").unwrap().is_none());
 }
 
@@ -81,7 +85,10 @@ fn broken_values_are_invalid_avro_with_a_reason() {
         (&SCHEMALESS[..30], "length 36 with 29 bytes left"),
         (&trailing[..], "left after"),
         (&CONTAINER_NULL[..200], "truncated"),
-        (&CONTAINER_DEFLATE[..CONTAINER_DEFLATE.len() - 40], "truncated"),
+        (
+            &CONTAINER_DEFLATE[..CONTAINER_DEFLATE.len() - 40],
+            "truncated",
+        ),
         (&bad_codec[..], "not supported"),
         (b"Obj\x01\x00", "without a schema"),
     ] {
@@ -97,8 +104,7 @@ fn broken_values_are_invalid_avro_with_a_reason() {
 fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     use std::io::Write as _;
     let schema = br#""bytes""#;
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
     let compressed = encoder.finish().unwrap();
     let long = |v: i64| -> Vec<u8> {
@@ -113,7 +119,10 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     };
     let mut file = b"Obj\x01".to_vec();
     file.extend(long(2));
-    for (key, value) in [(&b"avro.schema"[..], &schema[..]), (b"avro.codec", b"deflate")] {
+    for (key, value) in [
+        (&b"avro.schema"[..], &schema[..]),
+        (b"avro.codec", b"deflate"),
+    ] {
         file.extend(long(key.len() as i64));
         file.extend(key);
         file.extend(long(value.len() as i64));
@@ -126,7 +135,11 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     file.extend(&compressed);
     let inflated = container::read(&file).unwrap().records.len();
     assert_eq!(inflated, compressed.len() * 64 + (64 << 10));
-    assert!(inflated < 8 << 20, "{inflated} bytes from {}", compressed.len());
+    assert!(
+        inflated < 8 << 20,
+        "{inflated} bytes from {}",
+        compressed.len()
+    );
 }
 
 #[test]
@@ -145,26 +158,53 @@ fn configuration_problems_name_the_key_and_the_file() {
     let none = BTreeMap::new();
     let problems = load(&none, None).err().unwrap();
     assert!(problems[0].1.contains("no *.avsc"), "{problems:?}");
-    std::fs::write(dir.join("a.avsc"), r#"{"type":"record","name":"A","fields":[{"name":"b","type":"B"}]}"#).unwrap();
+    std::fs::write(
+        dir.join("a.avsc"),
+        r#"{"type":"record","name":"A","fields":[{"name":"b","type":"B"}]}"#,
+    )
+    .unwrap();
     let problems = load(&none, None).err().unwrap();
     assert_eq!(problems[0].0, "avro.schemas_dir");
-    assert!(problems[0].1.contains("a.avsc") && problems[0].1.contains("unknown type \"B\""), "{problems:?}");
+    assert!(
+        problems[0].1.contains("a.avsc") && problems[0].1.contains("unknown type \"B\""),
+        "{problems:?}"
+    );
     // Defined in another file: resolves.
-    std::fs::write(dir.join("b.avsc"), r#"{"type":"enum","name":"B","symbols":["X"]}"#).unwrap();
+    std::fs::write(
+        dir.join("b.avsc"),
+        r#"{"type":"enum","name":"B","symbols":["X"]}"#,
+    )
+    .unwrap();
     assert!(load(&none, Some("http://registry:8081")).is_ok());
     std::fs::write(dir.join("c.avsc"), "{not json").unwrap();
     let problems = load(&none, None).err().unwrap();
-    assert!(problems[0].1.contains("c.avsc") && problems[0].1.contains("not JSON"), "{problems:?}");
+    assert!(
+        problems[0].1.contains("c.avsc") && problems[0].1.contains("not JSON"),
+        "{problems:?}"
+    );
     std::fs::remove_file(dir.join("c.avsc")).unwrap();
     let types = BTreeMap::from([("t".to_owned(), "Nope".to_owned())]);
     let problems = load(&types, Some("registry:8081")).err().unwrap();
     let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["avro.types", "avro.schema_registry_url"]);
-    assert!(problems[0].1.contains("\"Nope\"") && problems[0].1.contains("A, B"), "{problems:?}");
-    for bad in ["registry:8081", "ftp://r", "http://", "not a url", "http://r:8081/?x=1"] {
+    assert!(
+        problems[0].1.contains("\"Nope\"") && problems[0].1.contains("A, B"),
+        "{problems:?}"
+    );
+    for bad in [
+        "registry:8081",
+        "ftp://r",
+        "http://",
+        "not a url",
+        "http://r:8081/?x=1",
+    ] {
         assert!(url_problem(bad).is_some(), "{bad}");
     }
-    for good in ["http://registry:8081", "https://sr.example.com/base/", "http://127.0.0.1:1"] {
+    for good in [
+        "http://registry:8081",
+        "https://sr.example.com/base/",
+        "http://127.0.0.1:1",
+    ] {
         assert_eq!(url_problem(good), None, "{good}");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -178,8 +218,14 @@ fn framed_values_wait_for_a_registry_that_cannot_be_reached() {
     })
     .unwrap();
     let framed = [0, 0, 0, 0, 7, 2];
-    assert!(matches!(avro.check(Some("t"), &framed), Err(AvroError::Unreachable(_))));
-    assert!(matches!(avro.to_json(Some("t"), &framed, false), Err(AvroError::NotAsked(7))));
+    assert!(matches!(
+        avro.check(Some("t"), &framed),
+        Err(AvroError::Unreachable(_))
+    ));
+    assert!(matches!(
+        avro.to_json(Some("t"), &framed, false),
+        Err(AvroError::NotAsked(7))
+    ));
     // Too short or another magic byte: not framed, not Avro.
     for value in [&[0, 0, 0, 7][..], &[1, 0, 0, 0, 7, 2], b"{}"] {
         assert!(avro.check(Some("t"), value).unwrap().is_none());

@@ -126,7 +126,11 @@ fn decimals_are_exact_strings() {
         (&[0x05], 2, "0.05"),
         (&[0xff], 2, "-0.01"),
         (&[0x80], 0, "-128"),
-        (&[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 4, "236118324143482260.6847"),
+        (
+            &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            4,
+            "236118324143482260.6847",
+        ),
         (&[0xfb, 0x2e], 1, "-123.4"),
     ] {
         assert_eq!(decimal_string(raw, scale).unwrap(), text, "{raw:?}");
@@ -144,10 +148,19 @@ fn decimals_are_exact_strings() {
 #[test]
 fn times_outside_what_text_can_say_stay_numbers() {
     assert_eq!(render_time(0, Logical::Date).as_deref(), Some("1970-01-01"));
-    assert_eq!(render_time(-1, Logical::Date).as_deref(), Some("1969-12-31"));
-    assert_eq!(render_time(2_932_896, Logical::Date).as_deref(), Some("9999-12-31"));
+    assert_eq!(
+        render_time(-1, Logical::Date).as_deref(),
+        Some("1969-12-31")
+    );
+    assert_eq!(
+        render_time(2_932_896, Logical::Date).as_deref(),
+        Some("9999-12-31")
+    );
     assert_eq!(render_time(2_932_897, Logical::Date), None);
-    assert_eq!(render_time(-719_162, Logical::Date).as_deref(), Some("0001-01-01"));
+    assert_eq!(
+        render_time(-719_162, Logical::Date).as_deref(),
+        Some("0001-01-01")
+    );
     assert_eq!(
         render_time(-1, Logical::TimestampMillis).as_deref(),
         Some("1969-12-31T23:59:59.999Z")
@@ -157,7 +170,7 @@ fn times_outside_what_text_can_say_stay_numbers() {
         Some("1970-01-01T00:00:00.000005")
     );
     assert_eq!(render_time(i64::MAX, Logical::TimestampMillis), None);
-    assert_eq!(render_time(i64::MIN, Logical::TimestampNanos).is_some(), true);
+    assert!(render_time(i64::MIN, Logical::TimestampNanos).is_some());
     assert_eq!(render_time(86_400_000, Logical::TimeMillis), None);
 }
 
@@ -179,10 +192,26 @@ fn hostile_datums_are_errors_not_crashes() {
         ("\"double\"", vec![0; 3], "truncated"),
         ("[\"null\",\"int\"]", long(2), "union index 2"),
         ("[\"null\",\"int\"]", long(-1), "union index -1"),
-        (r#"{"type":"enum","name":"E","symbols":["A"]}"#, long(1), "no symbol 1"),
-        (r#"{"type":"array","items":"null"}"#, long(i64::MAX), "items"),
-        (r#"{"type":"array","items":"null"}"#, [long(i64::MIN), long(0)].concat(), "items"),
-        (r#"{"type":"map","values":"null"}"#, [long(1_000_000), vec![0]].concat(), "items"),
+        (
+            r#"{"type":"enum","name":"E","symbols":["A"]}"#,
+            long(1),
+            "no symbol 1",
+        ),
+        (
+            r#"{"type":"array","items":"null"}"#,
+            long(i64::MAX),
+            "items",
+        ),
+        (
+            r#"{"type":"array","items":"null"}"#,
+            [long(i64::MIN), long(0)].concat(),
+            "items",
+        ),
+        (
+            r#"{"type":"map","values":"null"}"#,
+            [long(1_000_000), vec![0]].concat(),
+            "items",
+        ),
         ("\"int\"", vec![2, 0], "left after"),
         ("\"int\"", vec![], "truncated"),
         (
@@ -197,7 +226,11 @@ fn hostile_datums_are_errors_not_crashes() {
         .spawn(move || {
             for (schema, bytes, why) in cases {
                 let error = json(schema, &bytes).unwrap_err().0;
-                assert!(error.contains(why), "{schema} {:?}: {error}", &bytes[..bytes.len().min(12)]);
+                assert!(
+                    error.contains(why),
+                    "{schema} {:?}: {error}",
+                    &bytes[..bytes.len().min(12)]
+                );
             }
         })
         .unwrap()
