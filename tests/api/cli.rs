@@ -50,3 +50,54 @@ fn unknown_key_in_file_exits_2_naming_key_and_file() {
     assert!(stderr.contains("http.port"), "{stderr}");
     assert!(stderr.contains("bad.toml"), "{stderr}");
 }
+
+#[test]
+fn bad_avro_settings_exit_2_naming_the_key_the_file_and_the_schema_file() {
+    let dir = std::env::temp_dir().join(format!("analyzer-cli-avro-{}", std::process::id()));
+    let schemas = dir.join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    std::fs::write(
+        schemas.join("good.avsc"),
+        r#"{"type":"enum","name":"a.Kind","symbols":["X"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        schemas.join("broken.avsc"),
+        r#"{"type":"record","name":"a.B","fields":[{"name":"k","type":"a.Missing"}]}"#,
+    )
+    .unwrap();
+    let file = dir.join("avro.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[classify]\nby = \"header\"\nname = \"item_type_name\"\n[avro]\nschemas_dir = {:?}\nschema_registry_url = \"registry:8081\"\nschema_registry_username = \"${{ANALYZER_TEST_UNSET_USER}}\"\nschema_registry_password = \"p\"\n[avro.types]\n\"delivery.events.X\" = \"a.Nope\"\n",
+            schemas.display().to_string()
+        ),
+    )
+    .unwrap();
+    let run = || analyzer().arg("--config").arg(&file).output().unwrap();
+    let output = run();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "avro.schemas_dir",
+        "broken.avsc",
+        "unknown type \"a.Missing\"",
+        "avro.schema_registry_url",
+        "avro.schema_registry_username",
+        "ANALYZER_TEST_UNSET_USER",
+        "avro.toml",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // With the file fixed, the mapping to a schema no file defines is named.
+    std::fs::remove_file(schemas.join("broken.avsc")).unwrap();
+    let output = run();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("avro.types") && stderr.contains("\"a.Nope\""),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

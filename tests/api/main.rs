@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod avro;
 mod bounds;
 mod browse;
 mod browser;
