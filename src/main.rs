@@ -30,6 +30,10 @@ enum Command {
         /// HTTP port.
         #[arg(long, default_value_t = DemoOptions::default().port)]
         port: u16,
+        /// Delivery events in schemaless Avro typed by an `item_type_name` header
+        /// (schemas: examples/schemas/), decoded to JSON, instead of JSON readings.
+        #[arg(long)]
+        avro: bool,
     },
 }
 
@@ -42,8 +46,8 @@ async fn main() -> ExitCode {
         .format_timestamp_millis()
         .init();
     let cli = Cli::parse();
-    if let Some(Command::Demo { rate, port }) = cli.command {
-        return finished(demo::run(DemoOptions { rate, port }).await);
+    if let Some(Command::Demo { rate, port, avro }) = cli.command {
+        return finished(demo::run(DemoOptions { rate, port, avro }).await);
     }
     let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
     let settings = match config::load(&file) {

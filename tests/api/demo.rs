@@ -77,3 +77,63 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
         "{printed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn avro_demo_serves_decoded_delivery_events() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args([
+            "demo",
+            "--avro",
+            "--port",
+            &port.to_string(),
+            "--rate",
+            "500",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let created = "delivery.events.DeliveryCreatedV2";
+    let start = Instant::now();
+    let stats = loop {
+        let stats = match client.get(format!("{base}/stats")).send().await {
+            Ok(response) => response.json::<BTreeMap<String, u64>>().await.ok(),
+            Err(_) => None,
+        };
+        if let Some(stats) = stats
+            && stats.values().all(|n| *n > 0)
+        {
+            break stats;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no events indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        stats.keys().collect::<Vec<_>>(),
+        [created, "delivery.events.DeliveryOnHoldV6"]
+    );
+    let response = client
+        .get(format!("{base}/events/{created}?index=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-avro-schema"], created);
+    let event: serde_json::Value = response.json().await.unwrap();
+    assert!(event["deliver_to"]["city"].is_string(), "{event}");
+    assert!(event["items"][0]["price"].is_string(), "{event}");
+    let raw = client
+        .get(format!("{base}/delivery_on_hold?index=0&format=raw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-type"], "application/octet-stream");
+    let _ = child.kill();
+    let _ = child.wait();
+}

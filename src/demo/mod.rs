@@ -2,16 +2,19 @@
 //! cluster serves a topic, a producer writes a continuing stream of blood-pressure
 //! and heart-rate readings (with a few malformed messages), and the real analyzer
 //! (the same ingest, view, fetch and HTTP code as production) indexes and serves it.
+//! With `--avro`, delivery events in schemaless Avro typed by a header instead ([`avro`]).
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{info, warn};
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use crate::config::{RouteSettings, Settings};
+use crate::config::{ClassifyBy, RouteSettings, Settings};
 use crate::startup::{Application, StartupError};
 
 /// The demo topic.
@@ -25,13 +28,18 @@ pub struct DemoOptions {
     pub rate: u32,
     /// HTTP port (0: any free port).
     pub port: u16,
+    /// Schemaless Avro delivery events typed by a header, instead of JSON readings.
+    pub avro: bool,
 }
+
+pub mod avro;
 
 impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
             rate: 50,
             port: 8110,
+            avro: false,
         }
     }
 }
@@ -42,6 +50,9 @@ pub enum DemoError {
     /// The mock cluster or the producer could not be created.
     #[error("cannot start the embedded Kafka: {0}")]
     Kafka(#[from] KafkaError),
+    /// The example schemas could not be written for analyzer to load.
+    #[error("cannot write the example Avro schemas to {0}: {1}")]
+    Schemas(PathBuf, std::io::Error),
     /// The analyzer itself could not start.
     #[error(transparent)]
     Startup(#[from] StartupError),
@@ -51,8 +62,8 @@ pub enum DemoError {
 }
 
 /// Analyzer settings for the demo's cluster: production defaults plus the demo's
-/// aliases and port.
-pub fn settings(brokers: &str, port: u16) -> Settings {
+/// aliases and port; with `avro_schemas`, the header rule and that schema directory.
+pub fn settings(brokers: &str, port: u16, avro_schemas: Option<PathBuf>) -> Settings {
     let mut settings = Settings::default();
     settings.kafka.brokers = brokers.to_owned();
     settings.kafka.topics = vec![TOPIC.to_owned()];
@@ -61,15 +72,45 @@ pub fn settings(brokers: &str, port: u16) -> Settings {
         .properties
         .insert("fetch.wait.max.ms".into(), "10".into());
     settings.http.bind.set_port(port);
-    settings.routes = ["blood_pressure", "heart_rate"]
-        .iter()
-        .map(|t| RouteSettings {
-            path: format!("/{t}"),
-            event_type: (*t).to_owned(),
+    let routes = match avro_schemas {
+        None => vec![
+            ("/blood_pressure", "blood_pressure"),
+            ("/heart_rate", "heart_rate"),
+        ],
+        Some(dir) => {
+            settings.classify.by = ClassifyBy::Header;
+            settings.classify.name = avro::TYPE_HEADER.to_owned();
+            settings.avro.schemas_dir = Some(dir);
+            vec![
+                ("/delivery_created", avro::TYPES[0]),
+                ("/delivery_on_hold", avro::TYPES[1]),
+            ]
+        }
+    };
+    settings.routes = routes
+        .into_iter()
+        .map(|(path, event_type)| RouteSettings {
+            path: path.to_owned(),
+            event_type: event_type.to_owned(),
             stats_key: None,
         })
         .collect();
     settings
+}
+
+/// Writes the example schemas where analyzer loads them from, as a deployment's
+/// `schemas_dir` would hold them.
+fn write_schemas() -> Result<PathBuf, DemoError> {
+    let dir = std::env::temp_dir().join(format!("analyzer-demo-schemas-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        for (name, text) in avro::SCHEMAS {
+            std::fs::write(dir.join(name), text)?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| DemoError::Schemas(dir.clone(), e))?;
+    Ok(dir)
 }
 
 /// Runs the demo until SIGTERM or SIGINT.
@@ -77,22 +118,30 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let cluster = MockCluster::new(1)?;
     cluster.create_topic(TOPIC, PARTITIONS, 1)?;
     let brokers = cluster.bootstrap_servers();
-    let app = Application::build(&settings(&brokers, options.port))?;
+    let schemas = options.avro.then(write_schemas).transpose()?;
+    let app = Application::build(&settings(&brokers, options.port, schemas))?;
     let base = format!("http://localhost:{}", app.port());
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .set("linger.ms", "5")
         .create()?;
-    let producing = tokio::spawn(produce_forever(producer, options.rate.max(1)));
-    println!(
-        "analyzer demo, the audit page: {base}/\n\
-         An embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
-         {} readings/s of blood_pressure and heart_rate (a few malformed), indexed by the real pipeline.\n\
-         Try:\n  curl {base}/stats\n  curl -i '{base}/events/blood_pressure?index=0'\n  \
-         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs (the API)\n\
-         Ctrl-C stops it.",
-        options.rate.max(1)
-    );
+    let producing = tokio::spawn(produce_forever(producer, options.rate.max(1), options.avro));
+    if options.avro {
+        let [created, on_hold] = avro::TYPES;
+        println!(
+            "analyzer demo --avro, the audit page: {base}/\n\
+             An embedded Kafka with topic {TOPIC:?}, {} delivery events/s in schemaless Avro typed by the \
+             {:?} header ({created}, {on_hold}; about 2% truncated), decoded with the schemas of examples/schemas/.\n\
+             Try:\n  curl {base}/stats\n  curl -i '{base}/events/{created}?index=0'   (decoded JSON, X-Avro-Schema)\n  \
+             curl '{base}/delivery_on_hold?index=0&format=raw' | xxd | head   (the stored bytes)\n  \
+             curl {base}/status   (unclassified: invalid_avro)\n\
+             Ctrl-C stops it.",
+            options.rate.max(1),
+            avro::TYPE_HEADER
+        );
+    } else {
+        print_json_help(&base, options.rate.max(1));
+    }
     let served = app.run_until_stopped().await;
     // The producer goes before the cluster it writes to.
     producing.abort();
@@ -101,9 +150,20 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     Ok(served?)
 }
 
+fn print_json_help(base: &str, rate: u32) {
+    println!(
+        "analyzer demo, the audit page: {base}/\n\
+         An embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
+         {rate} readings/s of blood_pressure and heart_rate (a few malformed), indexed by the real pipeline.\n\
+         Try:\n  curl {base}/stats\n  curl -i '{base}/events/blood_pressure?index=0'\n  \
+         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs (the API)\n\
+         Ctrl-C stops it.",
+    );
+}
+
 /// Writes readings at `rate` per second until aborted. Deliveries are not awaited
 /// one by one (that would cap the rate at one broker round trip per event).
-async fn produce_forever(producer: FutureProducer, rate: u32) {
+async fn produce_forever(producer: FutureProducer, rate: u32, avro: bool) {
     let mut readings = Readings::new(0x5eed);
     // At most 1,000 wake-ups a second; each sends its share of the rate.
     let ticks_per_second = rate.min(1000);
@@ -114,10 +174,22 @@ async fn produce_forever(producer: FutureProducer, rate: u32) {
         owed += u64::from(rate);
         while owed >= u64::from(ticks_per_second) {
             owed -= u64::from(ticks_per_second);
-            let value = readings.next_value();
+            let (value, event_type) = if avro {
+                readings.seq += 1;
+                let (event_type, value) = avro::next_event(&mut readings.dice);
+                (Some(value), Some(event_type))
+            } else {
+                (readings.next_value(), None)
+            };
             let mut record = FutureRecord::<(), [u8]>::to(TOPIC);
             if let Some(value) = &value {
                 record = record.payload(value);
+            }
+            if let Some(event_type) = event_type {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: avro::TYPE_HEADER,
+                    value: Some(event_type),
+                }));
             }
             if let Err((e, _)) = producer.send_result(record) {
                 warn!("demo producer: {e}");
@@ -129,9 +201,22 @@ async fn produce_forever(producer: FutureProducer, rate: u32) {
     }
 }
 
-/// A deterministic stream of demo readings (xorshift: no dependency for dice).
+/// Deterministic dice (xorshift: no dependency for a demo).
+pub struct Dice(u64);
+
+impl Dice {
+    /// A number below `below`.
+    pub fn roll(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+/// A deterministic stream of demo readings.
 pub struct Readings {
-    state: u64,
+    dice: Dice,
     /// Events generated so far.
     pub seq: u64,
 }
@@ -140,16 +225,13 @@ impl Readings {
     /// A stream starting from `seed` (non-zero).
     pub fn new(seed: u64) -> Self {
         Readings {
-            state: seed.max(1),
+            dice: Dice(seed.max(1)),
             seq: 0,
         }
     }
 
     fn roll(&mut self, below: u64) -> u64 {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        self.state % below
+        self.dice.roll(below)
     }
 
     /// The next message value: mostly JSON readings, about 2% malformed (not JSON,
@@ -205,5 +287,36 @@ mod tests {
         assert!((3_000..4_500).contains(&bp), "{bp}");
         assert!((5_000..6_500).contains(&hr), "{hr}");
         assert!((100..600).contains(&bad), "{bad}");
+    }
+
+    #[test]
+    fn avro_events_decode_with_the_shipped_schemas_but_the_truncated_few() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schemas");
+        let avro = crate::decode::avro::Avro::load(&crate::decode::avro::AvroSource {
+            schemas_dir: Some(&dir),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut dice = Dice(7);
+        let (mut decoded, mut invalid) = (0, 0);
+        for _ in 0..5_000 {
+            let (event_type, value) = avro::next_event(&mut dice);
+            match avro.to_json(Some(event_type), &value, false) {
+                Ok(Some(json)) => {
+                    assert_eq!(&*json.schema, event_type);
+                    let json: serde_json::Value = serde_json::from_slice(&json.json).unwrap();
+                    assert!(
+                        json["delivery_id"]
+                            .as_str()
+                            .is_some_and(|id| id.len() == 36),
+                        "{json}"
+                    );
+                    decoded += 1;
+                }
+                Err(crate::decode::avro::AvroError::Invalid(_)) => invalid += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!((25..200).contains(&invalid), "{invalid} of {decoded}");
     }
 }
