@@ -177,6 +177,7 @@ pub async fn render(
     error_code = 401,
     error_code = 404,
     error_code = 410,
+    error_code = 500,
     error_code = 503
 )]
 pub async fn get_event(
@@ -202,6 +203,7 @@ pub struct AliasType(pub String);
     error_code = 401,
     error_code = 404,
     error_code = 410,
+    error_code = 500,
     error_code = 503
 )]
 pub async fn get_alias_event(

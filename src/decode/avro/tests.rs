@@ -250,3 +250,49 @@ fn the_shipped_example_schemas_load() {
         assert!(avro.by_type.contains_key(name), "{name}");
     }
 }
+
+proptest::proptest! {
+    /// The fuzz target's property on a budget (tests/fuzz/fuzz_targets/avro.rs runs
+    /// it for hours): any bytes under a recursive schema, a schema of every type,
+    /// or as a container file decode or fail, and check and render agree.
+    #[test]
+    fn any_bytes_decode_or_fail_and_check_agrees_with_render(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        prefix in proptest::sample::select(vec![&b""[..], b"Obj\x01", b"\x02\x02\x02\x02"]),
+    ) {
+        let types = BTreeMap::from([
+            ("node".to_owned(), "fixture.Node".to_owned()),
+            ("every".to_owned(), FIXTURE_TYPE.to_owned()),
+        ]);
+        let avro = local_with(&types, &[r#"{"type":"record","name":"fixture.Node","fields":[{"name":"next","type":["null","fixture.Node"]},{"name":"kids","type":{"type":"array","items":"fixture.Node"}}]}"#]);
+        let value = [prefix, &data[..]].concat();
+        for event_type in [Some("node"), Some("every"), None] {
+            let checked = avro.check(event_type, &value);
+            let rendered = avro.to_json(event_type, &value, false);
+            proptest::prop_assert_eq!(checked.is_ok(), rendered.is_ok());
+            if let Ok(Some(decoded)) = rendered {
+                proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(&decoded.json).is_ok());
+            }
+        }
+    }
+}
+
+/// The fixture schemas plus `extra` schema texts, in a directory of their own.
+fn local_with(types: &BTreeMap<String, String>, extra: &[&str]) -> Avro {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("analyzer-avro-prop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(testdata().join("on_hold.avsc"), dir.join("on_hold.avsc")).unwrap();
+        for (i, text) in extra.iter().enumerate() {
+            std::fs::write(dir.join(format!("extra{i}.avsc")), text).unwrap();
+        }
+        dir
+    });
+    Avro::load(&AvroSource {
+        schemas_dir: Some(dir),
+        types: Some(types),
+        ..AvroSource::default()
+    })
+    .unwrap()
+}
