@@ -18,6 +18,11 @@
 //! 7. a type rule gone wrong: every event of its own type (`E2E_TYPE_EVENTS`,
 //!    1,000,000; 0 skips), cache off, default configuration: RSS and the size of
 //!    `/metrics`, `/status` and `/stats`, against `E2E_BASELINE_BIN` when given.
+//! 9. Avro (`E2E_AVRO_EVENTS`, 1,000,000; 0 skips): header-typed schemaless datums
+//!    of ~200 bytes, as a Django service writes them; catch-up against a plain
+//!    consumer and against the header rule without `[avro]` (decoding's own cost),
+//!    and cached Avro lookups against cached JSON lookups and `/health/live`.
+//!    `E2E_ONLY=avro` runs this section alone.
 //!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
@@ -36,7 +41,7 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -144,6 +149,17 @@ impl Broker {
         events: u64,
         event: fn(u64) -> Vec<u8>,
     ) -> Vec<u64> {
+        self.create(name, partitions);
+        let started = Instant::now();
+        let counts = produce_with(&self.address, name, partitions, events, event);
+        eprintln!(
+            "  produced {events} events to {name} ({partitions} partitions) in {:.1?}",
+            started.elapsed()
+        );
+        counts
+    }
+
+    fn create(&self, name: &str, partitions: i32) {
         let status = Command::new(&self.bin)
             .args(["topic", "create", name, "--partitions"])
             .arg(partitions.to_string())
@@ -152,13 +168,6 @@ impl Broker {
             .status()
             .unwrap();
         assert!(status.success(), "tansu topic create {name}");
-        let started = Instant::now();
-        let counts = produce_with(&self.address, name, partitions, events, event);
-        eprintln!(
-            "  produced {events} events to {name} ({partitions} partitions) in {:.1?}",
-            started.elapsed()
-        );
-        counts
     }
 
     fn client(&self) -> ClientConfig {
@@ -209,6 +218,19 @@ fn produce_with(
     events: u64,
     event: fn(u64) -> Vec<u8>,
 ) -> Vec<u64> {
+    produce_headed(brokers, topic, partitions, events, event, None)
+}
+
+/// As [`produce_with`], with an `item_type_name` header naming each event's type
+/// when `header` is given.
+fn produce_headed(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    events: u64,
+    event: fn(u64) -> Vec<u8>,
+    header: Option<fn(u64) -> &'static str>,
+) -> Vec<u64> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
@@ -224,6 +246,12 @@ fn produce_with(
         let mut record = BaseRecord::<(), [u8]>::to(topic)
             .payload(&value[..])
             .partition(partition);
+        if let Some(header) = header {
+            record = record.headers(OwnedHeaders::new().insert(Header {
+                key: "item_type_name",
+                value: Some(header(i)),
+            }));
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -549,6 +577,14 @@ fn verdict(met: bool) -> &'static str {
 }
 
 fn main() {
+    if std::env::var("E2E_ONLY").as_deref() == Ok("avro") {
+        let work = std::env::temp_dir().join(format!("analyzer-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&work).unwrap();
+        println!("\n| figure | analyzer | baseline | ratio | goal |\n|---|---|---|---|---|");
+        avro_section(&work);
+        let _ = std::fs::remove_dir_all(&work);
+        return;
+    }
     let events = env_number("E2E_EVENTS", 1_000_000);
     let big_events = env_number("E2E_BIG_EVENTS", 10_000_000);
     let naive_events = env_number("E2E_NAIVE_EVENTS", 100_000);
@@ -930,5 +966,185 @@ fn main() {
         format!("{:.2}x", slowest.as_secs_f64() / 2.0),
         &format!("<= timeout + 250 ms: {}", verdict(ms(slowest) <= 2250.0)),
     );
+    drop(cold_app);
+    avro_section(&work);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+// ---- 9. Avro.
+
+/// Appends `v` as an Avro long (zig-zag varint).
+fn avro_long(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn avro_string(out: &mut Vec<u8>, s: &[u8]) {
+    avro_long(out, s.len() as i64);
+    out.extend_from_slice(s);
+}
+
+/// The bench's record, one schema per type (named as the type).
+fn avro_schema(event_type: &str) -> String {
+    format!(
+        r#"{{"type":"record","name":"{event_type}","fields":[
+  {{"name":"patient","type":"string"}},
+  {{"name":"seq","type":"long"}},
+  {{"name":"recorded_at","type":{{"type":"long","logicalType":"timestamp-millis"}}}},
+  {{"name":"value","type":"double"}},
+  {{"name":"unit","type":["null","string"]}},
+  {{"name":"amount","type":{{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}}}},
+  {{"name":"note","type":"string"}}]}}"#
+    )
+}
+
+/// A schemaless datum of [`avro_schema`], about [`EVENT_BYTES`] long like the JSON events.
+fn avro_event(i: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(EVENT_BYTES);
+    avro_string(&mut out, format!("p-{:06}", i % 997).as_bytes());
+    avro_long(&mut out, i as i64);
+    avro_long(&mut out, 1_795_435_200_000 + i as i64);
+    out.extend_from_slice(&(60.0 + (i % 80) as f64 / 3.0).to_le_bytes());
+    avro_long(&mut out, 1);
+    avro_string(&mut out, b"mmHg");
+    avro_string(&mut out, &((i % 100_000) as u32).to_be_bytes());
+    let note = EVENT_BYTES.saturating_sub(out.len() + 2);
+    avro_string(&mut out, &vec![b'x'; note]);
+    out
+}
+
+fn avro_type_of(i: u64) -> &'static str {
+    TYPES[type_of(i)]
+}
+
+fn avro_section(work: &Path) {
+    let events = env_number("E2E_AVRO_EVENTS", 1_000_000);
+    if events == 0 {
+        return;
+    }
+    let load_secs = env_number("E2E_LOAD_SECS", 10);
+    let repeats = env_number("E2E_REPEATS", 5).max(1);
+    let broker = Broker::start(work);
+    broker.create("e2e-avro", 1);
+    let started = Instant::now();
+    let counts = produce_headed(
+        &broker.address,
+        "e2e-avro",
+        1,
+        events,
+        avro_event,
+        Some(avro_type_of),
+    );
+    eprintln!(
+        "  produced {events} Avro events in {:.1?}",
+        started.elapsed()
+    );
+    broker.topic("e2e-json", 1, events);
+    let schemas = work.join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    for event_type in TYPES {
+        std::fs::write(
+            schemas.join(format!("{event_type}.avsc")),
+            avro_schema(event_type),
+        )
+        .unwrap();
+    }
+    let schemas = schemas.display().to_string();
+    let header_rule = [
+        ("ANALYZER_CLASSIFY__BY", "header"),
+        ("ANALYZER_CLASSIFY__NAME", "item_type_name"),
+    ];
+    let with_avro = [
+        header_rule[0],
+        header_rule[1],
+        ("ANALYZER_AVRO__SCHEMAS_DIR", schemas.as_str()),
+    ];
+    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)]);
+    let contenders: [Contender; 3] = [
+        (
+            "[avro] schemas_dir, header rule, 128 MiB cache",
+            128 * MIB,
+            &with_avro,
+        ),
+        ("[avro] schemas_dir, header rule, cache off", 0, &with_avro),
+        (
+            "header rule without [avro] (no decoding), cache off",
+            0,
+            &header_rule,
+        ),
+    ];
+    let mut plain = Vec::new();
+    let mut times = vec![Vec::new(); contenders.len()];
+    for _ in 0..repeats {
+        let started = Instant::now();
+        assert_eq!(plain_consume(&broker, "e2e-avro"), events);
+        plain.push(started.elapsed());
+        for ((_, cache, env), times) in contenders.iter().zip(&mut times) {
+            let (analyzer, took) =
+                Analyzer::start_with(&broker, "e2e-avro", *cache, env, false, work);
+            assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
+            let unclassified = &http_json(analyzer.port, "/status")["unclassified"]["count"];
+            assert_eq!(unclassified, 0, "every Avro event decodes");
+            times.push(took);
+        }
+    }
+    let plain = median(plain);
+    for ((label, _, _), times) in contenders.iter().zip(times) {
+        let took = median(times);
+        let ratio = took.as_secs_f64() / plain.as_secs_f64();
+        row(
+            &format!("catch-up, {events} Avro events, 1 partition, {label}"),
+            format!("{:.2} s", took.as_secs_f64()),
+            format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
+            format!("{ratio:.2}x"),
+            "report",
+        );
+    }
+
+    // Cached lookups: Avro decoded at each lookup, against JSON served as stored.
+    let avro_path = format!("/events/{}?index=", TYPES[0]);
+    let mut env = with_avro.to_vec();
+    env.push(("ANALYZER_CACHE__HEADERS", "false"));
+    let (avro, _) = Analyzer::start_with(&broker, "e2e-avro", 1 << 30, &env, false, work);
+    let (json, _) = Analyzer::start(&broker, "e2e-json", 1 << 30, work);
+    let live = wrk(avro.port, "/health/live", 0, load_secs, work);
+    let misses = (avro.cache_misses(), json.cache_misses());
+    let avro_load = wrk(avro.port, &avro_path, counts[0], load_secs, work);
+    let json_load = wrk(json.port, &avro_path, counts[0], load_secs, work);
+    assert_eq!(
+        (avro.cache_misses(), json.cache_misses()),
+        misses,
+        "read from Kafka"
+    );
+    let (status, body) = http_get(avro.port, &format!("{avro_path}7"));
+    assert_eq!(status, 200);
+    let decoded: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(decoded["unit"], "mmHg", "{decoded}");
+    for (what, load) in [
+        ("/health/live (actix floor)", &live),
+        ("cached random JSON lookups", &json_load),
+        ("cached random Avro lookups (decoded to JSON)", &avro_load),
+    ] {
+        row(
+            &format!("{what}, 2 connections"),
+            format!(
+                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                load.requests_per_sec, load.p50_ms, load.p99_ms
+            ),
+            format!(
+                "{:.0} req/s (/health/live), {:.0} req/s (JSON)",
+                live.requests_per_sec, json_load.requests_per_sec
+            ),
+            format!(
+                "{:.2}x live, {:.2}x JSON",
+                load.requests_per_sec / live.requests_per_sec,
+                load.requests_per_sec / json_load.requests_per_sec
+            ),
+            "report",
+        );
+    }
 }
