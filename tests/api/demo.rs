@@ -17,30 +17,13 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let stats = || async {
-        let response = client.get(format!("{base}/stats")).send().await.ok()?;
-        response.json::<BTreeMap<String, u64>>().await.ok()
-    };
-
-    let start = Instant::now();
-    let first = loop {
-        if let Some(stats) = stats().await
-            && stats.values().all(|n| *n > 0)
-        {
-            break stats;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no events indexed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let first = every_type_indexed(&client, &base).await;
     assert_eq!(
         first.keys().collect::<Vec<_>>(),
         ["blood_pressure", "heart_rate"]
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let later = stats().await.unwrap();
+    let later = stats(&client, &base).await.unwrap();
     assert!(
         later.values().sum::<u64>() > first.values().sum::<u64>(),
         "{first:?} then {later:?}"
@@ -97,23 +80,7 @@ async fn avro_demo_serves_decoded_delivery_events() {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let created = "delivery.events.DeliveryCreatedV2";
-    let start = Instant::now();
-    let stats = loop {
-        let stats = match client.get(format!("{base}/stats")).send().await {
-            Ok(response) => response.json::<BTreeMap<String, u64>>().await.ok(),
-            Err(_) => None,
-        };
-        if let Some(stats) = stats
-            && stats.values().all(|n| *n > 0)
-        {
-            break stats;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no events indexed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let stats = every_type_indexed(&client, &base).await;
     assert_eq!(
         stats.keys().collect::<Vec<_>>(),
         [created, "delivery.events.DeliveryOnHoldV6"]
@@ -136,4 +103,27 @@ async fn avro_demo_serves_decoded_delivery_events() {
     assert_eq!(raw.headers()["content-type"], "application/octet-stream");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `/stats`, once the demo answers.
+async fn stats(client: &reqwest::Client, base: &str) -> Option<BTreeMap<String, u64>> {
+    let response = client.get(format!("{base}/stats")).send().await.ok()?;
+    response.json().await.ok()
+}
+
+/// `/stats` once every type has an event (the demo just started: waits up to 30 s).
+async fn every_type_indexed(client: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
+    let start = Instant::now();
+    loop {
+        if let Some(stats) = stats(client, base).await
+            && stats.values().all(|n| *n > 0)
+        {
+            return stats;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no events indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::io::Read as _;
 
-use super::datum::DatumError;
+use super::datum::{Cursor, DatumError};
 
 /// The four bytes a container file starts with.
 pub const MAGIC: &[u8; 4] = b"Obj\x01";
@@ -28,49 +28,13 @@ fn fail<T>(message: impl Into<String>) -> Result<T, DatumError> {
     Err(DatumError(message.into()))
 }
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DatumError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| DatumError("container file truncated".into()))?;
-        let slice = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn long(&mut self) -> Result<i64, DatumError> {
-        let mut raw: u64 = 0;
-        for i in 0..10 {
-            let byte = self.take(1)?[0];
-            raw |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
-            }
-        }
-        fail("container file: a varint longer than 10 bytes")
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], DatumError> {
-        let len = self.long()?;
-        let len = usize::try_from(len)
-            .map_err(|_| DatumError(format!("container file: length {len}")))?;
-        self.take(len)
-    }
-}
-
 /// Reads a container file's header and first block.
 pub fn read(value: &[u8]) -> Result<Container<'_>, DatumError> {
-    let mut cursor = Cursor {
-        bytes: value,
-        pos: 0,
-    };
+    read_first_block(value).map_err(|e| DatumError(format!("container file: {}", e.0)))
+}
+
+fn read_first_block(value: &[u8]) -> Result<Container<'_>, DatumError> {
+    let mut cursor = Cursor::new(value);
     if cursor.take(4)? != MAGIC {
         return fail("not a container file");
     }
@@ -94,11 +58,11 @@ pub fn read(value: &[u8]) -> Result<Container<'_>, DatumError> {
             }
         }
     }
-    let schema = schema.ok_or_else(|| DatumError("container file without a schema".into()))?;
+    let schema = schema.ok_or_else(|| DatumError("no schema".into()))?;
     cursor.take(16)?; // the sync marker
     let records = cursor.long()?;
     if records <= 0 {
-        return fail("container file holds no record");
+        return fail("holds no record");
     }
     let data = cursor.bytes()?;
     let records = match codec {
@@ -109,12 +73,12 @@ pub fn read(value: &[u8]) -> Result<Container<'_>, DatumError> {
             flate2::read::DeflateDecoder::new(data)
                 .take(limit as u64)
                 .read_to_end(&mut inflated)
-                .map_err(|e| DatumError(format!("container file: deflate: {e}")))?;
+                .map_err(|e| DatumError(format!("deflate: {e}")))?;
             Cow::Owned(inflated)
         }
         other => {
             return fail(format!(
-                "container file codec {:?} is not supported (null and deflate are)",
+                "codec {:?} is not supported (null and deflate are)",
                 String::from_utf8_lossy(other)
             ));
         }

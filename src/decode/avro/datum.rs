@@ -54,14 +54,13 @@ pub fn decode_prefix(
     let max_output = out.as_ref().map_or(0, |o| o.len()) + 8 * bytes.len() + (1 << 20);
     let mut decoder = Decoder {
         schemas,
-        bytes,
-        pos: 0,
+        input: Cursor::new(bytes),
         items_left: EXTRA_ITEMS + 8 * bytes.len() as u64,
         out,
         max_output,
     };
     decoder.value(root, 0)?;
-    Ok(decoder.pos)
+    Ok(decoder.input.position())
 }
 
 /// Decodes exactly one datum: bytes left after it are an error.
@@ -81,10 +80,77 @@ pub fn decode(
     Ok(())
 }
 
-struct Decoder<'s, 'b, 'o> {
-    schemas: &'s Schemas,
+/// Reads Avro's primitives from bytes, never past their end.
+#[derive(Debug)]
+pub struct Cursor<'b> {
     bytes: &'b [u8],
     pos: usize,
+}
+
+impl<'b> Cursor<'b> {
+    /// A cursor at the start of `bytes`.
+    pub fn new(bytes: &'b [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    /// How many bytes were read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'b [u8]> {
+        let bytes: &'b [u8] = self.bytes;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= bytes.len())
+            .ok_or_else(|| {
+                DatumError(format!(
+                    "truncated: needs {n} bytes at byte {}, {} left",
+                    self.pos,
+                    bytes.len() - self.pos
+                ))
+            })?;
+        let slice = &bytes[self.pos..end];
+        self.pos = end;
+        Ok(slice)
+    }
+
+    /// A zig-zag varint of at most 10 bytes.
+    pub fn long(&mut self) -> Result<i64> {
+        let mut raw: u64 = 0;
+        for i in 0..10 {
+            let byte = self.take(1)?[0];
+            raw |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+            }
+        }
+        fail("a varint longer than 10 bytes")
+    }
+
+    /// A length: not negative and not beyond the bytes left (no allocation the
+    /// input can inflate).
+    pub fn length(&mut self) -> Result<usize> {
+        let v = self.long()?;
+        let left = self.bytes.len() - self.pos;
+        match usize::try_from(v) {
+            Ok(len) if len <= left => Ok(len),
+            _ => fail(format!("length {v} with {left} bytes left")),
+        }
+    }
+
+    /// Length-prefixed bytes (Avro `bytes` and `string`).
+    pub fn bytes(&mut self) -> Result<&'b [u8]> {
+        let len = self.length()?;
+        self.take(len)
+    }
+}
+
+struct Decoder<'s, 'b, 'o> {
+    schemas: &'s Schemas,
+    input: Cursor<'b>,
     items_left: u64,
     out: Option<&'o mut Vec<u8>>,
     max_output: usize,
@@ -236,34 +302,11 @@ impl<'b> Decoder<'_, 'b, '_> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'b [u8]> {
-        let bytes: &'b [u8] = self.bytes;
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|end| *end <= bytes.len())
-            .ok_or_else(|| {
-                DatumError(format!(
-                    "truncated: needs {n} bytes at byte {}, {} left",
-                    self.pos,
-                    bytes.len() - self.pos
-                ))
-            })?;
-        let slice = &bytes[self.pos..end];
-        self.pos = end;
-        Ok(slice)
+        self.input.take(n)
     }
 
-    /// A zig-zag varint of at most 10 bytes.
     fn long(&mut self) -> Result<i64> {
-        let mut raw: u64 = 0;
-        for i in 0..10 {
-            let byte = self.take(1)?[0];
-            raw |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
-            }
-        }
-        fail("a varint longer than 10 bytes")
+        self.input.long()
     }
 
     fn int(&mut self) -> Result<i32> {
@@ -271,15 +314,8 @@ impl<'b> Decoder<'_, 'b, '_> {
         i32::try_from(v).map_err(|_| DatumError(format!("int {v} out of range")))
     }
 
-    /// A length: not negative and not beyond the bytes left (no allocation the
-    /// input can inflate).
     fn length(&mut self) -> Result<usize> {
-        let v = self.long()?;
-        let left = self.bytes.len() - self.pos;
-        match usize::try_from(v) {
-            Ok(len) if len <= left => Ok(len),
-            _ => fail(format!("length {v} with {left} bytes left")),
-        }
+        self.input.length()
     }
 
     /// The next array or map block's item count; None at the end.
@@ -299,7 +335,7 @@ impl<'b> Decoder<'_, 'b, '_> {
         if count > self.items_left {
             return fail(format!(
                 "a block of {count} items, more than a value of {} bytes can hold",
-                self.bytes.len()
+                self.input.bytes.len()
             ));
         }
         self.items_left -= count;

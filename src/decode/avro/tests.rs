@@ -84,13 +84,16 @@ fn broken_values_are_invalid_avro_with_a_reason() {
     for (value, why) in [
         (&SCHEMALESS[..30], "length 36 with 29 bytes left"),
         (&trailing[..], "left after"),
-        (&CONTAINER_NULL[..200], "truncated"),
+        (&CONTAINER_NULL[..200], "container file: length"),
         (
             &CONTAINER_DEFLATE[..CONTAINER_DEFLATE.len() - 40],
-            "truncated",
+            "container file: length",
         ),
-        (&bad_codec[..], "not supported"),
-        (b"Obj\x01\x00", "without a schema"),
+        (
+            &bad_codec[..],
+            "container file: codec \"zstd\" is not supported",
+        ),
+        (b"Obj\x01\x00", "container file: no schema"),
     ] {
         let error = avro.check(Some(FIXTURE_TYPE), value).unwrap_err();
         assert!(
