@@ -107,5 +107,67 @@ fn header_rule(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, json_rules, header_rule);
+/// The Avro check at ingest on a 200-byte schemaless datum of a 7-field record (the
+/// e2e bench's), against the JSON rule on a 200-byte JSON value, and the rendering
+/// to JSON a lookup does.
+fn avro_check(c: &mut Criterion) {
+    use analyzer::decode::avro::{Avro, AvroSource};
+    let dir = std::env::temp_dir().join(format!("analyzer-bench-avro-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("reading.avsc"),
+        r#"{"type":"record","name":"blood_pressure","fields":[
+  {"name":"patient","type":"string"},{"name":"seq","type":"long"},
+  {"name":"recorded_at","type":{"type":"long","logicalType":"timestamp-millis"}},
+  {"name":"value","type":"double"},{"name":"unit","type":["null","string"]},
+  {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}},
+  {"name":"note","type":"string"}]}"#,
+    )
+    .unwrap();
+    let avro = Avro::load(&AvroSource {
+        schemas_dir: Some(&dir),
+        ..AvroSource::default()
+    })
+    .unwrap();
+    // patient, seq, recorded_at, value, unit (branch 1), amount, then a note to 200 bytes.
+    let mut datum = vec![16];
+    datum.extend_from_slice(b"p-000042");
+    datum.extend_from_slice(&[0x54, 0xc0, 0xbc, 0xdf, 0xcb, 0x9f, 0x68]);
+    datum.extend_from_slice(&101.5f64.to_le_bytes());
+    datum.extend_from_slice(&[2, 8]);
+    datum.extend_from_slice(b"mmHg");
+    datum.extend_from_slice(&[4, 0x30, 0x39]);
+    // The note's length takes two varint bytes (zig-zag: twice the length).
+    let note = 200 - datum.len() - 2;
+    datum.extend_from_slice(&[((note * 2) & 0x7f) as u8 | 0x80, ((note * 2) >> 7) as u8]);
+    datum.extend(std::iter::repeat_n(b'x', note));
+    assert_eq!(datum.len(), 200);
+    assert!(
+        avro.check(Some("blood_pressure"), &datum)
+            .unwrap()
+            .is_some()
+    );
+    let json = event(200, true);
+    let field = Rule::JsonField("type".into());
+    let mut group = c.benchmark_group("avro_200B");
+    group.bench_function("json_field_baseline", |b| {
+        b.iter(|| classify(&field, black_box(&json), &[]))
+    });
+    group.bench_function("avro_check", |b| {
+        b.iter(|| {
+            avro.check(Some("blood_pressure"), black_box(&datum))
+                .is_ok()
+        })
+    });
+    group.bench_function("avro_to_json", |b| {
+        b.iter(|| {
+            avro.to_json(Some("blood_pressure"), black_box(&datum), false)
+                .is_ok()
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, json_rules, header_rule, avro_check);
 criterion_main!(benches);

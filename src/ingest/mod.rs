@@ -830,7 +830,7 @@ fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
         if stop.load(Ordering::Acquire) {
             return false;
         }
-        std::thread::sleep(POLL_TIMEOUT.min(until - Instant::now()));
+        std::thread::sleep(POLL_TIMEOUT.min(until.saturating_duration_since(Instant::now())));
     }
     !stop.load(Ordering::Acquire)
 }

@@ -99,6 +99,7 @@ impl<'b> Cursor<'b> {
     }
 
     /// The next `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'b [u8]> {
         let bytes: &'b [u8] = self.bytes;
         let end = self
@@ -118,14 +119,22 @@ impl<'b> Cursor<'b> {
     }
 
     /// A zig-zag varint of at most 10 bytes.
+    #[inline]
     pub fn long(&mut self) -> Result<i64> {
+        let rest = &self.bytes[self.pos..];
         let mut raw: u64 = 0;
-        for i in 0..10 {
-            let byte = self.take(1)?[0];
+        for (i, byte) in rest.iter().take(10).enumerate() {
             raw |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
+                self.pos += i + 1;
                 return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
             }
+        }
+        if rest.len() < 10 {
+            return fail(format!(
+                "truncated: a varint at byte {} runs past the end",
+                self.pos
+            ));
         }
         fail("a varint longer than 10 bytes")
     }
@@ -189,14 +198,14 @@ impl<'b> Decoder<'_, 'b, '_> {
             Node::Float => {
                 let raw = self.take(4)?;
                 let v = f32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
-                self.emit_float(f64::from(v), v.is_finite().then(|| json_number(&v)))
+                self.emit_float(f64::from(v), || json_number(&v))
             }
             Node::Double => {
                 let raw = self.take(8)?;
                 let mut le = [0u8; 8];
                 le.copy_from_slice(raw);
                 let v = f64::from_le_bytes(le);
-                self.emit_float(v, v.is_finite().then(|| json_number(&v)))
+                self.emit_float(v, || json_number(&v))
             }
             Node::Bytes(logical) => {
                 let len = self.length()?;
@@ -342,6 +351,7 @@ impl<'b> Decoder<'_, 'b, '_> {
         Ok(Some(count))
     }
 
+    #[inline]
     fn emit(&mut self, text: &str) -> Result<()> {
         if let Some(out) = self.out.as_deref_mut() {
             out.extend_from_slice(text.as_bytes());
@@ -352,6 +362,7 @@ impl<'b> Decoder<'_, 'b, '_> {
         Ok(())
     }
 
+    #[inline]
     fn emit_str(&mut self, text: &str) -> Result<()> {
         if self.out.is_some() {
             // serde_json escapes; writing into a String cannot fail.
@@ -361,12 +372,20 @@ impl<'b> Decoder<'_, 'b, '_> {
         Ok(())
     }
 
-    fn emit_float(&mut self, v: f64, finite: Option<String>) -> Result<()> {
-        let text = match finite {
-            Some(text) => text,
-            None if v.is_nan() => "\"NaN\"".into(),
-            None if v > 0.0 => "\"Infinity\"".into(),
-            None => "\"-Infinity\"".into(),
+    /// A float; `finite` renders it when it is finite (as a float, an `f32` has a
+    /// shorter decimal than widened to `f64`).
+    fn emit_float(&mut self, v: f64, finite: impl FnOnce() -> String) -> Result<()> {
+        if self.out.is_none() {
+            return Ok(());
+        }
+        let text = if v.is_finite() {
+            finite()
+        } else if v.is_nan() {
+            "\"NaN\"".into()
+        } else if v > 0.0 {
+            "\"Infinity\"".into()
+        } else {
+            "\"-Infinity\"".into()
         };
         self.emit(&text)
     }
@@ -383,6 +402,13 @@ impl<'b> Decoder<'_, 'b, '_> {
     }
 
     fn emit_bytes(&mut self, raw: &[u8], logical: Option<Logical>) -> Result<()> {
+        if self.out.is_none() {
+            // Only what rendering could refuse: checking must agree with it.
+            if matches!(logical, Some(Logical::Decimal { .. })) {
+                check_decimal_len(raw)?;
+            }
+            return Ok(());
+        }
         match logical {
             Some(Logical::Decimal { scale }) => {
                 let text = decimal_string(raw, scale)?;
@@ -429,14 +455,19 @@ fn json_number<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// An exact decimal string for a two's-complement big-endian unscaled value.
-pub fn decimal_string(raw: &[u8], scale: u32) -> Result<String> {
+fn check_decimal_len(raw: &[u8]) -> Result<()> {
     if raw.len() > MAX_DECIMAL_BYTES {
         return fail(format!(
             "a decimal of {} bytes (at most {MAX_DECIMAL_BYTES})",
             raw.len()
         ));
     }
+    Ok(())
+}
+
+/// An exact decimal string for a two's-complement big-endian unscaled value.
+pub fn decimal_string(raw: &[u8], scale: u32) -> Result<String> {
+    check_decimal_len(raw)?;
     let negative = raw.first().is_some_and(|b| b & 0x80 != 0);
     let mut magnitude: Vec<u8> = raw.to_vec();
     if negative {

@@ -99,9 +99,10 @@ pub struct Decoded {
     pub schema_id: Option<u32>,
 }
 
-/// A value located: its writer schema and its datum.
-struct Located<'v> {
-    schema: WriterSchema,
+/// A value located: its writer schema (a local one borrowed: no reference counts
+/// per event) and its datum.
+struct Located<'s, 'v> {
+    schema: Cow<'s, WriterSchema>,
     framing: Framing,
     datum: Cow<'v, [u8]>,
 }
@@ -234,19 +235,19 @@ impl Avro {
         event_type: Option<&str>,
         value: &'v [u8],
         ask: bool,
-    ) -> Result<Option<Located<'v>>, AvroError> {
+    ) -> Result<Option<Located<'_, 'v>>, AvroError> {
         if value.starts_with(container::MAGIC) {
             let file = container::read(value)?;
             let schema = self.embedded_schema(file.schema)?;
             return Ok(Some(Located {
-                schema,
+                schema: Cow::Owned(schema),
                 framing: Framing::Container,
                 datum: file.records,
             }));
         }
         if let Some(schema) = event_type.and_then(|t| self.by_type.get(t)) {
             return Ok(Some(Located {
-                schema: schema.clone(),
+                schema: Cow::Borrowed(schema),
                 framing: Framing::Schemaless,
                 datum: Cow::Borrowed(value),
             }));
@@ -262,7 +263,7 @@ impl Avro {
         };
         match answer {
             Answer::Schema(schema) => Ok(Some(Located {
-                schema,
+                schema: Cow::Owned(schema),
                 framing: Framing::Registry(id),
                 datum: Cow::Borrowed(datum),
             })),
@@ -289,10 +290,10 @@ impl Avro {
     }
 }
 
-impl Located<'_> {
+impl Located<'_, '_> {
     /// Decodes the datum: exactly, or for a container file its first record.
     fn decode(&self, out: Option<&mut Vec<u8>>) -> Result<(), DatumError> {
-        let WriterSchema { schemas, root, .. } = &self.schema;
+        let WriterSchema { schemas, root, .. } = self.schema.as_ref();
         match self.framing {
             Framing::Container => datum::decode_prefix(schemas, *root, &self.datum, out).map(drop),
             Framing::Schemaless | Framing::Registry(_) => {

@@ -15,6 +15,9 @@ use super::schema::Schemas;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest schema answer read (a registry answer is a few KiB).
 const MAX_ANSWER_BYTES: u64 = 8 << 20;
+/// Ids without a usable schema kept; beyond this many (values with made-up ids),
+/// such an id is asked again each time rather than grow memory.
+const MAX_UNKNOWN_IDS: usize = 10_000;
 
 /// What the registry says of an id.
 #[derive(Debug, Clone)]
@@ -41,7 +44,15 @@ pub struct Registry {
     url: String,
     authorization: Option<String>,
     agent: ureq::Agent,
-    answers: Mutex<HashMap<u32, Answer>>,
+    answers: Mutex<Answers>,
+}
+
+/// What the registry answered, by id.
+#[derive(Default)]
+struct Answers {
+    by_id: HashMap<u32, Answer>,
+    /// Ids answered without a usable schema so far.
+    unknown: usize,
 }
 
 impl Registry {
@@ -58,7 +69,7 @@ impl Registry {
                 format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
             }),
             agent,
-            answers: Mutex::new(HashMap::new()),
+            answers: Mutex::new(Answers::default()),
         }
     }
 
@@ -72,6 +83,7 @@ impl Registry {
         self.answers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_id
             .get(&id)
             .cloned()
     }
@@ -82,10 +94,17 @@ impl Registry {
             return Ok(answer);
         }
         let answer = self.ask(id)?;
-        self.answers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, answer.clone());
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        let keep = match answer {
+            Answer::Schema(_) => true,
+            Answer::Unknown(_) => {
+                answers.unknown += 1;
+                answers.unknown <= MAX_UNKNOWN_IDS
+            }
+        };
+        if keep {
+            answers.by_id.insert(id, answer.clone());
+        }
         Ok(answer)
     }
 
