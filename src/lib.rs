@@ -19,5 +19,6 @@ pub mod http;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
+pub mod snapshot;
 pub mod startup;
 pub mod view;

@@ -19,7 +19,7 @@ use crate::decode::Decoder;
 use crate::decode::avro::Avro;
 use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
-use crate::ingest::{self, IngestHandle, IngestStatus};
+use crate::ingest::{self, IngestHandle, IngestOptions, IngestStatus};
 use crate::kafka::{self, ClientRole};
 use crate::metrics::Metrics;
 use crate::view::{Topics, View, new_view};
@@ -91,15 +91,17 @@ impl Application {
             )),
             false => None,
         };
-        let ingest = ingest::spawn(
-            &settings.kafka,
-            settings.order.max_lateness_ms,
-            settings.classify.rule(),
-            settings.cache.headers || settings.classify.by == ClassifyBy::Header,
-            avro.clone(),
-            writer,
-            cache.clone(),
-        )?;
+        let options = IngestOptions {
+            max_lateness_ms: settings.order.max_lateness_ms,
+            rule: settings.classify.rule(),
+            cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
+            avro: avro.clone(),
+            snapshots: settings.snapshot.dir.clone().map(|dir| {
+                let every = Duration::from_secs(settings.snapshot.interval_secs);
+                (dir, settings.snapshot.write.then_some(every))
+            }),
+        };
+        let ingest = ingest::spawn(&settings.kafka, options, writer, cache.clone())?;
         let metrics = Arc::new(Metrics::new(
             view.clone(),
             ingest.status(),
@@ -118,6 +120,7 @@ impl Application {
             protect_metrics: settings.http.protect_metrics,
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
             export_enabled: settings.http.export_enabled,
+            snapshots_enabled: settings.snapshot.dir.is_some(),
         });
         let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings

@@ -38,6 +38,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Avro decoding: local schemas and the Schema Registry.
     pub avro: AvroSettings,
+    /// Index snapshots, so a restart resumes instead of re-reading the topic.
+    pub snapshot: SnapshotSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
 }
@@ -307,6 +309,34 @@ impl AvroSettings {
     }
 }
 
+/// `[snapshot]`: index snapshots. Off when neither `dir` nor `url` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotSettings {
+    /// A directory (a PVC or an emptyDir) where snapshots are written and read.
+    pub dir: Option<PathBuf>,
+    /// Object storage, `s3://bucket/prefix`: not in this build (a start with it set
+    /// stops, rather than run without the snapshots it asks for).
+    pub url: Option<String>,
+    /// Seconds between snapshots.
+    pub interval_secs: u64,
+    /// Whether this process writes snapshots. Every replica reads the newest at
+    /// start; one at a time should write to a shared directory, so other replicas
+    /// set this to false.
+    pub write: bool,
+}
+
+impl Default for SnapshotSettings {
+    fn default() -> Self {
+        SnapshotSettings {
+            dir: None,
+            url: None,
+            interval_secs: 60,
+            write: true,
+        }
+    }
+}
+
 /// The environment variable a value written `${NAME}` refers to.
 fn env_reference(value: &str) -> Option<&str> {
     value
@@ -516,6 +546,16 @@ impl Settings {
                 "must name the field or header that holds the type".into(),
             );
         }
+        if self.snapshot.url.is_some() {
+            problem(
+                "snapshot.url",
+                "object storage is not supported by this build yet; use snapshot.dir (a volume)"
+                    .into(),
+            );
+        }
+        if self.snapshot.interval_secs == 0 {
+            problem("snapshot.interval_secs", "must be at least 1".into());
+        }
         for (key, text) in self.avro_problems() {
             problem(&key, text);
         }
@@ -653,7 +693,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -677,6 +717,9 @@ impl Settings {
             self.avro.schemas_dir,
             self.avro.schema_registry_url,
             self.avro.types.len(),
+            self.snapshot.dir,
+            self.snapshot.interval_secs,
+            self.snapshot.write,
             routes.join(", "),
         )
     }

@@ -67,6 +67,8 @@ pub struct AppState {
     pub stats_keys: stats::StatsKeys,
     /// Whether bulk export is served.
     pub export_enabled: bool,
+    /// Whether `[snapshot] dir` is set (`/status` then reports snapshots).
+    pub snapshots_enabled: bool,
 }
 
 /// Registers the documented routes, one alias resource per `(path, type)`.

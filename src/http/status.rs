@@ -123,6 +123,29 @@ pub struct OrderStatus {
     pub late_events: u64,
 }
 
+/// Snapshots (with `[snapshot] dir`): what the index resumed from, and the latest written.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct SnapshotStatus {
+    /// Events the index resumed with from a snapshot at start (0: none was used).
+    pub restored_events: u64,
+    /// When that snapshot was written, ms since the epoch.
+    pub restored_from_ms: Option<u64>,
+    /// Why the snapshot found at start was not used (then every topic was read from
+    /// its beginning).
+    pub restore_error: Option<String>,
+    /// When the latest snapshot was written, ms since the epoch.
+    pub last_written_at_ms: Option<u64>,
+    /// Events it holds.
+    pub last_events: u64,
+    /// Its size in bytes.
+    pub last_bytes: u64,
+    /// How long reading and writing it took, ms (ingest went on meanwhile).
+    pub last_write_ms: u64,
+    /// Why the latest attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
 /// `/status`: everything an operator or an audit UI may want to know.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
@@ -161,6 +184,12 @@ pub struct Status {
     pub duplicates_skipped: u64,
     /// Topics found deleted and recreated (or truncated), and re-read.
     pub topic_resets: u64,
+    /// Events read from Kafka since this process started (after a restart from a
+    /// snapshot, only those after it).
+    pub events_read: u64,
+    /// Snapshots, when `[snapshot] dir` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotStatus>,
 }
 
 /// How many types `/status` lists unless asked for all: a misconfigured type rule
@@ -299,5 +328,19 @@ pub async fn get_status(
         },
         duplicates_skipped: ingest.duplicates_skipped(),
         topic_resets: ingest.topic_resets(),
+        events_read: ingest.events_read(),
+        snapshot: state.snapshots_enabled.then(|| {
+            let report = ingest.snapshot();
+            SnapshotStatus {
+                restored_events: report.restored_events,
+                restored_from_ms: report.restored_from_ms,
+                restore_error: report.restore_error,
+                last_written_at_ms: report.last_written_at_ms,
+                last_events: report.last_events,
+                last_bytes: report.last_bytes,
+                last_write_ms: report.last_write_ms,
+                last_error: report.last_error,
+            }
+        }),
     }))
 }

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,10 +37,11 @@ use crate::view::{
     Appended, MAX_PARTITIONS, Placed, Position, Refused, TopicId, Topics, ViewWriter,
 };
 
+mod snapshots;
 mod status;
 
 use status::lock;
-pub use status::{BrokerReport, IngestStatus, PartitionReport};
+pub use status::{BrokerReport, IngestStatus, PartitionReport, SnapshotReport};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const TICK: Duration = Duration::from_secs(1);
@@ -180,16 +182,34 @@ impl Drop for IngestHandle {
     }
 }
 
+/// How ingest classifies, orders and keeps what it reads.
+pub struct IngestOptions {
+    /// `[order] max_lateness_ms`.
+    pub max_lateness_ms: u64,
+    /// The classification rule.
+    pub rule: Rule,
+    /// Whether the cache keeps each event's headers.
+    pub cache_headers: bool,
+    /// Avro decoding, when `[avro]` is set.
+    pub avro: Option<Arc<Avro>>,
+    /// `[snapshot] dir` and how often to write one (None: never, only read), when set.
+    pub snapshots: Option<(PathBuf, Option<Duration>)>,
+}
+
 /// Starts the ingest thread for `kafka`'s topics, appending through `writer`.
 pub fn spawn(
     kafka: &KafkaSettings,
-    max_lateness_ms: u64,
-    rule: Rule,
-    cache_headers: bool,
-    avro: Option<Arc<Avro>>,
+    options: IngestOptions,
     writer: ViewWriter,
     cache: PayloadCache,
 ) -> Result<IngestHandle, KafkaError> {
+    let IngestOptions {
+        max_lateness_ms,
+        rule,
+        cache_headers,
+        avro,
+        snapshots,
+    } = options;
     let stop = Arc::new(AtomicBool::new(false));
     let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
         .create_with_context(IngestContext::default())?;
@@ -218,6 +238,12 @@ pub fn spawn(
             undecodable: Sampled::default(),
             waiting: false,
             stop: Arc::clone(&stop),
+            snapshots: snapshots.map(|(dir, every)| snapshots::Snapshots {
+                dir,
+                every,
+                next: Instant::now() + every.unwrap_or_default(),
+                writing: None,
+            }),
         },
     };
     let stop_flag = Arc::clone(&stop);
@@ -248,6 +274,8 @@ struct PartitionState {
     fetched: Option<FetchedOffsets>,
     /// Statistics reports in a row whose log end was below `next_offset`.
     ends_below_indexed: u32,
+    /// The timestamp of the last record indexed, which a snapshot fingerprints.
+    last_timestamp: Option<i64>,
 }
 
 /// Logs a warning that repeats at most once per interval, with the count between.
@@ -313,6 +341,8 @@ struct Indexer {
     stop: Arc<AtomicBool>,
     /// Whether the cache keeps each event's headers.
     cache_headers: bool,
+    /// `[snapshot] dir`, when set.
+    snapshots: Option<snapshots::Snapshots>,
 }
 
 /// A warning about events, logged for the first at once, then at most once per
@@ -351,6 +381,7 @@ impl PartitionState {
 
 impl Ingest {
     fn run(&mut self, stop: &AtomicBool) {
+        self.restore_snapshot();
         let mut next_discovery = Instant::now();
         let mut discovery_backoff = Duration::from_secs(1);
         let mut next_tick = Instant::now() + TICK;
@@ -421,6 +452,7 @@ impl Ingest {
             if now >= next_tick {
                 next_tick = now + TICK;
                 self.indexer.publish();
+                self.indexer.maybe_snapshot(now);
                 if self.indexer.caught_up_at.is_none() && now >= next_progress_log {
                     next_progress_log = now + PROGRESS_LOG_EVERY;
                     self.log_progress(&mut last_progress);
@@ -428,6 +460,7 @@ impl Ingest {
             }
         }
         self.indexer.publish();
+        self.indexer.finish_snapshot();
         info!(
             "ingest stopped after indexing {} events",
             self.indexer.indexed
@@ -620,6 +653,7 @@ impl Indexer {
         }
         state.next_offset = offset + 1;
         let timestamp_ms = message.timestamp().to_millis();
+        state.last_timestamp = timestamp_ms;
         // The clock: the running maximum of the partition's timestamps; a missing or
         // negative one keeps the previous clock.
         if let Some(ms) = timestamp_ms.and_then(|ms| u64::try_from(ms).ok()) {
@@ -820,6 +854,9 @@ impl Indexer {
     /// Makes the partitions' state visible to /status, /health/ready and /metrics.
     fn publish(&self) {
         *lock(&self.status.partitions) = self.reports();
+        self.status
+            .events_read
+            .store(self.indexed, Ordering::Relaxed);
     }
 }
 

@@ -54,6 +54,27 @@ pub struct BrokerReport {
     pub state: String,
 }
 
+/// Snapshots: what was restored at start and the latest written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotReport {
+    /// Events the index resumed with from a snapshot (0: none was used).
+    pub restored_events: u64,
+    /// When that snapshot was written, ms since the epoch.
+    pub restored_from_ms: Option<u64>,
+    /// Why the snapshot found at start was not used, if it was not.
+    pub restore_error: Option<String>,
+    /// When the latest snapshot was written, ms since the epoch.
+    pub last_written_at_ms: Option<u64>,
+    /// Events it holds.
+    pub last_events: u64,
+    /// Its size.
+    pub last_bytes: u64,
+    /// How long reading and writing it took (ingest went on meanwhile).
+    pub last_write_ms: u64,
+    /// Why the latest attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
 /// What the ingest thread reports to the rest of the process.
 pub struct IngestStatus {
     pub(super) running: AtomicBool,
@@ -61,6 +82,8 @@ pub struct IngestStatus {
     pub(super) caught_up: AtomicBool,
     pub(super) fatal_error: Mutex<Option<String>>,
     pub(super) waiting_for: Mutex<Option<String>>,
+    pub(super) snapshot: Mutex<SnapshotReport>,
+    pub(super) events_read: AtomicU64,
     // Per topic, so a topic reset keeps the other topics' counts exact.
     pub(super) unclassified: Vec<[AtomicU64; Unclassified::ALL.len()]>,
     pub(super) duplicates_skipped: AtomicU64,
@@ -77,6 +100,8 @@ impl IngestStatus {
             caught_up: AtomicBool::new(false),
             fatal_error: Mutex::new(None),
             waiting_for: Mutex::new(None),
+            snapshot: Mutex::new(SnapshotReport::default()),
+            events_read: AtomicU64::new(0),
             unclassified: (0..topics)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
@@ -111,6 +136,43 @@ impl IngestStatus {
     /// What ingest waits for before it indexes the next event, if anything.
     pub fn waiting_for(&self) -> Option<String> {
         lock(&self.waiting_for).clone()
+    }
+
+    /// Snapshots restored and written.
+    pub fn snapshot(&self) -> SnapshotReport {
+        lock(&self.snapshot).clone()
+    }
+
+    /// Events read from Kafka and indexed since this process started (a restart
+    /// from a snapshot reads only what came after it).
+    pub fn events_read(&self) -> u64 {
+        self.events_read.load(Ordering::Relaxed)
+    }
+
+    /// Unclassified counts per topic, by reason name (zeros left out).
+    pub(super) fn unclassified_by_topic(&self) -> Vec<Vec<(String, u64)>> {
+        self.unclassified
+            .iter()
+            .map(|counts| {
+                Unclassified::ALL
+                    .iter()
+                    .zip(counts)
+                    .map(|(reason, count)| {
+                        (reason.as_str().to_owned(), count.load(Ordering::Relaxed))
+                    })
+                    .filter(|(_, count)| *count > 0)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Sets a topic's count for a reason, by name (restoring a snapshot; a name
+    /// this build does not know is left out).
+    pub(super) fn restore_unclassified(&self, topic: TopicId, reason: &str, count: u64) {
+        let reason = Unclassified::ALL.iter().position(|r| r.as_str() == reason);
+        if let (Some(counts), Some(i)) = (self.unclassified.get(usize::from(topic.0)), reason) {
+            counts[i].store(count, Ordering::Relaxed);
+        }
     }
 
     /// Unclassified events in the view, by reason (every reason listed, zeros included).

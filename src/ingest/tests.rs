@@ -53,6 +53,7 @@ fn indexer_with(n: i64) -> (View, Indexer) {
         undecodable: Sampled::default(),
         waiting: false,
         stop: Arc::new(AtomicBool::new(false)),
+        snapshots: None,
     };
     (view, indexer)
 }

@@ -21,7 +21,7 @@ mod order;
 mod packed;
 mod position;
 
-pub use order::{Entry, Slot, TypeIndex, watermark};
+pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
 
 /// The name under which events whose type could not be found are indexed; no
@@ -344,7 +344,25 @@ impl View {
     }
 }
 
+/// A type's streams at a cut: `None` names the unclassified index.
+pub type TypeCut = (Option<String>, Vec<StreamCut>);
+
 impl ViewWriter {
+    /// Every type's streams (declared types with none too, and the unclassified
+    /// index last) as they stand now: a consistent cut, O(types × partitions), whose
+    /// rows a snapshot reads later while ingest goes on.
+    pub fn cut(&self) -> Vec<TypeCut> {
+        let mut types: Vec<TypeCut> = self
+            .shared
+            .types
+            .iter()
+            .map(|entry| (Some(entry.key().to_string()), entry.value().cut()))
+            .collect();
+        types.sort_by(|a, b| a.0.cmp(&b.0));
+        types.push((None, self.shared.unclassified().cut()));
+        types
+    }
+
     /// At most `max_types` distinct types from now on (declared ones included):
     /// an event of a new type beyond that is refused.
     pub fn limit_types(&mut self, max_types: u64) {

@@ -171,6 +171,39 @@ pub struct Entry {
     pub clock: u64,
 }
 
+/// One partition's rows of one type as they stood at a cut: what a snapshot holds.
+/// Rows only grow, so they can be read while ingest goes on.
+pub struct StreamCut {
+    /// The topic.
+    pub topic: TopicId,
+    /// The partition.
+    pub partition: i32,
+    /// Total size of the values of its rows.
+    pub value_bytes: u64,
+    stream: Arc<Stream>,
+    len: u64,
+}
+
+impl StreamCut {
+    /// Its (offset, clock) rows, in offset order.
+    pub fn rows(&self) -> Vec<(u64, u64)> {
+        let rows = self.stream.rows.read();
+        (0..self.len.min(rows.len()))
+            .map(|row| (rows.get(row, OFFSET), rows.get(row, CLOCK)))
+            .collect()
+    }
+
+    /// How many rows it holds.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// The events of one type, in the one numbering.
 pub struct TypeIndex {
     streams: RwLock<Vec<Arc<Stream>>>,
@@ -276,6 +309,21 @@ impl TypeIndex {
             .map(|s| s.count_below(&key, 0, s.rows.len()))
             .sum();
         Some((index, key.clock))
+    }
+
+    /// Its streams as they stand now (the writer only, so that no row is half
+    /// appended): O(streams).
+    pub(super) fn cut(&self) -> Vec<StreamCut> {
+        self.streams()
+            .into_iter()
+            .map(|stream| StreamCut {
+                topic: stream.slot.topic,
+                partition: stream.slot.partition,
+                value_bytes: stream.bytes.load(Ordering::Relaxed),
+                len: stream.rows.len(),
+                stream,
+            })
+            .collect()
     }
 
     /// Bytes allocated for this type's index.

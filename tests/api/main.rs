@@ -23,4 +23,5 @@ mod openapi;
 mod ops;
 mod requests;
 mod shutdown;
+mod snapshots;
 mod soak;

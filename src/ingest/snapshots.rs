@@ -1,0 +1,332 @@
+//! Ingest's side of snapshots: cutting the index now and then and writing it on a
+//! thread of its own, and at start restoring the newest snapshot once the broker
+//! confirms it is of this log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::status::lock;
+use super::{Indexer, Ingest, PartitionState};
+use crate::snapshot::{PartitionMark, Snapshot, SnapshotError, StreamRows, TypeRows, store};
+use crate::view::{Appended, Position, TopicId, TypeCut};
+
+/// How long a restart waits for the broker to show the snapshot's last records.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where and how often snapshots are written, and the one being written.
+pub(super) struct Snapshots {
+    pub(super) dir: PathBuf,
+    /// How often this process writes one (None: it only reads).
+    pub(super) every: Option<Duration>,
+    pub(super) next: Instant,
+    pub(super) writing: Option<JoinHandle<()>>,
+}
+
+impl Indexer {
+    /// Cuts the index and hands it to a writer thread, when one is due and the
+    /// previous one is done. The cut is O(types × partitions) on this thread; the
+    /// rows are read and written on the other, while ingest goes on.
+    pub(super) fn maybe_snapshot(&mut self, now: Instant) {
+        let Some(snapshots) = &mut self.snapshots else {
+            return;
+        };
+        let Some(every) = snapshots.every else {
+            return;
+        };
+        if now < snapshots.next || snapshots.writing.as_ref().is_some_and(|w| !w.is_finished()) {
+            return;
+        }
+        snapshots.next = now + every;
+        let topics: Vec<String> = self.topics.iter().map(|(_, n)| n.to_owned()).collect();
+        let partitions: Vec<PartitionMark> = self
+            .partitions
+            .iter()
+            .map(|((topic, partition), state)| PartitionMark {
+                topic: topic.0,
+                partition: *partition,
+                next_offset: state.next_offset,
+                clock: state.clock,
+                last_timestamp: state.last_timestamp,
+            })
+            .collect();
+        let unclassified = self.status.unclassified_by_topic();
+        let cut = self.writer.cut();
+        let dir = snapshots.dir.clone();
+        let status = Arc::clone(&self.status);
+        let writer = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let snapshot = Snapshot {
+                    topics,
+                    partitions,
+                    types: cut.into_iter().map(rows_of).collect(),
+                    unclassified,
+                };
+                let outcome = store::write(&dir, &snapshot);
+                let mut report = lock(&status.snapshot);
+                match outcome {
+                    Ok(written) => {
+                        let took = started.elapsed();
+                        info!(
+                            "snapshot of {} events written to {} in {took:.1?} ({} bytes)",
+                            written.manifest.events,
+                            dir.display(),
+                            written.manifest.bytes
+                        );
+                        report.last_written_at_ms = Some(written.manifest.written_at_ms);
+                        report.last_events = written.manifest.events;
+                        report.last_bytes = written.manifest.bytes;
+                        report.last_write_ms = took.as_millis() as u64;
+                        report.last_error = None;
+                    }
+                    Err(e) => {
+                        warn!("snapshot not written to {}: {e}", dir.display());
+                        report.last_error = Some(e.to_string());
+                    }
+                }
+            });
+        match writer {
+            Ok(handle) => snapshots.writing = Some(handle),
+            Err(e) => warn!("cannot start the snapshot writer: {e}"),
+        }
+    }
+
+    /// Waits for a snapshot being written (at shutdown).
+    pub(super) fn finish_snapshot(&mut self) {
+        if let Some(handle) = self.snapshots.as_mut().and_then(|s| s.writing.take()) {
+            let _ = handle.join();
+        }
+    }
+
+    /// Replays `snapshot` into the (empty) index and takes its partitions' places.
+    /// `topic_ids` maps the snapshot's topic indexes to this run's.
+    fn restore(
+        &mut self,
+        snapshot: &Snapshot,
+        topic_ids: &[TopicId],
+    ) -> Result<u64, SnapshotError> {
+        let topic = |i: u16| {
+            topic_ids
+                .get(usize::from(i))
+                .copied()
+                .ok_or_else(|| SnapshotError(format!("topic index {i}")))
+        };
+        let mut restored = 0u64;
+        for rows in &snapshot.types {
+            for stream in &rows.streams {
+                let topic = topic(stream.topic)?;
+                for (i, &(offset, clock)) in stream.rows.iter().enumerate() {
+                    let event = Appended {
+                        position: Position {
+                            topic,
+                            partition: stream.partition,
+                            offset: offset as i64,
+                        },
+                        clock,
+                        // The stream's total on its first row: /status stays exact.
+                        value_bytes: if i == 0 { stream.value_bytes } else { 0 },
+                    };
+                    let appended = match &rows.name {
+                        Some(name) => self
+                            .writer
+                            .append(name, &event)
+                            .map(drop)
+                            .map_err(|e| e.to_string()),
+                        None => self
+                            .writer
+                            .append_unclassified(&event)
+                            .map(drop)
+                            .map_err(|e| e.to_string()),
+                    };
+                    appended.map_err(|e| SnapshotError(format!("cannot replay an event: {e}")))?;
+                    restored += 1;
+                }
+            }
+        }
+        for mark in &snapshot.partitions {
+            let state = PartitionState {
+                next_offset: mark.next_offset,
+                clock: mark.clock,
+                last_timestamp: mark.last_timestamp,
+                ..PartitionState::default()
+            };
+            self.partitions
+                .insert((topic(mark.topic)?, mark.partition), state);
+        }
+        for (i, counts) in snapshot.unclassified.iter().enumerate() {
+            let topic = topic(i as u16)?;
+            for (reason, count) in counts {
+                self.status.restore_unclassified(topic, reason, *count);
+            }
+        }
+        Ok(restored)
+    }
+}
+
+/// A cut type's rows, read now.
+fn rows_of((name, streams): TypeCut) -> TypeRows {
+    TypeRows {
+        name,
+        streams: streams
+            .iter()
+            .map(|s| StreamRows {
+                topic: s.topic.0,
+                partition: s.partition,
+                value_bytes: s.value_bytes,
+                rows: s.rows(),
+            })
+            .collect(),
+    }
+}
+
+impl Ingest {
+    /// At start, with `[snapshot] dir`: loads the newest snapshot, checks it against
+    /// the broker (same topics; each partition still holds, at the snapshot's last
+    /// offset, a record with the same timestamp: not deleted and recreated, not
+    /// truncated, not behind), and resumes from it. Anything wrong is logged with
+    /// its reason and the topic is read from the beginning.
+    pub(super) fn restore_snapshot(&mut self) {
+        let Some(dir) = self.indexer.snapshots.as_ref().map(|s| s.dir.clone()) else {
+            return;
+        };
+        let started = Instant::now();
+        let loaded = match store::read(&dir) {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => {
+                info!(
+                    "no snapshot in {}: reading every topic from its beginning",
+                    dir.display()
+                );
+                return;
+            }
+            Err(e) => {
+                warn!(
+                    "snapshot in {} ignored, reading every topic from its beginning: {e}",
+                    dir.display()
+                );
+                lock(&self.indexer.status.snapshot).restore_error = Some(e.to_string());
+                return;
+            }
+        };
+        let (manifest, snapshot) = loaded;
+        let outcome = self
+            .check_against_broker(&snapshot)
+            .and_then(|topic_ids| self.indexer.restore(&snapshot, &topic_ids));
+        let mut report = lock(&self.indexer.status.snapshot);
+        match outcome {
+            Ok(restored) => {
+                info!(
+                    "resumed from the snapshot of {} ({restored} events, written at {} ms) in {:.1?}",
+                    dir.display(),
+                    manifest.written_at_ms,
+                    started.elapsed()
+                );
+                report.restored_events = restored;
+                report.restored_from_ms = Some(manifest.written_at_ms);
+                // Assigned where the snapshot stood, with the partitions found later.
+                self.assignment_stale = true;
+            }
+            Err(e) => {
+                warn!(
+                    "snapshot in {} ignored, reading every topic from its beginning: {e}",
+                    dir.display()
+                );
+                report.restore_error = Some(e.to_string());
+                drop(report);
+                // A replay that failed half-way leaves nothing behind.
+                for (topic, _) in self.indexer.topics.iter().collect::<Vec<_>>() {
+                    self.indexer.writer.remove_topic(topic);
+                    self.indexer.status.forget_unclassified(topic);
+                }
+                self.indexer.partitions.clear();
+            }
+        }
+    }
+
+    /// The snapshot's topic indexes as this run's topic ids, once the broker shows
+    /// every partition's last indexed record where the snapshot saw it.
+    fn check_against_broker(&mut self, snapshot: &Snapshot) -> Result<Vec<TopicId>, SnapshotError> {
+        let topics = &self.indexer.topics;
+        let configured: Vec<&str> = topics.iter().map(|(_, n)| n).collect();
+        let mut sorted_snapshot: Vec<&str> = snapshot.topics.iter().map(String::as_str).collect();
+        let mut sorted_configured = configured.clone();
+        sorted_snapshot.sort_unstable();
+        sorted_configured.sort_unstable();
+        if sorted_snapshot != sorted_configured {
+            return Err(SnapshotError(format!(
+                "it is of topics {:?}, not the configured {:?}",
+                snapshot.topics, configured
+            )));
+        }
+        let topic_ids: Vec<TopicId> = snapshot
+            .topics
+            .iter()
+            .filter_map(|name| topics.id(name))
+            .collect();
+        // The record before each partition's next offset must still be there, as seen.
+        let mut wanted: HashMap<(String, i32), (i64, Option<i64>)> = HashMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for mark in snapshot.partitions.iter().filter(|m| m.next_offset > 0) {
+            let name = snapshot
+                .topics
+                .get(usize::from(mark.topic))
+                .ok_or_else(|| SnapshotError(format!("topic index {}", mark.topic)))?;
+            let last = mark.next_offset - 1;
+            assignment
+                .add_partition_offset(name, mark.partition, Offset::Offset(last))
+                .map_err(|e| SnapshotError(e.to_string()))?;
+            wanted.insert((name.clone(), mark.partition), (last, mark.last_timestamp));
+        }
+        if wanted.is_empty() {
+            return Ok(topic_ids);
+        }
+        self.consumer
+            .assign(&assignment)
+            .map_err(|e| SnapshotError(format!("cannot read the broker: {e}")))?;
+        let deadline = Instant::now() + VERIFY_TIMEOUT;
+        let mut seen: BTreeMap<(String, i32), (i64, Option<i64>)> = BTreeMap::new();
+        while seen.len() < wanted.len() && Instant::now() < deadline {
+            match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    let key = (message.topic().to_owned(), message.partition());
+                    if wanted.contains_key(&key) && !seen.contains_key(&key) {
+                        seen.insert(key, (message.offset(), message.timestamp().to_millis()));
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(e)) => {
+                    return Err(SnapshotError(format!("reading its last records back: {e}")));
+                }
+            }
+        }
+        let _ = self.consumer.unassign();
+        for (key, (offset, timestamp)) in &wanted {
+            match seen.get(key) {
+                Some(found) if found == &(*offset, *timestamp) => {}
+                Some((found_offset, found_timestamp)) => {
+                    return Err(SnapshotError(format!(
+                        "{}/{} holds at offset {found_offset} a record of timestamp {found_timestamp:?} where the snapshot saw offset {offset} at {timestamp:?}: the topic was recreated, truncated or compacted, or retention passed the snapshot",
+                        key.0, key.1
+                    )));
+                }
+                None => {
+                    return Err(SnapshotError(format!(
+                        "{}/{} did not show offset {offset} within {VERIFY_TIMEOUT:?}: the log ends before the snapshot, or the partition is gone",
+                        key.0, key.1
+                    )));
+                }
+            }
+        }
+        Ok(topic_ids)
+    }
+}

@@ -1,0 +1,301 @@
+//! Index snapshots: the whole index, every partition's next offset and clock, and
+//! the unclassified counts, written now and then so that a restart resumes from
+//! there instead of re-reading the topic from offset 0.
+//!
+//! A snapshot is one immutable segment file (this module's binary format, with a
+//! version and a checksum) named by a small manifest that is replaced atomically
+//! ([`store`]). Its rows are each type's (offset, clock) per partition: replayed
+//! into an empty index they give the very numbering they were cut from, because
+//! the numbering is a function of those rows alone.
+
+pub mod store;
+
+/// The format written; a snapshot of any other is ignored (a full re-read).
+pub const FORMAT_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"ANLZSNAP";
+
+/// Why a snapshot cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SnapshotError(pub String);
+
+fn fail<T>(message: impl Into<String>) -> Result<T, SnapshotError> {
+    Err(SnapshotError(message.into()))
+}
+
+/// Everything a restart needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// The configured topics, in their configured order (positions refer to them).
+    pub topics: Vec<String>,
+    /// Where each partition's reading stood.
+    pub partitions: Vec<PartitionMark>,
+    /// Each type's rows (the unclassified index has no name).
+    pub types: Vec<TypeRows>,
+    /// Unclassified counts per topic, by reason name.
+    pub unclassified: Vec<Vec<(String, u64)>>,
+}
+
+/// One partition's reading at the cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionMark {
+    /// Index into [`Snapshot::topics`].
+    pub topic: u16,
+    /// The partition.
+    pub partition: i32,
+    /// One past the last offset indexed.
+    pub next_offset: i64,
+    /// The partition's clock (running maximum of its timestamps).
+    pub clock: u64,
+    /// The timestamp of the record at `next_offset - 1`, which a restart reads back
+    /// to check that the log is still the one the snapshot was cut from.
+    pub last_timestamp: Option<i64>,
+}
+
+/// One type's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeRows {
+    /// The type; None for the unclassified index.
+    pub name: Option<String>,
+    /// Per partition.
+    pub streams: Vec<StreamRows>,
+}
+
+/// One type's rows in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRows {
+    /// Index into [`Snapshot::topics`].
+    pub topic: u16,
+    /// The partition.
+    pub partition: i32,
+    /// Total size of the values.
+    pub value_bytes: u64,
+    /// (offset, clock), both never decreasing.
+    pub rows: Vec<(u64, u64)>,
+}
+
+impl Snapshot {
+    /// Events the snapshot indexes.
+    pub fn events(&self) -> u64 {
+        self.types
+            .iter()
+            .flat_map(|t| &t.streams)
+            .map(|s| s.rows.len() as u64)
+            .sum()
+    }
+
+    /// The binary form: magic, version, body, CRC-32 of all before it.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + 4 * self.events() as usize);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        put(&mut out, self.topics.len() as u64);
+        for topic in &self.topics {
+            put_bytes(&mut out, topic.as_bytes());
+        }
+        put(&mut out, self.partitions.len() as u64);
+        for p in &self.partitions {
+            put(&mut out, u64::from(p.topic));
+            put(&mut out, zigzag(i64::from(p.partition)));
+            put(&mut out, zigzag(p.next_offset));
+            put(&mut out, p.clock);
+            match p.last_timestamp {
+                Some(ts) => {
+                    put(&mut out, 1);
+                    put(&mut out, zigzag(ts));
+                }
+                None => put(&mut out, 0),
+            }
+        }
+        put(&mut out, self.types.len() as u64);
+        for t in &self.types {
+            match &t.name {
+                Some(name) => {
+                    put(&mut out, 1);
+                    put_bytes(&mut out, name.as_bytes());
+                }
+                None => put(&mut out, 0),
+            }
+            put(&mut out, t.streams.len() as u64);
+            for s in &t.streams {
+                put(&mut out, u64::from(s.topic));
+                put(&mut out, zigzag(i64::from(s.partition)));
+                put(&mut out, s.value_bytes);
+                put(&mut out, s.rows.len() as u64);
+                // Deltas: offsets and clocks both rise, so most take a byte or two.
+                let (mut offset, mut clock) = (0u64, 0u64);
+                for &(o, c) in &s.rows {
+                    put(&mut out, o.wrapping_sub(offset));
+                    put(&mut out, c.wrapping_sub(clock));
+                    (offset, clock) = (o, c);
+                }
+            }
+        }
+        put(&mut out, self.unclassified.len() as u64);
+        for counts in &self.unclassified {
+            put(&mut out, counts.len() as u64);
+            for (reason, count) in counts {
+                put_bytes(&mut out, reason.as_bytes());
+                put(&mut out, *count);
+            }
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Reads the binary form; anything short, corrupt or of another version is an
+    /// error saying so.
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
+            return fail("not a snapshot (bad magic or too short)");
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        let version = u32::from_le_bytes([body[8], body[9], body[10], body[11]]);
+        if version != FORMAT_VERSION {
+            return fail(format!(
+                "format version {version}, this build reads {FORMAT_VERSION}"
+            ));
+        }
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return fail("checksum mismatch (corrupt or truncated)");
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: MAGIC.len() + 4,
+        };
+        let mut snapshot = Snapshot::default();
+        for _ in 0..r.count()? {
+            snapshot.topics.push(r.string()?);
+        }
+        for _ in 0..r.count()? {
+            let topic = r.small()?;
+            let partition = r.partition()?;
+            let next_offset = unzigzag(r.get()?);
+            let clock = r.get()?;
+            let last_timestamp = match r.get()? {
+                0 => None,
+                _ => Some(unzigzag(r.get()?)),
+            };
+            snapshot.partitions.push(PartitionMark {
+                topic,
+                partition,
+                next_offset,
+                clock,
+                last_timestamp,
+            });
+        }
+        for _ in 0..r.count()? {
+            let name = match r.get()? {
+                0 => None,
+                _ => Some(r.string()?),
+            };
+            let mut streams = Vec::new();
+            for _ in 0..r.count()? {
+                let topic = r.small()?;
+                let partition = r.partition()?;
+                let value_bytes = r.get()?;
+                let n = r.count()?;
+                let mut rows = Vec::with_capacity(n);
+                let (mut offset, mut clock) = (0u64, 0u64);
+                for _ in 0..n {
+                    offset = offset.wrapping_add(r.get()?);
+                    clock = clock.wrapping_add(r.get()?);
+                    rows.push((offset, clock));
+                }
+                streams.push(StreamRows {
+                    topic,
+                    partition,
+                    value_bytes,
+                    rows,
+                });
+            }
+            snapshot.types.push(TypeRows { name, streams });
+        }
+        for _ in 0..r.count()? {
+            let mut counts = Vec::new();
+            for _ in 0..r.count()? {
+                counts.push((r.string()?, r.get()?));
+            }
+            snapshot.unclassified.push(counts);
+        }
+        if r.pos != body.len() {
+            return fail("bytes left after the snapshot");
+        }
+        Ok(snapshot)
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn get(&mut self) -> Result<u64, SnapshotError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let Some(&byte) = self.bytes.get(self.pos) else {
+                return fail("truncated");
+            };
+            self.pos += 1;
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        fail("a varint longer than 10 bytes")
+    }
+
+    /// A count of things that each take at least a byte: never more than the bytes
+    /// left, so a corrupt count cannot ask for a huge allocation.
+    fn count(&mut self) -> Result<usize, SnapshotError> {
+        let n = self.get()?;
+        let left = (self.bytes.len() - self.pos) as u64;
+        if n > left {
+            return fail(format!("a count of {n} with {left} bytes left"));
+        }
+        Ok(n as usize)
+    }
+
+    fn small(&mut self) -> Result<u16, SnapshotError> {
+        let v = self.get()?;
+        u16::try_from(v).or_else(|_| fail(format!("topic index {v}")))
+    }
+
+    fn partition(&mut self) -> Result<i32, SnapshotError> {
+        let v = unzigzag(self.get()?);
+        i32::try_from(v).or_else(|_| fail(format!("partition {v}")))
+    }
+
+    fn string(&mut self) -> Result<String, SnapshotError> {
+        let n = self.count()?;
+        let bytes = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        String::from_utf8(bytes.to_vec()).or_else(|_| fail("a name is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

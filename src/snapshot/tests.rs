@@ -1,0 +1,120 @@
+use super::store;
+use super::*;
+
+fn sample() -> Snapshot {
+    Snapshot {
+        topics: vec!["b".into(), "a".into()],
+        partitions: vec![
+            PartitionMark {
+                topic: 0,
+                partition: 0,
+                next_offset: 5,
+                clock: 1_795_435_200_123,
+                last_timestamp: Some(1_795_435_200_100),
+            },
+            PartitionMark {
+                topic: 1,
+                partition: 2,
+                next_offset: 0,
+                clock: 0,
+                last_timestamp: None,
+            },
+        ],
+        types: vec![
+            TypeRows {
+                name: Some("heart_rate".into()),
+                streams: vec![StreamRows {
+                    topic: 0,
+                    partition: 0,
+                    value_bytes: 600,
+                    rows: vec![
+                        (0, 1_795_435_200_000),
+                        (3, 1_795_435_200_000),
+                        (4, 1_795_435_200_123),
+                    ],
+                }],
+            },
+            TypeRows {
+                name: Some("declared_only".into()),
+                streams: vec![],
+            },
+            TypeRows {
+                name: None,
+                streams: vec![StreamRows {
+                    topic: 0,
+                    partition: 0,
+                    value_bytes: 7,
+                    rows: vec![(1, 1_795_435_200_000)],
+                }],
+            },
+        ],
+        unclassified: vec![vec![("invalid_json".into(), 1)], vec![]],
+    }
+}
+
+#[test]
+fn a_snapshot_reads_back_as_written() {
+    let snapshot = sample();
+    let bytes = snapshot.encode();
+    assert_eq!(Snapshot::decode(&bytes).unwrap(), snapshot);
+    assert_eq!(snapshot.events(), 4);
+}
+
+#[test]
+fn any_damage_is_an_error_never_another_snapshot() {
+    let bytes = sample().encode();
+    for cut in 0..bytes.len() {
+        assert!(
+            Snapshot::decode(&bytes[..cut]).is_err(),
+            "truncated at {cut}"
+        );
+    }
+    for at in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        assert!(Snapshot::decode(&damaged).is_err(), "flipped at {at}");
+    }
+    let mut other_version = bytes.clone();
+    other_version[8] = 2;
+    let error = Snapshot::decode(&other_version).unwrap_err().0;
+    assert!(error.contains("format version 2"), "{error}");
+}
+
+#[test]
+fn the_store_keeps_the_newest_whole_and_says_why_it_cannot_read_one() {
+    let dir = std::env::temp_dir().join(format!("analyzer-snapshot-store-{}", std::process::id()));
+    let _ = fs_remove(&dir);
+    assert_eq!(store::read(&dir).unwrap(), None);
+    let first = store::write(&dir, &sample()).unwrap();
+    let mut second = sample();
+    second.partitions[0].next_offset = 6;
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let written = store::write(&dir, &second).unwrap();
+    assert_ne!(first.manifest.segment, written.manifest.segment);
+    let (manifest, read) = store::read(&dir).unwrap().unwrap();
+    assert_eq!(read, second);
+    assert_eq!(manifest, written.manifest);
+    // One segment left: the older one is deleted once unreferenced.
+    let segments: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+        .collect();
+    assert_eq!(segments.len(), 1);
+    // A leftover temporary file from a crash mid-write changes nothing.
+    std::fs::write(dir.join("snapshot-9.bin.tmp"), b"half").unwrap();
+    assert_eq!(store::read(&dir).unwrap().unwrap().1, second);
+    // A segment that is not what the manifest says is refused, not decoded.
+    let segment = dir.join(&manifest.segment);
+    let bytes = std::fs::read(&segment).unwrap();
+    std::fs::write(&segment, &bytes[..bytes.len() - 1]).unwrap();
+    let error = store::read(&dir).unwrap_err().0;
+    assert!(error.contains("corrupt or truncated"), "{error}");
+    std::fs::write(dir.join(store::MANIFEST), b"{").unwrap();
+    assert!(store::read(&dir).is_err());
+    let _ = fs_remove(&dir);
+}
+
+fn fs_remove(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::remove_dir_all(dir)
+}

@@ -1,0 +1,244 @@
+//! Snapshots on a disk directory, on tansu: a restart resumes from the newest
+//! snapshot with the very numbering it had and reads only what came after it; a
+//! snapshot that is corrupt, truncated, of another format, of other topics, or of a
+//! log that changed since is ignored for a full re-read, never a wrong index.
+
+use std::path::{Path, PathBuf};
+
+use analyzer::snapshot::store;
+use analyzer::view::{Lookup, View};
+
+use crate::helpers::{
+    Binary, TANSU_WAIT, TestApp, broker, config_file, counts, get_json, mixed, new_topic, produce,
+    settings, spawn_app,
+};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("analyzer-snap-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A type's positions, (topic, partition, offset), in numbering order.
+type Numbered = (String, Vec<(u16, i32, i64)>);
+
+/// Every type's (and the unclassified index's) positions, in numbering order.
+fn numbering(view: &View) -> Vec<Numbered> {
+    let mut all: Vec<Numbered> = view
+        .counts()
+        .into_iter()
+        .map(|(name, count)| {
+            let positions = (0..count)
+                .map(|i| match view.get(&name, i) {
+                    Lookup::Found(found) => (
+                        found.position.topic.0,
+                        found.position.partition,
+                        found.position.offset,
+                    ),
+                    other => panic!("{name}#{i}: {other:?}"),
+                })
+                .collect();
+            (name, positions)
+        })
+        .collect();
+    let unclassified = view.unclassified();
+    let positions = (0..unclassified.len())
+        .map(|i| {
+            let entry = unclassified.get(i).unwrap();
+            (
+                entry.position.topic.0,
+                entry.position.partition,
+                entry.position.offset,
+            )
+        })
+        .collect();
+    all.push(("unclassified".into(), positions));
+    all
+}
+
+/// An analyzer of `topic` with snapshots in `dir` every `every_secs`.
+async fn app(topic: &str, dir: &Path, every_secs: u64) -> TestApp {
+    let mut settings = settings(&broker(), &[topic]);
+    settings.snapshot.dir = Some(dir.to_owned());
+    settings.snapshot.interval_secs = every_secs;
+    spawn_app(&settings).await
+}
+
+/// A topic of `events` mixed events on 3 partitions, an analyzer that snapshots it
+/// every second, and a copy of its directory once a snapshot holds them all.
+async fn snapshotted(name: &str, events: usize) -> (String, TestApp, PathBuf) {
+    let topic = new_topic(&broker(), name, 3).await;
+    produce(&broker(), &topic, &mixed(events, 3)).await;
+    let dir = scratch(&format!("{name}-first"));
+    let first = app(&topic, &dir, 1).await;
+    first.wait_for_total(events as u64, TANSU_WAIT).await;
+    first
+        .wait_status(TANSU_WAIT, |s| {
+            s["snapshot"]["last_events"].as_u64() == Some(events as u64)
+        })
+        .await;
+    let copy = scratch(&format!("{name}-copy"));
+    copy_dir(&dir, &copy);
+    (topic, first, copy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_its_snapshot_with_the_same_numbering() {
+    let (topic, first, dir) = snapshotted("snap-restart", 3_000).await;
+    // More events after the snapshot: only these are read again.
+    produce(&broker(), &topic, &mixed(600, 3)).await;
+    first.wait_for_total(3_600, TANSU_WAIT).await;
+    let restarted = app(&topic, &dir, 3_600).await;
+    restarted.wait_for_total(3_600, TANSU_WAIT).await;
+    restarted.wait_caught_up(TANSU_WAIT).await;
+    let status = restarted
+        .wait_status(TANSU_WAIT, |s| s["events_read"] == 600)
+        .await;
+    assert_eq!(status["snapshot"]["restored_events"], 3_000, "{status}");
+    assert!(status["snapshot"]["restore_error"].is_null(), "{status}");
+    assert_eq!(numbering(&restarted.view), numbering(&first.view));
+    assert_eq!(
+        restarted.json("/status").await.1["unclassified"]["by_reason"],
+        first.json("/status").await.1["unclassified"]["by_reason"]
+    );
+    let (ready, _) = restarted.json("/health/ready").await;
+    assert_eq!(ready, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
+    let (topic, first, dir) = snapshotted("snap-wrong", 1_500).await;
+    let expected = numbering(&first.view);
+    let (manifest, snapshot) = store::read(&dir).unwrap().unwrap();
+    let segment = dir.join(&manifest.segment);
+    let pristine = std::fs::read(&segment).unwrap();
+    let manifest_json = std::fs::read(dir.join(store::MANIFEST)).unwrap();
+    let other_topic = new_topic(&broker(), "snap-other", 1).await;
+    let mut recreated = snapshot.clone();
+    for mark in &mut recreated.partitions {
+        mark.last_timestamp = mark.last_timestamp.map(|t| t - 1);
+    }
+    let name = manifest.segment.clone();
+    let (name1, name2) = (name.clone(), name.clone());
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "a corrupt segment",
+            Box::new(move |dir: &Path| {
+                let mut bytes = std::fs::read(dir.join(&name1)).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0xff;
+                std::fs::write(dir.join(&name1), bytes).unwrap();
+            }),
+            "corrupt or truncated",
+        ),
+        (
+            "a truncated segment",
+            Box::new(move |dir: &Path| {
+                let bytes = std::fs::read(dir.join(&name2)).unwrap();
+                std::fs::write(dir.join(&name2), &bytes[..bytes.len() / 3]).unwrap();
+            }),
+            "corrupt or truncated",
+        ),
+        (
+            "a format version bump",
+            Box::new(|dir: &Path| {
+                let text = String::from_utf8(std::fs::read(dir.join(store::MANIFEST)).unwrap())
+                    .unwrap()
+                    .replace("\"format\": 1", "\"format\": 2");
+                std::fs::write(dir.join(store::MANIFEST), text).unwrap();
+            }),
+            "format version 2",
+        ),
+        (
+            "a log that changed since (recreated topic: other records at those offsets)",
+            Box::new(move |dir: &Path| {
+                store::write(dir, &recreated).unwrap();
+            }),
+            "recreated",
+        ),
+    ];
+    for (what, damage, why) in cases {
+        std::fs::write(&segment, &pristine).unwrap();
+        std::fs::write(dir.join(store::MANIFEST), &manifest_json).unwrap();
+        let case_dir = scratch("snap-case");
+        copy_dir(&dir, &case_dir);
+        damage(&case_dir);
+        let reread = app(&topic, &case_dir, 3_600).await;
+        reread.wait_for_total(1_500, TANSU_WAIT).await;
+        let status = reread
+            .wait_status(TANSU_WAIT, |s| s["events_read"] == 1_500)
+            .await;
+        let error = status["snapshot"]["restore_error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(error.contains(why), "{what}: {status}");
+        assert_eq!(status["snapshot"]["restored_events"], 0, "{what}");
+        assert_eq!(numbering(&reread.view), expected, "{what}");
+    }
+    // A snapshot of another topic.
+    let reread = app(&other_topic, &dir, 3_600).await;
+    let status = reread
+        .wait_status(TANSU_WAIT, |s| !s["snapshot"]["restore_error"].is_null())
+        .await;
+    let error = status["snapshot"]["restore_error"].as_str().unwrap();
+    assert!(error.contains("of topics"), "{status}");
+    assert_eq!(reread.view.total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_any_moment_leaves_a_snapshot_whole_or_none() {
+    let topic = new_topic(&broker(), "snap-kill", 3).await;
+    let events = mixed(60_000, 3);
+    produce(&broker(), &topic, &events).await;
+    let dir = scratch("kill");
+    let toml = format!(
+        "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n[snapshot]\ndir = {:?}\ninterval_secs = 1\n",
+        broker(),
+        dir.display().to_string()
+    );
+    let (_config_dir, file) = config_file("snap-kill", &toml);
+    let client = reqwest::Client::new();
+    let mut resumed = 0;
+    // Killed (SIGKILL, as the OOM killer or a node loss would) at moments spread
+    // over ingest and snapshot writes, several times over the same directory.
+    for (round, after_ms) in [300u64, 1_150, 2_050, 1_700, 2_600, 1_020]
+        .into_iter()
+        .enumerate()
+    {
+        let binary = Binary::start(&["--config".as_ref(), file.as_os_str()], &[]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+        let status = get_json(&client, &format!("{}/status", binary.base)).await;
+        assert!(
+            status["snapshot"]["restore_error"].is_null(),
+            "round {round}: a snapshot left unusable by a kill: {status}"
+        );
+        resumed += usize::from(status["snapshot"]["restored_events"].as_u64() > Some(0));
+        drop(binary); // SIGKILL
+    }
+    assert!(resumed >= 3, "only {resumed} of 6 runs resumed from a snapshot");
+    let binary = Binary::start(&["--config".as_ref(), file.as_os_str()], &[]).await;
+    let start = std::time::Instant::now();
+    let stats = loop {
+        let stats: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(get_json(&client, &format!("{}/stats", binary.base)).await)
+                .unwrap();
+        if stats == counts(&events) {
+            break stats;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "{stats:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(stats, counts(&events));
+    let status = get_json(&client, &format!("{}/status", binary.base)).await;
+    assert!(status["snapshot"]["restore_error"].is_null(), "{status}");
+    assert_eq!(status["unclassified"]["count"], 6_000, "{status}");
+}
