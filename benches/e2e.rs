@@ -23,6 +23,9 @@
 //!    consumer and against the header rule without `[avro]` (decoding's own cost),
 //!    and cached Avro lookups against cached JSON lookups and `/health/live`.
 //!    `E2E_ONLY=avro` runs this section alone.
+//! 10. snapshots (`E2E_SNAPSHOT_EVENTS`, 10,000,000; 0 skips): restart to ready
+//!     from a snapshot against a full re-read of the same topic, in one run; the
+//!     snapshot's size per event and its write time. `E2E_ONLY=snapshot` alone.
 //!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
@@ -577,11 +580,16 @@ fn verdict(met: bool) -> &'static str {
 }
 
 fn main() {
-    if std::env::var("E2E_ONLY").as_deref() == Ok("avro") {
+    let only = std::env::var("E2E_ONLY").ok();
+    if let Some(only) = only.as_deref() {
         let work = std::env::temp_dir().join(format!("analyzer-e2e-{}", std::process::id()));
         std::fs::create_dir_all(&work).unwrap();
         println!("\n| figure | analyzer | baseline | ratio | goal |\n|---|---|---|---|---|");
-        avro_section(&work);
+        match only {
+            "avro" => avro_section(&work),
+            "snapshot" => snapshot_section(&work),
+            other => panic!("E2E_ONLY={other}: avro or snapshot"),
+        }
         let _ = std::fs::remove_dir_all(&work);
         return;
     }
@@ -968,6 +976,7 @@ fn main() {
     );
     drop(cold_app);
     avro_section(&work);
+    snapshot_section(&work);
     let _ = std::fs::remove_dir_all(&work);
 }
 
@@ -1147,4 +1156,81 @@ fn avro_section(work: &Path) {
             "report",
         );
     }
+}
+
+// ---- 10. Snapshots.
+
+fn snapshot_section(work: &Path) {
+    let events = env_number("E2E_SNAPSHOT_EVENTS", 10_000_000);
+    if events == 0 {
+        return;
+    }
+    let broker = Broker::start(work);
+    broker.topic("e2e-snap", 3, events);
+    let dir = work.join("snapshots");
+    let dir_text = dir.display().to_string();
+    let writing = [
+        ("ANALYZER_SNAPSHOT__DIR", dir_text.as_str()),
+        ("ANALYZER_SNAPSHOT__INTERVAL_SECS", "1"),
+    ];
+    // The first start has no snapshot: a full read, then one written.
+    let (first, full) = Analyzer::start_with(&broker, "e2e-snap", 0, &writing, false, work);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let report = loop {
+        let status = http_json(first.port, "/status");
+        if status["snapshot"]["last_events"].as_u64() == Some(events) {
+            break status["snapshot"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot of every event: {status}"
+        );
+        sleep(Duration::from_millis(100));
+    };
+    drop(first);
+    let bytes = report["last_bytes"].as_u64().unwrap();
+    let write_ms = report["last_write_ms"].as_u64().unwrap();
+    // Restarts from it (not writing again), against full reads, alternating.
+    let reading = [
+        ("ANALYZER_SNAPSHOT__DIR", dir_text.as_str()),
+        ("ANALYZER_SNAPSHOT__WRITE", "false"),
+    ];
+    let repeats = env_number("E2E_REPEATS", 5).clamp(1, 3);
+    let (mut resumed, mut reread) = (Vec::new(), vec![full]);
+    for _ in 0..repeats {
+        let (analyzer, took) = Analyzer::start_with(&broker, "e2e-snap", 0, &reading, false, work);
+        let status = http_json(analyzer.port, "/status");
+        assert_eq!(status["snapshot"]["restored_events"], events, "{status}");
+        assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
+        resumed.push(took);
+        drop(analyzer);
+        let (analyzer, took) = Analyzer::start(&broker, "e2e-snap", 0, work);
+        assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
+        reread.push(took);
+    }
+    let (resumed, reread) = (median(resumed), median(reread));
+    row(
+        &format!("restart to ready, {events} events, 3 partitions, from a snapshot (cache off)"),
+        format!("{:.2} s", resumed.as_secs_f64()),
+        format!("{:.2} s (full re-read)", reread.as_secs_f64()),
+        format!("{:.2}x", resumed.as_secs_f64() / reread.as_secs_f64()),
+        "report",
+    );
+    row(
+        &format!("snapshot of {events} events"),
+        format!(
+            "{bytes} bytes, {:.2} bytes/event",
+            bytes as f64 / events as f64
+        ),
+        "-".into(),
+        "-".into(),
+        "report",
+    );
+    row(
+        "snapshot write (rows read, encoded, written, fsync'd; ingest goes on)",
+        format!("{write_ms} ms"),
+        "-".into(),
+        "-".into(),
+        "report",
+    );
 }

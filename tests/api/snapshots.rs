@@ -224,7 +224,10 @@ async fn kill_9_at_any_moment_leaves_a_snapshot_whole_or_none() {
         resumed += usize::from(status["snapshot"]["restored_events"].as_u64() > Some(0));
         drop(binary); // SIGKILL
     }
-    assert!(resumed >= 3, "only {resumed} of 6 runs resumed from a snapshot");
+    assert!(
+        resumed >= 3,
+        "only {resumed} of 6 runs resumed from a snapshot"
+    );
     let binary = Binary::start(&["--config".as_ref(), file.as_os_str()], &[]).await;
     let start = std::time::Instant::now();
     let stats = loop {
