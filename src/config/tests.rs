@@ -315,3 +315,61 @@ fn example_config_file_is_valid() {
         Ok(())
     });
 }
+
+#[test]
+fn snapshot_settings_are_checked_and_object_storage_is_refused_not_ignored() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let settings = load_in(jail, "[snapshot]\ndir = \"/var/lib/analyzer\"\n").unwrap();
+        assert_eq!(
+            settings.snapshot.dir,
+            Some(PathBuf::from("/var/lib/analyzer"))
+        );
+        assert_eq!(settings.snapshot.interval_secs, 60);
+        assert!(settings.snapshot.write);
+        let e = load_in(
+            jail,
+            "[snapshot]\nurl = \"s3://bucket/prefix\"\ninterval_secs = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("snapshot.url") && e.contains("not supported"),
+            "{e}"
+        );
+        assert!(
+            e.contains("snapshot.interval_secs") && e.contains("analyzer.toml"),
+            "{e}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn avro_credentials_come_from_the_environment_in_pairs() {
+    let mut avro = AvroSettings {
+        schema_registry_username: Some("${SR_USER}".into()),
+        schema_registry_password: Some("${SR_UNSET}".into()),
+        ..AvroSettings::default()
+    };
+    let problems = avro.resolve_env_references(|name| (name == "SR_USER").then(|| "u".into()));
+    assert_eq!(avro.schema_registry_username.as_deref(), Some("u"));
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].0, "avro.schema_registry_password");
+    assert!(problems[0].1.contains("SR_UNSET"));
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let e = load_in(
+            jail,
+            "[classify]\nby = \"avro_record\"\n[avro]\nschema_registry_username = \"u\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("classify.by") && e.contains("needs [avro]"),
+            "{e}"
+        );
+        assert!(e.contains("go together"), "{e}");
+        Ok(())
+    });
+}

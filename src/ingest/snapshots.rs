@@ -16,8 +16,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::lock;
 use super::{Indexer, Ingest, PartitionState};
-use crate::snapshot::{PartitionMark, Snapshot, SnapshotError, StreamRows, TypeRows, store};
-use crate::view::{Appended, Position, TopicId, TypeCut};
+use crate::snapshot::{Encoder, PartitionMark, Snapshot, SnapshotError, store};
+use crate::view::{Appended, Position, TopicId};
 
 /// How long a restart waits for the broker to show the snapshot's last records.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -66,13 +66,24 @@ impl Indexer {
             .name("snapshot".into())
             .spawn(move || {
                 let started = Instant::now();
-                let snapshot = Snapshot {
-                    topics,
-                    partitions,
-                    types: cut.into_iter().map(rows_of).collect(),
-                    unclassified,
-                };
-                let outcome = store::write(&dir, &snapshot);
+                let mut encoder = Encoder::new(&topics, &partitions, cut.len());
+                let mut events = 0;
+                for (name, streams) in &cut {
+                    encoder.start_type(name.as_deref(), streams.len());
+                    for stream in streams {
+                        let len = stream.len() as usize;
+                        encoder.stream(
+                            stream.topic.0,
+                            stream.partition,
+                            stream.value_bytes,
+                            len,
+                            stream.rows(),
+                        );
+                        events += len as u64;
+                    }
+                }
+                let bytes = encoder.finish(&unclassified);
+                let outcome = store::write_encoded(&dir, &bytes, &topics, events);
                 let mut report = lock(&status.snapshot);
                 match outcome {
                     Ok(written) => {
@@ -170,22 +181,6 @@ impl Indexer {
             }
         }
         Ok(restored)
-    }
-}
-
-/// A cut type's rows, read now.
-fn rows_of((name, streams): TypeCut) -> TypeRows {
-    TypeRows {
-        name,
-        streams: streams
-            .iter()
-            .map(|s| StreamRows {
-                topic: s.topic.0,
-                partition: s.partition,
-                value_bytes: s.value_bytes,
-                rows: s.rows(),
-            })
-            .collect(),
     }
 }
 

@@ -86,62 +86,20 @@ impl Snapshot {
 
     /// The binary form: magic, version, body, CRC-32 of all before it.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + 4 * self.events() as usize);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        put(&mut out, self.topics.len() as u64);
-        for topic in &self.topics {
-            put_bytes(&mut out, topic.as_bytes());
-        }
-        put(&mut out, self.partitions.len() as u64);
-        for p in &self.partitions {
-            put(&mut out, u64::from(p.topic));
-            put(&mut out, zigzag(i64::from(p.partition)));
-            put(&mut out, zigzag(p.next_offset));
-            put(&mut out, p.clock);
-            match p.last_timestamp {
-                Some(ts) => {
-                    put(&mut out, 1);
-                    put(&mut out, zigzag(ts));
-                }
-                None => put(&mut out, 0),
-            }
-        }
-        put(&mut out, self.types.len() as u64);
+        let mut encoder = Encoder::new(&self.topics, &self.partitions, self.types.len());
         for t in &self.types {
-            match &t.name {
-                Some(name) => {
-                    put(&mut out, 1);
-                    put_bytes(&mut out, name.as_bytes());
-                }
-                None => put(&mut out, 0),
-            }
-            put(&mut out, t.streams.len() as u64);
+            encoder.start_type(t.name.as_deref(), t.streams.len());
             for s in &t.streams {
-                put(&mut out, u64::from(s.topic));
-                put(&mut out, zigzag(i64::from(s.partition)));
-                put(&mut out, s.value_bytes);
-                put(&mut out, s.rows.len() as u64);
-                // Deltas: offsets and clocks both rise, so most take a byte or two.
-                let (mut offset, mut clock) = (0u64, 0u64);
-                for &(o, c) in &s.rows {
-                    put(&mut out, o.wrapping_sub(offset));
-                    put(&mut out, c.wrapping_sub(clock));
-                    (offset, clock) = (o, c);
-                }
+                encoder.stream(
+                    s.topic,
+                    s.partition,
+                    s.value_bytes,
+                    s.rows.len(),
+                    s.rows.iter().copied(),
+                );
             }
         }
-        put(&mut out, self.unclassified.len() as u64);
-        for counts in &self.unclassified {
-            put(&mut out, counts.len() as u64);
-            for (reason, count) in counts {
-                put_bytes(&mut out, reason.as_bytes());
-                put(&mut out, *count);
-            }
-        }
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        encoder.finish(&self.unclassified)
     }
 
     /// Reads the binary form; anything short, corrupt or of another version is an
@@ -223,6 +181,92 @@ impl Snapshot {
             return fail("bytes left after the snapshot");
         }
         Ok(snapshot)
+    }
+}
+
+/// Writes the binary form piece by piece, so that a snapshot of a large index is
+/// encoded straight from the index's rows, never held as rows in between.
+pub struct Encoder {
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    /// Starts a snapshot of `topics` and `partitions` with `types` types to come.
+    pub fn new(topics: &[String], partitions: &[PartitionMark], types: usize) -> Encoder {
+        let mut out = Vec::with_capacity(4096);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        put(&mut out, topics.len() as u64);
+        for topic in topics {
+            put_bytes(&mut out, topic.as_bytes());
+        }
+        put(&mut out, partitions.len() as u64);
+        for p in partitions {
+            put(&mut out, u64::from(p.topic));
+            put(&mut out, zigzag(i64::from(p.partition)));
+            put(&mut out, zigzag(p.next_offset));
+            put(&mut out, p.clock);
+            match p.last_timestamp {
+                Some(ts) => {
+                    put(&mut out, 1);
+                    put(&mut out, zigzag(ts));
+                }
+                None => put(&mut out, 0),
+            }
+        }
+        put(&mut out, types as u64);
+        Encoder { out }
+    }
+
+    /// Starts a type (None: the unclassified index) of `streams` streams.
+    pub fn start_type(&mut self, name: Option<&str>, streams: usize) {
+        match name {
+            Some(name) => {
+                put(&mut self.out, 1);
+                put_bytes(&mut self.out, name.as_bytes());
+            }
+            None => put(&mut self.out, 0),
+        }
+        put(&mut self.out, streams as u64);
+    }
+
+    /// One stream of the current type: `len` (offset, clock) rows.
+    pub fn stream(
+        &mut self,
+        topic: u16,
+        partition: i32,
+        value_bytes: u64,
+        len: usize,
+        rows: impl Iterator<Item = (u64, u64)>,
+    ) {
+        let out = &mut self.out;
+        put(out, u64::from(topic));
+        put(out, zigzag(i64::from(partition)));
+        put(out, value_bytes);
+        put(out, len as u64);
+        // Deltas: offsets and clocks both rise, so most take a byte or two.
+        let (mut offset, mut clock) = (0u64, 0u64);
+        for (o, c) in rows.take(len) {
+            put(out, o.wrapping_sub(offset));
+            put(out, c.wrapping_sub(clock));
+            (offset, clock) = (o, c);
+        }
+    }
+
+    /// Ends with the unclassified counts and the checksum.
+    pub fn finish(mut self, unclassified: &[Vec<(String, u64)>]) -> Vec<u8> {
+        let out = &mut self.out;
+        put(out, unclassified.len() as u64);
+        for counts in unclassified {
+            put(out, counts.len() as u64);
+            for (reason, count) in counts {
+                put_bytes(out, reason.as_bytes());
+                put(out, *count);
+            }
+        }
+        let crc = crc32fast::hash(out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        self.out
     }
 }
 

@@ -51,8 +51,18 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> SnapshotError {
 
 /// Writes `snapshot` into `dir` and makes it the newest.
 pub fn write(dir: &Path, snapshot: &Snapshot) -> Result<Written, SnapshotError> {
+    write_encoded(dir, &snapshot.encode(), &snapshot.topics, snapshot.events())
+}
+
+/// Writes an encoded snapshot (of `topics`, holding `events`) into `dir` and makes
+/// it the newest.
+pub fn write_encoded(
+    dir: &Path,
+    bytes: &[u8],
+    topics: &[String],
+    events: u64,
+) -> Result<Written, SnapshotError> {
     fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
-    let bytes = snapshot.encode();
     let written_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -60,14 +70,14 @@ pub fn write(dir: &Path, snapshot: &Snapshot) -> Result<Written, SnapshotError> 
         "{SEGMENT_PREFIX}{written_at_ms:016}-{}{SEGMENT_SUFFIX}",
         std::process::id()
     );
-    write_atomically(dir, &name, &bytes)?;
+    write_atomically(dir, &name, bytes)?;
     let manifest = Manifest {
         format: FORMAT_VERSION,
         segment: name.clone(),
         bytes: bytes.len() as u64,
-        crc32: crc32fast::hash(&bytes),
-        topics: snapshot.topics.clone(),
-        events: snapshot.events(),
+        crc32: crc32fast::hash(bytes),
+        topics: topics.to_vec(),
+        events,
         written_at_ms,
     };
     let json = serde_json::to_vec_pretty(&manifest)

@@ -185,12 +185,10 @@ pub struct StreamCut {
 }
 
 impl StreamCut {
-    /// Its (offset, clock) rows, in offset order.
-    pub fn rows(&self) -> Vec<(u64, u64)> {
+    /// Its (offset, clock) rows, in offset order, read as they are taken.
+    pub fn rows(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let rows = self.stream.rows.read();
-        (0..self.len.min(rows.len()))
-            .map(|row| (rows.get(row, OFFSET), rows.get(row, CLOCK)))
-            .collect()
+        (0..self.len.min(rows.len())).map(move |row| (rows.get(row, OFFSET), rows.get(row, CLOCK)))
     }
 
     /// How many rows it holds.
