@@ -22,6 +22,8 @@ use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestOptions, IngestStatus};
 use crate::kafka::{self, ClientRole};
 use crate::metrics::Metrics;
+use crate::snapshot::Location;
+use crate::snapshot::s3::S3Store;
 use crate::view::{Topics, View, new_view};
 
 /// Warm consumers kept for point reads of payloads that are not cached.
@@ -47,6 +49,10 @@ pub enum StartupError {
     /// only if the files changed since).
     #[error("cannot load the Avro schemas: {}", .0.iter().map(|(key, problem)| format!("{key}: {problem}")).collect::<Vec<_>>().join("; "))]
     Avro(Vec<(String, String)>),
+    /// The snapshot location could not be set up (checked with the configuration,
+    /// so only if the environment changed since).
+    #[error("cannot use snapshot.url: {0}")]
+    Snapshot(String),
     /// The HTTP server could not start.
     #[error("cannot start HTTP server: {0}")]
     Http(#[from] std::io::Error),
@@ -96,9 +102,9 @@ impl Application {
             rule: settings.classify.rule(),
             cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
             avro: avro.clone(),
-            snapshots: settings.snapshot.dir.clone().map(|dir| {
+            snapshots: snapshot_locations(settings)?.map(|locations| {
                 let every = Duration::from_secs(settings.snapshot.interval_secs);
-                (dir, settings.snapshot.write.then_some(every))
+                (locations, settings.snapshot.write.then_some(every))
             }),
         };
         let ingest = ingest::spawn(&settings.kafka, options, writer, cache.clone())?;
@@ -120,7 +126,7 @@ impl Application {
             protect_metrics: settings.http.protect_metrics,
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
             export_enabled: settings.http.export_enabled,
-            snapshots_enabled: settings.snapshot.dir.is_some(),
+            snapshots_enabled: settings.snapshot.dir.is_some() || settings.snapshot.url.is_some(),
         });
         let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings
@@ -262,4 +268,18 @@ async fn shutdown_signal() -> String {
             "SIGINT received".to_owned()
         }
     }
+}
+
+/// Where `[snapshot]` keeps snapshots: its directory and its object storage, when set.
+fn snapshot_locations(settings: &Settings) -> Result<Option<Vec<Location>>, StartupError> {
+    let mut locations = Vec::new();
+    if let Some(dir) = &settings.snapshot.dir {
+        locations.push(Location::Dir(dir.clone()));
+    }
+    if let Some(url) = &settings.snapshot.url {
+        let store = S3Store::from_env(url, |name| std::env::var(name).ok())
+            .map_err(StartupError::Snapshot)?;
+        locations.push(Location::S3(Box::new(store)));
+    }
+    Ok((!locations.is_empty()).then_some(locations))
 }

@@ -315,8 +315,9 @@ impl AvroSettings {
 pub struct SnapshotSettings {
     /// A directory (a PVC or an emptyDir) where snapshots are written and read.
     pub dir: Option<PathBuf>,
-    /// Object storage, `s3://bucket/prefix`: not in this build (a start with it set
-    /// stops, rather than run without the snapshots it asks for).
+    /// Object storage, `s3://bucket/prefix` (credentials, region and endpoint from
+    /// the standard AWS environment variables). With `dir` too, both are written and
+    /// the newer is read.
     pub url: Option<String>,
     /// Seconds between snapshots.
     pub interval_secs: u64,
@@ -546,12 +547,11 @@ impl Settings {
                 "must name the field or header that holds the type".into(),
             );
         }
-        if self.snapshot.url.is_some() {
-            problem(
-                "snapshot.url",
-                "object storage is not supported by this build yet; use snapshot.dir (a volume)"
-                    .into(),
-            );
+        if let Some(url) = &self.snapshot.url
+            && let Err(why) =
+                crate::snapshot::s3::S3Store::from_env(url, |name| std::env::var(name).ok())
+        {
+            problem("snapshot.url", why);
         }
         if self.snapshot.interval_secs == 0 {
             problem("snapshot.interval_secs", "must be at least 1".into());

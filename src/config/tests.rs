@@ -317,7 +317,7 @@ fn example_config_file_is_valid() {
 }
 
 #[test]
-fn snapshot_settings_are_checked_and_object_storage_is_refused_not_ignored() {
+fn snapshot_settings_are_checked_and_object_storage_needs_its_credentials() {
     Jail::expect_with(|jail| {
         jail.clear_env();
         let settings = load_in(jail, "[snapshot]\ndir = \"/var/lib/analyzer\"\n").unwrap();
@@ -334,7 +334,7 @@ fn snapshot_settings_are_checked_and_object_storage_is_refused_not_ignored() {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("snapshot.url") && e.contains("not supported"),
+            e.contains("snapshot.url") && e.contains("AWS_ACCESS_KEY_ID"),
             "{e}"
         );
         assert!(

@@ -15,7 +15,6 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -33,6 +32,7 @@ use crate::config::KafkaSettings;
 use crate::decode::avro::{Avro, AvroError};
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole};
+use crate::snapshot::Location;
 use crate::view::{
     Appended, MAX_PARTITIONS, Placed, Position, Refused, TopicId, Topics, ViewWriter,
 };
@@ -193,7 +193,7 @@ pub struct IngestOptions {
     /// Avro decoding, when `[avro]` is set.
     pub avro: Option<Arc<Avro>>,
     /// `[snapshot] dir` and how often to write one (None: never, only read), when set.
-    pub snapshots: Option<(PathBuf, Option<Duration>)>,
+    pub snapshots: Option<(Vec<Location>, Option<Duration>)>,
 }
 
 /// Starts the ingest thread for `kafka`'s topics, appending through `writer`.
@@ -238,8 +238,8 @@ pub fn spawn(
             undecodable: Sampled::default(),
             waiting: false,
             stop: Arc::clone(&stop),
-            snapshots: snapshots.map(|(dir, every)| snapshots::Snapshots {
-                dir,
+            snapshots: snapshots.map(|(locations, every)| snapshots::Snapshots {
+                locations: Arc::new(locations),
                 every,
                 next: Instant::now() + every.unwrap_or_default(),
                 writing: None,

@@ -3,7 +3,6 @@
 //! confirms it is of this log.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::lock;
 use super::{Indexer, Ingest, PartitionState};
-use crate::snapshot::{Encoder, PartitionMark, Snapshot, SnapshotError, store};
+use crate::snapshot::{Encoder, Location, PartitionMark, Snapshot, SnapshotError, store};
 use crate::view::{Appended, Position, TopicId};
 
 /// How long a restart waits for the broker to show the snapshot's last records.
@@ -24,7 +23,7 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where and how often snapshots are written, and the one being written.
 pub(super) struct Snapshots {
-    pub(super) dir: PathBuf,
+    pub(super) locations: Arc<Vec<Location>>,
     /// How often this process writes one (None: it only reads).
     pub(super) every: Option<Duration>,
     pub(super) next: Instant,
@@ -60,7 +59,7 @@ impl Indexer {
             .collect();
         let unclassified = self.status.unclassified_by_topic();
         let cut = self.writer.cut();
-        let dir = snapshots.dir.clone();
+        let locations = Arc::clone(&snapshots.locations);
         let status = Arc::clone(&self.status);
         let writer = std::thread::Builder::new()
             .name("snapshot".into())
@@ -83,26 +82,28 @@ impl Indexer {
                     }
                 }
                 let bytes = encoder.finish(&unclassified);
-                let outcome = store::write_encoded(&dir, &bytes, &topics, events);
-                let mut report = lock(&status.snapshot);
-                match outcome {
-                    Ok(written) => {
-                        let took = started.elapsed();
-                        info!(
-                            "snapshot of {} events written to {} in {took:.1?} ({} bytes)",
-                            written.manifest.events,
-                            dir.display(),
-                            written.manifest.bytes
-                        );
-                        report.last_written_at_ms = Some(written.manifest.written_at_ms);
-                        report.last_events = written.manifest.events;
-                        report.last_bytes = written.manifest.bytes;
-                        report.last_write_ms = took.as_millis() as u64;
-                        report.last_error = None;
-                    }
-                    Err(e) => {
-                        warn!("snapshot not written to {}: {e}", dir.display());
-                        report.last_error = Some(e.to_string());
+                for location in locations.iter() {
+                    let outcome = location.write_encoded(&bytes, &topics, events);
+                    let mut report = lock(&status.snapshot);
+                    match outcome {
+                        Ok(written) => {
+                            let took = started.elapsed();
+                            info!(
+                                "snapshot of {} events written to {} in {took:.1?} ({} bytes)",
+                                written.manifest.events,
+                                location.describe(),
+                                written.manifest.bytes
+                            );
+                            report.last_written_at_ms = Some(written.manifest.written_at_ms);
+                            report.last_events = written.manifest.events;
+                            report.last_bytes = written.manifest.bytes;
+                            report.last_write_ms = took.as_millis() as u64;
+                            report.last_error = None;
+                        }
+                        Err(e) => {
+                            warn!("snapshot not written to {}: {e}", location.describe());
+                            report.last_error = Some(format!("{}: {e}", location.describe()));
+                        }
                     }
                 }
             });
@@ -191,29 +192,42 @@ impl Ingest {
     /// truncated, not behind), and resumes from it. Anything wrong is logged with
     /// its reason and the topic is read from the beginning.
     pub(super) fn restore_snapshot(&mut self) {
-        let Some(dir) = self.indexer.snapshots.as_ref().map(|s| s.dir.clone()) else {
+        let Some(locations) = self
+            .indexer
+            .snapshots
+            .as_ref()
+            .map(|s| Arc::clone(&s.locations))
+        else {
             return;
         };
         let started = Instant::now();
-        let loaded = match store::read(&dir) {
-            Ok(Some(loaded)) => loaded,
-            Ok(None) => {
-                info!(
-                    "no snapshot in {}: reading every topic from its beginning",
-                    dir.display()
-                );
-                return;
+        // The newest usable one, where there are two locations.
+        let mut newest: Option<(store::Manifest, Snapshot, String)> = None;
+        let mut problems = Vec::new();
+        for location in locations.iter() {
+            match location.read() {
+                Ok(Some((manifest, snapshot))) => {
+                    if newest
+                        .as_ref()
+                        .is_none_or(|(m, _, _)| m.written_at_ms < manifest.written_at_ms)
+                    {
+                        newest = Some((manifest, snapshot, location.describe()));
+                    }
+                }
+                Ok(None) => info!("no snapshot in {}", location.describe()),
+                Err(e) => {
+                    warn!("snapshot in {} ignored: {e}", location.describe());
+                    problems.push(e.to_string());
+                }
             }
-            Err(e) => {
-                warn!(
-                    "snapshot in {} ignored, reading every topic from its beginning: {e}",
-                    dir.display()
-                );
-                lock(&self.indexer.status.snapshot).restore_error = Some(e.to_string());
-                return;
+        }
+        let Some((manifest, snapshot, from)) = newest else {
+            info!("reading every topic from its beginning");
+            if !problems.is_empty() {
+                lock(&self.indexer.status.snapshot).restore_error = Some(problems.join("; "));
             }
+            return;
         };
-        let (manifest, snapshot) = loaded;
         let outcome = self
             .check_against_broker(&snapshot)
             .and_then(|topic_ids| self.indexer.restore(&snapshot, &topic_ids));
@@ -221,8 +235,7 @@ impl Ingest {
         match outcome {
             Ok(restored) => {
                 info!(
-                    "resumed from the snapshot of {} ({restored} events, written at {} ms) in {:.1?}",
-                    dir.display(),
+                    "resumed from the snapshot in {from} ({restored} events, written at {} ms) in {:.1?}",
                     manifest.written_at_ms,
                     started.elapsed()
                 );
@@ -232,10 +245,7 @@ impl Ingest {
                 self.assignment_stale = true;
             }
             Err(e) => {
-                warn!(
-                    "snapshot in {} ignored, reading every topic from its beginning: {e}",
-                    dir.display()
-                );
+                warn!("snapshot in {from} ignored, reading every topic from its beginning: {e}");
                 report.restore_error = Some(e.to_string());
                 drop(report);
                 // A replay that failed half-way leaves nothing behind.

@@ -8,7 +8,49 @@
 //! into an empty index they give the very numbering they were cut from, because
 //! the numbering is a function of those rows alone.
 
+pub mod s3;
 pub mod store;
+
+use std::path::PathBuf;
+
+/// Where snapshots are kept: a directory, or object storage.
+pub enum Location {
+    /// `[snapshot] dir`.
+    Dir(PathBuf),
+    /// `[snapshot] url`.
+    S3(Box<s3::S3Store>),
+}
+
+impl Location {
+    /// Writes an encoded snapshot (of `topics`, holding `events`) and makes it the newest.
+    pub fn write_encoded(
+        &self,
+        bytes: &[u8],
+        topics: &[String],
+        events: u64,
+    ) -> Result<store::Written, SnapshotError> {
+        match self {
+            Location::Dir(dir) => store::write_encoded(dir, bytes, topics, events),
+            Location::S3(s3) => s3.write_encoded(bytes, topics, events),
+        }
+    }
+
+    /// The newest snapshot there; None when there is none.
+    pub fn read(&self) -> Result<Option<(store::Manifest, Snapshot)>, SnapshotError> {
+        match self {
+            Location::Dir(dir) => store::read(dir),
+            Location::S3(s3) => s3.read(),
+        }
+    }
+
+    /// For logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Dir(dir) => dir.display().to_string(),
+            Location::S3(s3) => s3.describe(),
+        }
+    }
+}
 
 /// The format written; a snapshot of any other is ignored (a full re-read).
 pub const FORMAT_VERSION: u32 = 1;

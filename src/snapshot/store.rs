@@ -63,23 +63,9 @@ pub fn write_encoded(
     events: u64,
 ) -> Result<Written, SnapshotError> {
     fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
-    let written_at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let name = format!(
-        "{SEGMENT_PREFIX}{written_at_ms:016}-{}{SEGMENT_SUFFIX}",
-        std::process::id()
-    );
+    let manifest = manifest_of(bytes, topics, events);
+    let name = manifest.segment.clone();
     write_atomically(dir, &name, bytes)?;
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        segment: name.clone(),
-        bytes: bytes.len() as u64,
-        crc32: crc32fast::hash(bytes),
-        topics: topics.to_vec(),
-        events,
-        written_at_ms,
-    };
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| SnapshotError(format!("cannot write the manifest: {e}")))?;
     write_atomically(dir, MANIFEST, &json)?;
@@ -94,6 +80,44 @@ pub fn write_encoded(
         }
     }
     Ok(Written { manifest })
+}
+
+/// The manifest of an encoded snapshot about to be written, its segment named by
+/// the time and this process.
+pub fn manifest_of(bytes: &[u8], topics: &[String], events: u64) -> Manifest {
+    let written_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Manifest {
+        format: FORMAT_VERSION,
+        segment: format!(
+            "{SEGMENT_PREFIX}{written_at_ms:016}-{}{SEGMENT_SUFFIX}",
+            std::process::id()
+        ),
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(bytes),
+        topics: topics.to_vec(),
+        events,
+        written_at_ms,
+    }
+}
+
+/// Checks that a segment's bytes are what its manifest says (`name` for the error).
+pub fn check_segment(manifest: &Manifest, bytes: &[u8], name: &str) -> Result<(), SnapshotError> {
+    if manifest.format != FORMAT_VERSION {
+        return Err(SnapshotError(format!(
+            "format version {}, this build reads {FORMAT_VERSION}",
+            manifest.format
+        )));
+    }
+    if bytes.len() as u64 != manifest.bytes || crc32fast::hash(bytes) != manifest.crc32 {
+        return Err(SnapshotError(format!(
+            "{name} is not what the manifest says ({} bytes, expected {}; corrupt or truncated)",
+            bytes.len(),
+            manifest.bytes
+        )));
+    }
+    Ok(())
 }
 
 /// Writes `name` in `dir` so that it is whole or absent: a temporary file, fsync,
@@ -136,14 +160,7 @@ pub fn read(dir: &Path) -> Result<Option<(Manifest, Snapshot)>, SnapshotError> {
         )));
     }
     let bytes = fs::read(&segment).map_err(|e| io("cannot read", &segment, e))?;
-    if bytes.len() as u64 != manifest.bytes || crc32fast::hash(&bytes) != manifest.crc32 {
-        return Err(SnapshotError(format!(
-            "{} is not what the manifest says ({} bytes, expected {}; corrupt or truncated)",
-            segment.display(),
-            bytes.len(),
-            manifest.bytes
-        )));
-    }
+    check_segment(&manifest, &bytes, &segment.display().to_string())?;
     let snapshot = Snapshot::decode(&bytes)?;
     Ok(Some((manifest, snapshot)))
 }

@@ -245,3 +245,139 @@ async fn kill_9_at_any_moment_leaves_a_snapshot_whole_or_none() {
     assert!(status["snapshot"]["restore_error"].is_null(), "{status}");
     assert_eq!(status["unclassified"]["count"], 6_000, "{status}");
 }
+
+/// Every position of `event_type` as the analyzer at `base` lists them, in order.
+async fn positions(client: &reqwest::Client, base: &str, event_type: &str) -> Vec<(i64, i64)> {
+    let mut all = Vec::new();
+    loop {
+        let page = get_json(
+            client,
+            &format!(
+                "{base}/events/{event_type}/range?from={}&limit=1000",
+                all.len()
+            ),
+        )
+        .await;
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            return all;
+        }
+        all.extend(events.iter().map(|e| {
+            (
+                e["partition"].as_i64().unwrap(),
+                e["offset"].as_i64().unwrap(),
+            )
+        }));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_starts_from_the_shared_snapshot_in_object_storage() {
+    let s3 = std::env::var("TANSU_TEST_S3")
+        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let client = reqwest::Client::new();
+    let bucket = format!("analyzer-snap-{}", std::process::id());
+    let created = client.put(format!("{s3}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let topic = new_topic(&broker(), "snap-s3", 3).await;
+    produce(&broker(), &topic, &mixed(3_000, 3)).await;
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL", s3.clone()),
+    ];
+    let config = |write: bool| {
+        let toml = format!(
+            "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n[snapshot]\nurl = \"s3://{bucket}/replicas\"\ninterval_secs = 1\nwrite = {write}\n",
+            broker()
+        );
+        config_file(&format!("snap-s3-{write}"), &toml).1
+    };
+    let (writer_file, reader_file) = (config(true), config(false));
+    let writer = Binary::start(&["--config".as_ref(), writer_file.as_os_str()], &aws).await;
+    let start = std::time::Instant::now();
+    loop {
+        let status = get_json(&client, &format!("{}/status", writer.base)).await;
+        if status["snapshot"]["last_events"] == 3_000 {
+            break;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "no snapshot in S3: {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    produce(&broker(), &topic, &mixed(600, 3)).await;
+    // A new replica behind the same Service: it reads the shared snapshot, then only
+    // what came after it, and numbers every event as the first does.
+    let replica = Binary::start(&["--config".as_ref(), reader_file.as_os_str()], &aws).await;
+    let start = std::time::Instant::now();
+    let status = loop {
+        let status = get_json(&client, &format!("{}/status", replica.base)).await;
+        if status["events_read"] == 600 && status["ready"] == true {
+            break status;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["snapshot"]["restored_events"], 3_000, "{status}");
+    loop {
+        let status = get_json(&client, &format!("{}/status", writer.base)).await;
+        if status["events_read"] == 3_600 {
+            break;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The writer kept writing: each a conditional PUT on the manifest it wrote.
+    let status = get_json(&client, &format!("{}/status", writer.base)).await;
+    assert!(status["snapshot"]["last_error"].is_null(), "{status}");
+    for (event_type, count) in [("A", 1_800), ("B", 1_440), ("unclassified", 360)] {
+        let first = positions(&client, &writer.base, event_type).await;
+        assert_eq!(first.len(), count, "{event_type}");
+        assert_eq!(
+            positions(&client, &replica.base, event_type).await,
+            first,
+            "{event_type}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_cannot_overwrite_each_other_in_object_storage() {
+    let s3 = std::env::var("TANSU_TEST_S3")
+        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let bucket = format!("analyzer-lease-{}", std::process::id());
+    let created = reqwest::Client::new()
+        .put(format!("{s3}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let url = format!("s3://{bucket}/lease");
+    tokio::task::spawn_blocking(move || {
+        let env = |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
+            "AWS_ENDPOINT_URL" => Some(s3.clone()),
+            _ => None,
+        };
+        let store = || analyzer::snapshot::s3::S3Store::from_env(&url, env).unwrap();
+        let (first, second) = (store(), store());
+        let topics = vec!["t".to_owned()];
+        let snapshot = analyzer::snapshot::Snapshot {
+            topics: topics.clone(),
+            ..Default::default()
+        };
+        let bytes = snapshot.encode();
+        first.write_encoded(&bytes, &topics, 0).unwrap();
+        // A writer that never saw the manifest may not replace it.
+        let refused = second.write_encoded(&bytes, &topics, 0).unwrap_err().0;
+        assert!(refused.contains("another writer"), "{refused}");
+        first.write_encoded(&bytes, &topics, 0).unwrap();
+        // One that read the newest may (a restarted writer); the other is then refused.
+        assert_eq!(second.read().unwrap().unwrap().1, snapshot);
+        second.write_encoded(&bytes, &topics, 0).unwrap();
+        let refused = first.write_encoded(&bytes, &topics, 0).unwrap_err().0;
+        assert!(refused.contains("another writer"), "{refused}");
+    })
+    .await
+    .unwrap();
+}
