@@ -82,15 +82,11 @@ impl KafkaSettings {
     ) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         for (key, value) in &mut self.properties {
-            let Some(name) = env_reference(value) else {
-                continue;
-            };
-            match lookup(name) {
-                Some(resolved) => *value = resolved,
-                None => problems.push((
+            if let Err(name) = resolve_env(value, &lookup) {
+                problems.push((
                     "kafka.properties".to_owned(),
                     format!("{key:?} refers to environment variable {name}, which is not set"),
-                )),
+                ));
             }
         }
         problems
@@ -276,15 +272,11 @@ impl AvroSettings {
                 &mut self.schema_registry_password,
             ),
         ] {
-            let Some(name) = value.as_deref().and_then(env_reference) else {
-                continue;
-            };
-            match lookup(name) {
-                Some(resolved) => *value = Some(resolved),
-                None => problems.push((
+            if let Some(Err(name)) = value.as_mut().map(|v| resolve_env(v, &lookup)) {
+                problems.push((
                     key.to_owned(),
                     format!("refers to environment variable {name}, which is not set"),
-                )),
+                ));
             }
         }
         problems
@@ -338,11 +330,22 @@ impl Default for SnapshotSettings {
     }
 }
 
-/// The environment variable a value written `${NAME}` refers to.
-fn env_reference(value: &str) -> Option<&str> {
-    value
+/// Replaces a value written `${NAME}` by environment variable NAME (any other
+/// value is kept); the NAME when it is not set.
+fn resolve_env(value: &mut String, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    let Some(name) = value
         .strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))
+    else {
+        return Ok(());
+    };
+    match lookup(name) {
+        Some(resolved) => {
+            *value = resolved;
+            Ok(())
+        }
+        None => Err(name.to_owned()),
+    }
 }
 
 /// `[[routes]]`: an alias path for one type.
