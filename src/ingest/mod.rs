@@ -243,6 +243,7 @@ pub fn spawn(
                 every,
                 next: Instant::now() + every.unwrap_or_default(),
                 writing: None,
+                cut_at: None,
             }),
         },
     };

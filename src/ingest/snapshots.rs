@@ -28,6 +28,8 @@ pub(super) struct Snapshots {
     pub(super) every: Option<Duration>,
     pub(super) next: Instant,
     pub(super) writing: Option<JoinHandle<()>>,
+    /// Events indexed when the latest was cut: none new, none written.
+    pub(super) cut_at: Option<u64>,
 }
 
 impl Indexer {
@@ -45,6 +47,11 @@ impl Indexer {
             return;
         }
         snapshots.next = now + every;
+        // Nothing read since the latest (or since the one restored): it is still whole.
+        if snapshots.cut_at == Some(self.indexed) {
+            return;
+        }
+        snapshots.cut_at = Some(self.indexed);
         let topics: Vec<String> = self.topics.iter().map(|(_, n)| n.to_owned()).collect();
         let partitions: Vec<PartitionMark> = self
             .partitions
@@ -243,6 +250,9 @@ impl Ingest {
                 report.restored_from_ms = Some(manifest.written_at_ms);
                 // Assigned where the snapshot stood, with the partitions found later.
                 self.assignment_stale = true;
+                if let Some(snapshots) = &mut self.indexer.snapshots {
+                    snapshots.cut_at = Some(0);
+                }
             }
             Err(e) => {
                 warn!("snapshot in {from} ignored, reading every topic from its beginning: {e}");
