@@ -49,6 +49,7 @@ fn indexer_with(n: i64) -> (View, Indexer) {
         late_warnings: Throttled::default(),
         too_many_types: Sampled::default(),
         cache_headers: false,
+        value_bytes_seen: 0,
         avro: None,
         undecodable: Sampled::default(),
         waiting: false,
@@ -162,4 +163,30 @@ fn repeated_warnings_are_counted_not_repeated() {
     assert_eq!(throttled.repeats, 2);
     throttled.warn("b".into());
     assert_eq!(throttled.repeats, 0);
+}
+
+#[test]
+fn a_catch_up_copies_into_the_cache_only_what_it_will_still_hold_at_the_end() {
+    let (_view, mut indexer) = indexer_with(10);
+    // 1,000 events of 104-byte values seen: a cache entry is 200 bytes, so the 1 MiB
+    // cache holds 5,242 of them; a quarter more are copied, shared by the partitions
+    // still reading.
+    indexer.indexed = 1_000;
+    indexer.value_bytes_seen = 104_000;
+    for state in indexer.partitions.values_mut() {
+        state.caught_up = false;
+    }
+    let mut report = report_t_ends_at(1_000_000);
+    report.partitions.get_mut(&("t".to_owned(), 0)).unwrap().eof = -1;
+    indexer.on_statistics(report);
+    let keep = 5_242 * 5 / 4 / 2;
+    assert_eq!(
+        indexer.partitions[&(TopicId(0), 0)].cache_from,
+        1_000_000 - keep
+    );
+    // "u" has no statistics yet: everything of it is copied.
+    assert_eq!(indexer.partitions[&(TopicId(1), 0)].cache_from, 0);
+    // A small log, or one read to its end, is copied whole.
+    indexer.on_statistics(report_t_ends_at(2_000));
+    assert_eq!(indexer.partitions[&(TopicId(0), 0)].cache_from, 0);
 }
