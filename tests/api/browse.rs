@@ -2,7 +2,8 @@
 //! headers, JSON and binary values, cached and read from Kafka.
 
 use crate::helpers::{
-    Binary, Event, TANSU_WAIT, TestApp, broker, new_topic, produce, settings, spawn_app,
+    Binary, Event, IMAGE_MMAP_THRESHOLD, TANSU_WAIT, TestApp, broker, new_topic, produce, settings,
+    spawn_app,
 };
 use analyzer::config::RouteSettings;
 use base64::Engine as _;
@@ -213,6 +214,7 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
             ("ANALYZER_KAFKA__TOPICS", topic.clone()),
             ("ANALYZER_CACHE__MAX_BYTES", "0".to_owned()),
             ("ANALYZER_HTTP__EXPORT_ENABLED", export.to_owned()),
+            ("MALLOC_MMAP_THRESHOLD_", IMAGE_MMAP_THRESHOLD.to_owned()),
         ]
     };
     let binary = Binary::start(&[], &env("true")).await;

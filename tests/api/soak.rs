@@ -3,7 +3,9 @@
 //! asks only for an index below a count /stats showed), the counts are exact at the
 //! end, and the process's memory stays flat once its payload cache is full.
 
-use crate::helpers::{Binary, Event, broker, config_file, counts, get_json, mixed, new_topic};
+use crate::helpers::{
+    Binary, Event, IMAGE_MMAP_THRESHOLD, broker, config_file, counts, get_json, mixed, new_topic,
+};
 use rand::{Rng, SeedableRng};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -14,11 +16,6 @@ use std::time::{Duration, Instant};
 
 /// How long memory is watched once the payload cache is full.
 const WATCH: Duration = Duration::from_secs(20);
-
-/// The allocator setting the image and the Kubernetes manifest ship (Dockerfile):
-/// glibc's dynamic mmap threshold otherwise lets cold reads' large transient
-/// buffers fragment the heap, and RSS creeps (measured: 27 to 86 MiB in 60 s).
-const MMAP_THRESHOLD: &str = "131072";
 
 const CLIENTS: usize = 4;
 
@@ -39,7 +36,7 @@ async fn lookups_under_continuous_ingest_stay_correct_and_memory_flat() {
     );
     let analyzer = Binary::start(
         &["--config".as_ref(), config.as_os_str()],
-        &[("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD.to_owned())],
+        &[("MALLOC_MMAP_THRESHOLD_", IMAGE_MMAP_THRESHOLD.to_owned())],
     )
     .await;
     let base = analyzer.base.clone();
