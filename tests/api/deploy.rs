@@ -38,11 +38,13 @@ fn dockerfile_has_no_hadolint_findings() {
 }
 
 #[test]
-fn the_image_ships_the_allocator_setting_the_soak_test_runs_with() {
+fn the_image_ships_the_allocator_setting_the_memory_tests_run_with() {
     let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
-    assert!(dockerfile.contains("ENV MALLOC_MMAP_THRESHOLD_=131072"));
-    let soak = std::fs::read_to_string(repo("tests/api/soak.rs")).unwrap();
-    assert!(soak.contains(r#"const MMAP_THRESHOLD: &str = "131072";"#));
+    let setting = format!(
+        "ENV MALLOC_MMAP_THRESHOLD_={}",
+        crate::helpers::IMAGE_MMAP_THRESHOLD
+    );
+    assert!(dockerfile.contains(&setting), "{setting}");
 }
 
 #[test]
