@@ -784,14 +784,25 @@ impl Indexer {
         topic: &'a str,
         message: &'a BorrowedMessage<'_>,
     ) -> Option<Result<Cow<'a, str>, Unclassified>> {
-        let Some(avro) = self.avro.clone() else {
-            return Some(classify(&self.rule, topic, message));
+        // Fields borrowed apart: the Avro decoder is used in place, no reference
+        // count taken per message.
+        let Indexer {
+            avro,
+            rule,
+            waiting,
+            status,
+            stop,
+            undecodable,
+            ..
+        } = self;
+        let Some(avro) = avro.as_deref() else {
+            return Some(classify(rule, topic, message));
         };
-        let by_record_name = self.rule == Rule::AvroRecord;
+        let by_record_name = *rule == Rule::AvroRecord;
         let rule_type = if by_record_name {
             None
         } else {
-            match classify(&self.rule, topic, message) {
+            match classify(rule, topic, message) {
                 Ok(event_type) => Some(event_type),
                 Err(reason) => return Some(Err(reason)),
             }
@@ -805,9 +816,9 @@ impl Indexer {
         let mut attempt = 0u32;
         loop {
             let outcome = avro.check(rule_type.as_deref(), value);
-            if self.waiting && !matches!(outcome, Err(AvroError::Unreachable(_))) {
-                self.waiting = false;
-                *lock(&self.status.waiting_for) = None;
+            if *waiting && !matches!(outcome, Err(AvroError::Unreachable(_))) {
+                *waiting = false;
+                *lock(&status.waiting_for) = None;
                 info!("the schema registry answers again: ingest goes on");
             }
             let reason = match outcome {
@@ -825,9 +836,9 @@ impl Indexer {
                         message.partition(),
                         message.offset()
                     );
-                    *lock(&self.status.waiting_for) = Some(e.to_string());
-                    self.waiting = true;
-                    if !sleep_unless_stopped(backoff, &self.stop) {
+                    *lock(&status.waiting_for) = Some(e.to_string());
+                    *waiting = true;
+                    if !sleep_unless_stopped(backoff, stop) {
                         return None;
                     }
                     backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
@@ -838,7 +849,7 @@ impl Indexer {
                 Err(e @ AvroError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
                 Err(AvroError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
             };
-            if let Some(count) = self.undecodable.due() {
+            if let Some(count) = undecodable.due() {
                 warn!(
                     "{count} Avro value(s) did not decode and went to unclassified, e.g. {topic}/{}@{} ({}): {}",
                     message.partition(),
