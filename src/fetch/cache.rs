@@ -37,6 +37,15 @@ struct CacheInner {
     misses: AtomicU64,
 }
 
+impl CacheInner {
+    /// Mirrors the state's totals for lock-free reads.
+    fn publish_totals(&self, state: &CacheState) {
+        self.bytes.store(state.bytes, Ordering::Relaxed);
+        self.entries
+            .store(state.order.len() as u64, Ordering::Relaxed);
+    }
+}
+
 #[derive(Default)]
 struct CacheState {
     partitions: HashMap<PartitionKey, VecDeque<(i64, Payload)>>,
@@ -118,10 +127,7 @@ impl PayloadCache {
         state.order.push_back(key);
         state.bytes += charged;
         while state.bytes > inner.max_bytes && state.evict_oldest() {}
-        inner.bytes.store(state.bytes, Ordering::Relaxed);
-        inner
-            .entries
-            .store(state.order.len() as u64, Ordering::Relaxed);
+        inner.publish_totals(&state);
     }
 
     /// Drops every payload of `topic` (its log was deleted or truncated: the same
@@ -137,10 +143,37 @@ impl PayloadCache {
             .flatten()
             .map(|(_, payload)| cost(payload))
             .sum();
-        inner.bytes.store(state.bytes, Ordering::Relaxed);
-        inner
-            .entries
-            .store(state.order.len() as u64, Ordering::Relaxed);
+        inner.publish_totals(&state);
+    }
+
+    /// Drops `partition`'s payloads below `offset`, its new log start: Kafka deleted
+    /// them (retention), a replica without them answers 410, and so must this one.
+    /// Rare (a segment deleted), so the eviction order is rebuilt in one pass.
+    pub fn remove_below(&self, topic: TopicId, partition: i32, offset: i64) {
+        let inner = &*self.inner;
+        let mut state = write(&inner.state);
+        let key = (topic, partition);
+        let Some(payloads) = state.partitions.get_mut(&key) else {
+            return;
+        };
+        let (mut dropped, mut freed) = (0usize, 0);
+        while let Some((_, payload)) = payloads.front().filter(|(first, _)| *first < offset) {
+            freed += cost(payload);
+            payloads.pop_front();
+            dropped += 1;
+        }
+        if dropped == 0 {
+            return;
+        }
+        state.bytes -= freed;
+        // A partition's entries are in the eviction order as in its deque: the
+        // dropped ones are its first `dropped` there.
+        state.order.retain(|k| {
+            let drop = dropped > 0 && *k == key;
+            dropped -= usize::from(drop);
+            !drop
+        });
+        inner.publish_totals(&state);
     }
 
     /// The budget in bytes (0: disabled).
@@ -258,6 +291,34 @@ mod tests {
         assert!(cache.get(&at(0)).is_none());
         assert_eq!(value(cache.get(&other)).unwrap(), b"de");
         assert_eq!(cache.stats().bytes, 2 + CACHE_ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn payloads_below_a_new_log_start_go_and_eviction_stays_oldest_first() {
+        let budget = 4 * (1 + CACHE_ENTRY_OVERHEAD);
+        let cache = PayloadCache::new(budget);
+        let p1 = |offset| Position {
+            partition: 1,
+            ..at(offset)
+        };
+        cache.insert(&at(0), Payload::of_value(b"a", None));
+        cache.insert(&p1(0), Payload::of_value(b"b", None));
+        cache.insert(&at(1), Payload::of_value(b"c", None));
+        cache.insert(&at(2), Payload::of_value(b"d", None));
+        cache.remove_below(TopicId(0), 0, 2);
+        assert!(cache.get(&at(0)).is_none() && cache.get(&at(1)).is_none());
+        assert_eq!(cache.stats().entries, 2);
+        assert_eq!(cache.stats().bytes, 2 * (1 + CACHE_ENTRY_OVERHEAD));
+        // Three more: the oldest left, p1@0, goes first, then at@2; never a newer one.
+        for offset in [3, 4, 5] {
+            cache.insert(&at(offset), Payload::of_value(b"e", None));
+        }
+        assert!(cache.get(&p1(0)).is_none());
+        for kept in [at(2), at(3), at(4), at(5)] {
+            assert!(cache.get(&kept).is_some(), "{kept:?}");
+        }
+        cache.insert(&at(6), Payload::of_value(b"f", None));
+        assert!(cache.get(&at(2)).is_none() && cache.get(&at(3)).is_some());
     }
 
     #[test]

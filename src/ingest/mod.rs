@@ -605,6 +605,9 @@ impl Indexer {
             let Some(fetched) = snapshot.partitions.get(&(name.to_owned(), *partition)) else {
                 continue;
             };
+            if fetched.low > state.fetched.map_or(0, |f| f.low) {
+                indexer.cache.remove_below(*topic, *partition, fetched.low);
+            }
             state.fetched = Some(*fetched);
             // EOF names only a partition number; the statistics say which topic.
             if !state.caught_up

@@ -2,6 +2,7 @@
 //! or tansu, produce events, wait.
 
 use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ use analyzer::ingest::IngestStatus;
 use analyzer::startup::Application;
 use analyzer::view::View;
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -546,5 +549,107 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A tansu broker process on a fixed loopback port; killed on drop.
+pub struct Tansu {
+    child: Child,
+    port: u16,
+}
+
+/// Where a test broker keeps its data.
+pub enum Storage {
+    /// In the broker's memory: lost when it stops.
+    Memory,
+    /// A bucket on the test S3 server: survives a restart of the broker.
+    S3 { bucket: String },
+}
+
+/// The environment variable `name`, which scripts/test.sh sets.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run ./scripts/test.sh, which installs and starts what tests need"
+        )
+    })
+}
+
+/// Creates a bucket on the test S3 server, for one broker's data.
+pub async fn new_bucket(name: &str) -> Storage {
+    let response = reqwest::Client::new()
+        .put(format!("{}/{name}", env("TANSU_TEST_S3")))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    Storage::S3 {
+        bucket: name.to_owned(),
+    }
+}
+
+impl Tansu {
+    /// Starts tansu on `port` over `storage`, waiting until it listens.
+    pub fn start(port: u16, storage: &Storage) -> Tansu {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut command = Command::new(env("TANSU_BIN"));
+        match storage {
+            Storage::Memory => command.args(["broker", "--storage-engine", "memory://tansu/"]),
+            Storage::S3 { bucket } => command
+                .args(["broker", "--storage-engine", &format!("s3://{bucket}/")])
+                .env("AWS_ENDPOINT", env("TANSU_TEST_S3"))
+                .env("AWS_ALLOW_HTTP", "true")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_DEFAULT_REGION", "us-east-1"),
+        };
+        let child = command
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "tansu not listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Tansu { child, port }
+    }
+
+    /// Its bootstrap address.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .create()
+            .unwrap();
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        for result in admin
+            .create_topics(&[new], &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.expect("topic created");
+        }
+    }
+
+    /// Stops it (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -9,8 +9,8 @@ use analyzer::snapshot::store;
 use analyzer::view::{Lookup, View};
 
 use crate::helpers::{
-    Binary, TANSU_WAIT, TestApp, broker, config_file, counts, get_json, mixed, new_topic, produce,
-    settings, spawn_app,
+    Binary, TANSU_WAIT, Tansu, TestApp, broker, config_file, counts, env, free_port, get_json,
+    mixed, new_bucket, new_topic, produce, settings, spawn_app,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -380,4 +380,177 @@ async fn two_writers_cannot_overwrite_each_other_in_object_storage() {
     })
     .await
     .unwrap();
+}
+
+/// Object keys under `prefix` in `bucket` of the test S3 server.
+async fn s3_keys(client: &reqwest::Client, s3: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let listing = client
+        .get(format!("{s3}/{bucket}?list-type=2&prefix={prefix}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// moto refuses anonymous object reads and deletes (403) and checks no signature:
+/// any will do.
+const MOTO_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
+/// Retention on a tansu that keeps its log in S3: deletes the batches of partition 0
+/// that start below `below` and moves the log start past them, as Kafka does when it
+/// deletes old segments. Returns the new log start offset.
+async fn apply_retention(s3: &str, bucket: &str, topic: &str, below: i64) -> i64 {
+    let auth = reqwest::header::HeaderValue::from_static(MOTO_AUTH);
+    let client = reqwest::Client::builder()
+        .default_headers(
+            [(reqwest::header::AUTHORIZATION, auth)]
+                .into_iter()
+                .collect(),
+        )
+        .build()
+        .unwrap();
+    let partition = format!("clusters/tansu_cluster/topics/{topic}/partitions/0000000000");
+    let mut kept = Vec::new();
+    for key in s3_keys(&client, s3, bucket, &format!("{partition}/records/")).await {
+        let name = key.rsplit('/').next().unwrap();
+        let base: i64 = name.trim_end_matches(".batch").parse().unwrap();
+        if base < below {
+            let deleted = client.delete(format!("{s3}/{bucket}/{key}")).send().await;
+            assert!(deleted.unwrap().status().is_success());
+        } else {
+            kept.push(base);
+        }
+    }
+    let low = *kept.iter().min().expect("batches kept");
+    let url = format!("{s3}/{bucket}/{partition}/watermark.json");
+    let mut watermark: serde_json::Value =
+        client.get(&url).send().await.unwrap().json().await.unwrap();
+    watermark["low"] = low.into();
+    let put = client.put(&url).json(&watermark).send().await.unwrap();
+    assert!(put.status().is_success(), "{put:?}");
+    low
+}
+
+/// Waits until the analyzer at `base` has indexed `events` events (restored from a
+/// snapshot or read) and is ready.
+async fn wait_indexed(client: &reqwest::Client, base: &str, events: u64) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let status = get_json(client, &format!("{base}/status")).await;
+        let restored = status["snapshot"]["restored_events"].as_u64().unwrap_or(0);
+        let read = status["events_read"].as_u64().unwrap_or(0);
+        if restored + read == events && status["ready"] == true {
+            return status;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_survive_retention_on_the_pod_and_on_replicas_from_its_snapshot() {
+    let s3 = env("TANSU_TEST_S3");
+    let client = reqwest::Client::new();
+    let id = std::process::id();
+    let tansu = Tansu::start(
+        free_port(),
+        &new_bucket(&format!("retention-log-{id}")).await,
+    );
+    let topic = format!("retained-{id}");
+    tansu.create_topic(&topic, 1).await;
+    // Several produce calls: several batches, the unit retention deletes.
+    let events = mixed(300, 1);
+    for chunk in events.chunks(50) {
+        produce(&tansu.brokers(), &topic, chunk).await;
+    }
+    let snapshots = format!("retention-snap-{id}");
+    let created = client
+        .put(format!("{s3}/{snapshots}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL", s3.clone()),
+    ];
+    let start = |name: &str, snapshot: &str| {
+        let toml = format!(
+            "[kafka]\nbrokers = {:?}\ntopics = [{topic:?}]\n[kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n{snapshot}",
+            tansu.brokers()
+        );
+        let file = config_file(&format!("retention-{name}"), &toml).1;
+        let aws = aws.clone();
+        async move { Binary::start(&["--config".as_ref(), file.as_os_str()], &aws).await }
+    };
+    let shared = format!("[snapshot]\nurl = \"s3://{snapshots}/shared\"\ninterval_secs = 1\n");
+    let first = start("first", &format!("{shared}write = true\n")).await;
+    wait_indexed(&client, &first.base, 300).await;
+    let start_time = std::time::Instant::now();
+    while get_json(&client, &format!("{}/status", first.base)).await["snapshot"]["last_events"]
+        != 300
+    {
+        assert!(start_time.elapsed() < TANSU_WAIT, "no snapshot in S3");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Retention deletes the oldest batches; then the topic goes on.
+    let low = apply_retention(&s3, &format!("retention-log-{id}"), &topic, 100).await;
+    assert!((100..300).contains(&low), "{low}");
+    produce(&tansu.brokers(), &topic, &mixed(60, 1)).await;
+    let status = wait_indexed(&client, &first.base, 360).await;
+
+    // The pod that saw the deleted events keeps their numbers: 410 for them.
+    let start_time = std::time::Instant::now();
+    while get_json(&client, &format!("{}/status", first.base)).await["partitions"][0]["log_start_offset"]
+        != low
+    {
+        assert!(start_time.elapsed() < TANSU_WAIT, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let gone = client
+        .get(format!("{}/events/A?index=0", first.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 410);
+    let body: serde_json::Value = gone.json().await.unwrap();
+    assert_eq!(body["code"], "event_gone", "{body}");
+
+    // A replica started now, from the shared snapshot, numbers every event like the
+    // first pod; one started without a snapshot can only number what survives.
+    let replica = start("replica", &format!("{shared}write = false\n")).await;
+    let status = wait_indexed(&client, &replica.base, 360).await;
+    assert!(status["snapshot"]["restore_error"].is_null(), "{status}");
+    let restored = status["snapshot"]["restored_events"].as_u64().unwrap();
+    assert!(restored >= 300, "{status}");
+    let fresh = start("fresh", "").await;
+    wait_indexed(&client, &fresh.base, 360 - low as u64).await;
+    for event_type in ["A", "B", "unclassified"] {
+        let numbered = positions(&client, &first.base, event_type).await;
+        assert!(numbered.iter().any(|(_, offset)| *offset < low));
+        assert_eq!(
+            positions(&client, &replica.base, event_type).await,
+            numbered,
+            "{event_type}"
+        );
+        let surviving: Vec<_> = numbered.into_iter().filter(|(_, o)| *o >= low).collect();
+        assert_eq!(positions(&client, &fresh.base, event_type).await, surviving);
+    }
+    let gone = client
+        .get(format!("{}/events/A?index=0", replica.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 410);
 }
