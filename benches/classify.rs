@@ -1,14 +1,15 @@
 //! The classifier's cost per message, against two baselines measured in the same run:
 //! parsing the whole value into a `serde_json::Value` (what a naive service does) and
-//! a borrowed one-field `#[derive(Deserialize)]` struct. Values of 150 B, 1.3 KB and
-//! 13 KB, with the type field first and last; a JSON pointer; a header.
+//! a borrowed one-field `#[derive(Deserialize)]` struct; and the JSON rule without its
+//! fast path (`json_field_serde_only`). Values of 150 B, 200 B, 1.3 KB and 13 KB, with
+//! the type field first and last; a JSON pointer; a header.
 //! `cargo bench --bench classify`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::borrow::Cow;
 use std::hint::black_box;
 
-use analyzer::classify::{Message, Rule};
+use analyzer::classify::{Message, Rule, serde_string_at};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
 
@@ -61,7 +62,7 @@ fn classify(rule: &Rule, value: &[u8], headers: &NoHeaders) -> bool {
 fn json_rules(c: &mut Criterion) {
     let field = Rule::JsonField("type".into());
     let pointer = Rule::json_pointer("/type");
-    for size in [150, 1_300, 13_000] {
+    for size in [150, 200, 1_300, 13_000] {
         let mut group = c.benchmark_group(format!("classify_{size}B"));
         for (place, type_first) in [("first", true), ("last", false)] {
             let value = event(size, type_first);
@@ -86,6 +87,13 @@ fn json_rules(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("json_field", place), &value, |b, v| {
                 b.iter(|| classify(&field, black_box(v), &[]))
             });
+            // The same rule without the fast path: serde_json's scan alone.
+            let path = ["type".to_owned()];
+            group.bench_with_input(
+                BenchmarkId::new("json_field_serde_only", place),
+                &value,
+                |b, v| b.iter(|| serde_string_at(black_box(v), &path).is_ok()),
+            );
             group.bench_with_input(BenchmarkId::new("json_pointer", place), &value, |b, v| {
                 b.iter(|| classify(&pointer, black_box(v), &[]))
             });
