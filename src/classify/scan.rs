@@ -203,6 +203,17 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    /// A container's `open` and, when it closes at once, its `close`: whether it
+    /// is empty.
+    #[inline(always)]
+    fn opening(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.expect(open)?;
+        self.whitespace();
+        let empty = self.peek()? == close;
+        self.pos += usize::from(empty);
+        Some(empty)
+    }
+
     /// `"key"` and its colon, with the whitespace around them.
     #[inline(always)]
     fn key(&mut self) -> Option<(&'a [u8], bool)> {
@@ -223,11 +234,9 @@ impl<'a> Scanner<'a> {
             // A value starts here.
             self.whitespace();
             let opened = match self.peek()? {
-                b'{' | b'[' => {
-                    let object = self.next()? == b'{';
-                    self.whitespace();
-                    if self.peek()? == if object { b'}' } else { b']' } {
-                        self.pos += 1;
+                open @ (b'{' | b'[') => {
+                    let object = open == b'{';
+                    if self.opening(open, if object { b'}' } else { b']' })? {
                         false
                     } else {
                         if depth == MAX_SKIP_DEPTH {
@@ -303,10 +312,7 @@ impl<'a> Scanner<'a> {
     /// An object, from its `{`: the last value under `path[0]`, followed further.
     fn object_on_path(&mut self, path: &[String]) -> Option<Found<'a>> {
         let (wanted, rest) = path.split_first()?;
-        self.expect(b'{')?;
-        self.whitespace();
-        if self.peek()? == b'}' {
-            self.pos += 1;
+        if self.opening(b'{', b'}')? {
             return Some(Found::Missing);
         }
         let mut found = Found::Missing;
@@ -333,10 +339,7 @@ impl<'a> Scanner<'a> {
     fn array_on_path(&mut self, path: &[String]) -> Option<Found<'a>> {
         let (wanted, rest) = path.split_first()?;
         let wanted = super::array_index(wanted);
-        self.expect(b'[')?;
-        self.whitespace();
-        if self.peek()? == b']' {
-            self.pos += 1;
+        if self.opening(b'[', b']')? {
             return Some(Found::Missing);
         }
         let mut found = Found::Missing;

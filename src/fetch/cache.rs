@@ -242,6 +242,13 @@ mod tests {
         }
     }
 
+    fn on_partition_1(offset: i64) -> Position {
+        Position {
+            partition: 1,
+            ..at(offset)
+        }
+    }
+
     fn value(payload: Option<Payload>) -> Option<Vec<u8>> {
         payload.map(|p| p.value.to_vec())
     }
@@ -297,12 +304,8 @@ mod tests {
     fn payloads_below_a_new_log_start_go_and_eviction_stays_oldest_first() {
         let budget = 4 * (1 + CACHE_ENTRY_OVERHEAD);
         let cache = PayloadCache::new(budget);
-        let p1 = |offset| Position {
-            partition: 1,
-            ..at(offset)
-        };
         cache.insert(&at(0), Payload::of_value(b"a", None));
-        cache.insert(&p1(0), Payload::of_value(b"b", None));
+        cache.insert(&on_partition_1(0), Payload::of_value(b"b", None));
         cache.insert(&at(1), Payload::of_value(b"c", None));
         cache.insert(&at(2), Payload::of_value(b"d", None));
         cache.remove_below(TopicId(0), 0, 2);
@@ -313,7 +316,7 @@ mod tests {
         for offset in [3, 4, 5] {
             cache.insert(&at(offset), Payload::of_value(b"e", None));
         }
-        assert!(cache.get(&p1(0)).is_none());
+        assert!(cache.get(&on_partition_1(0)).is_none());
         for kept in [at(2), at(3), at(4), at(5)] {
             assert!(cache.get(&kept).is_some(), "{kept:?}");
         }
@@ -344,16 +347,12 @@ mod tests {
     fn eviction_is_oldest_first_across_partitions() {
         let budget = 3 * (1 + CACHE_ENTRY_OVERHEAD);
         let cache = PayloadCache::new(budget);
-        let p1 = |offset| Position {
-            partition: 1,
-            ..at(offset)
-        };
         cache.insert(&at(0), Payload::of_value(b"a", None));
-        cache.insert(&p1(0), Payload::of_value(b"b", None));
+        cache.insert(&on_partition_1(0), Payload::of_value(b"b", None));
         cache.insert(&at(1), Payload::of_value(b"c", None));
-        cache.insert(&p1(1), Payload::of_value(b"d", None));
+        cache.insert(&on_partition_1(1), Payload::of_value(b"d", None));
         assert!(cache.get(&at(0)).is_none());
-        for kept in [p1(0), at(1), p1(1)] {
+        for kept in [on_partition_1(0), at(1), on_partition_1(1)] {
             assert!(cache.get(&kept).is_some(), "{kept:?}");
         }
         assert_eq!(cache.stats().entries, 3);
