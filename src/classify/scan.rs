@@ -321,17 +321,32 @@ impl<'a> Scanner<'a> {
             if escaped {
                 return None;
             }
-            if key == wanted.as_bytes() {
-                found = self.value_on_path(rest)?;
-            } else {
-                self.skip_value()?;
+            if !self.member(key == wanted.as_bytes(), rest, &mut found, b'}')? {
+                return Some(found);
             }
-            self.whitespace();
-            match self.next()? {
-                b',' => {}
-                b'}' => return Some(found),
-                _ => return None,
-            }
+        }
+    }
+
+    /// A member's value or an element, followed along `rest` when `wanted` (into
+    /// `found`) and skipped otherwise, then its `,` (true: more follow) or the
+    /// container's `close` (false).
+    fn member(
+        &mut self,
+        wanted: bool,
+        rest: &[String],
+        found: &mut Found<'a>,
+        close: u8,
+    ) -> Option<bool> {
+        if wanted {
+            *found = self.value_on_path(rest)?;
+        } else {
+            self.skip_value()?;
+        }
+        self.whitespace();
+        match self.next()? {
+            b',' => Some(true),
+            byte if byte == close => Some(false),
+            _ => None,
         }
     }
 
@@ -345,16 +360,8 @@ impl<'a> Scanner<'a> {
         let mut found = Found::Missing;
         for index in 0.. {
             self.whitespace();
-            if wanted == Some(index) {
-                found = self.value_on_path(rest)?;
-            } else {
-                self.skip_value()?;
-            }
-            self.whitespace();
-            match self.next()? {
-                b',' => {}
-                b']' => break,
-                _ => return None,
+            if !self.member(wanted == Some(index), rest, &mut found, b']')? {
+                break;
             }
         }
         Some(found)
