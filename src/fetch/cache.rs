@@ -193,6 +193,12 @@ impl PayloadCache {
         found
     }
 
+    /// The cached payload at `position`, counting no hit or miss (the snapshot's
+    /// fingerprint of a partition's last record is not a lookup).
+    pub fn held(&self, position: &Position) -> Option<Payload> {
+        self.find(position)
+    }
+
     fn find(&self, position: &Position) -> Option<Payload> {
         let state = self
             .inner

@@ -280,6 +280,9 @@ struct PartitionState {
     ends_below_indexed: u32,
     /// The timestamp of the last record indexed, which a snapshot fingerprints.
     last_timestamp: Option<i64>,
+    /// (offset, checksum) of the last record as a restored snapshot had it: the
+    /// cache does not hold that record, and the next snapshot may need it again.
+    restored_checksum: Option<(i64, u32)>,
     /// While catching up, events below this offset are not copied into the cache:
     /// the ones after them would evict them before the end anyway.
     cache_from: i64,

@@ -15,7 +15,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::status::lock;
 use super::{Indexer, Ingest, PartitionState};
-use crate::snapshot::{Encoder, Location, PartitionMark, Snapshot, SnapshotError, store};
+use crate::snapshot::{
+    Encoder, Location, PartitionMark, Snapshot, SnapshotError, record_checksum, store,
+};
 use crate::view::{Appended, Position, TopicId};
 
 /// How long a restart waits for the broker to show the snapshot's last records.
@@ -53,15 +55,32 @@ impl Indexer {
         }
         snapshots.cut_at = Some(self.indexed);
         let topics: Vec<String> = self.topics.iter().map(|(_, n)| n.to_owned()).collect();
+        let cache = &self.cache;
         let partitions: Vec<PartitionMark> = self
             .partitions
             .iter()
-            .map(|((topic, partition), state)| PartitionMark {
-                topic: topic.0,
-                partition: *partition,
-                next_offset: state.next_offset,
-                clock: state.clock,
-                last_timestamp: state.last_timestamp,
+            .map(|((topic, partition), state)| {
+                // The last record's payload is the newest in the cache, if it is on.
+                let last = Position {
+                    topic: *topic,
+                    partition: *partition,
+                    offset: state.next_offset - 1,
+                };
+                let last_checksum = cache
+                    .held(&last)
+                    .map(|p| record_checksum(p.key.as_deref(), Some(&p.value)))
+                    .or_else(|| {
+                        let (offset, checksum) = state.restored_checksum?;
+                        (offset == last.offset).then_some(checksum)
+                    });
+                PartitionMark {
+                    topic: topic.0,
+                    partition: *partition,
+                    next_offset: state.next_offset,
+                    clock: state.clock,
+                    last_timestamp: state.last_timestamp,
+                    last_checksum,
+                }
             })
             .collect();
         let unclassified = self.status.unclassified_by_topic();
@@ -177,6 +196,7 @@ impl Indexer {
                 next_offset: mark.next_offset,
                 clock: mark.clock,
                 last_timestamp: mark.last_timestamp,
+                restored_checksum: mark.last_checksum.map(|c| (mark.next_offset - 1, c)),
                 ..PartitionState::default()
             };
             self.partitions
@@ -195,8 +215,8 @@ impl Indexer {
 impl Ingest {
     /// At start, with `[snapshot] dir`: loads the newest snapshot, checks it against
     /// the broker (same topics; each partition still holds, at the snapshot's last
-    /// offset, a record with the same timestamp: not deleted and recreated, not
-    /// truncated, not behind), and resumes from it. Anything wrong is logged with
+    /// offset, a record with the same timestamp and checksum: not deleted and
+    /// recreated, not truncated, not behind), and resumes from it. Anything wrong is logged with
     /// its reason and the topic is read from the beginning.
     pub(super) fn restore_snapshot(&mut self) {
         let Some(locations) = self
@@ -289,7 +309,7 @@ impl Ingest {
             .filter_map(|name| topics.id(name))
             .collect();
         // The record before each partition's next offset must still be there, as seen.
-        let mut wanted: HashMap<(String, i32), (i64, Option<i64>)> = HashMap::new();
+        let mut wanted: HashMap<(String, i32), PartitionMark> = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         for mark in snapshot.partitions.iter().filter(|m| m.next_offset > 0) {
             let name = snapshot
@@ -300,7 +320,7 @@ impl Ingest {
             assignment
                 .add_partition_offset(name, mark.partition, Offset::Offset(last))
                 .map_err(|e| SnapshotError(e.to_string()))?;
-            wanted.insert((name.clone(), mark.partition), (last, mark.last_timestamp));
+            wanted.insert((name.clone(), mark.partition), *mark);
         }
         if wanted.is_empty() {
             return Ok(topic_ids);
@@ -309,13 +329,15 @@ impl Ingest {
             .assign(&assignment)
             .map_err(|e| SnapshotError(format!("cannot read the broker: {e}")))?;
         let deadline = Instant::now() + VERIFY_TIMEOUT;
-        let mut seen: BTreeMap<(String, i32), (i64, Option<i64>)> = BTreeMap::new();
+        let mut seen: BTreeMap<(String, i32), (i64, Option<i64>, u32)> = BTreeMap::new();
         while seen.len() < wanted.len() && Instant::now() < deadline {
             match self.consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(message)) => {
                     let key = (message.topic().to_owned(), message.partition());
                     if wanted.contains_key(&key) && !seen.contains_key(&key) {
-                        seen.insert(key, (message.offset(), message.timestamp().to_millis()));
+                        let checksum = record_checksum(message.key(), message.payload());
+                        let timestamp = message.timestamp().to_millis();
+                        seen.insert(key, (message.offset(), timestamp, checksum));
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
@@ -325,13 +347,22 @@ impl Ingest {
             }
         }
         let _ = self.consumer.unassign();
-        for (key, (offset, timestamp)) in &wanted {
+        for (key, mark) in &wanted {
+            let (offset, timestamp, checksum) = (
+                mark.next_offset - 1,
+                mark.last_timestamp,
+                mark.last_checksum,
+            );
             match seen.get(key) {
-                Some(found) if found == &(*offset, *timestamp) => {}
-                Some((found_offset, found_timestamp)) => {
+                Some((found_offset, found_timestamp, found_checksum))
+                    if (*found_offset, *found_timestamp) == (offset, timestamp)
+                        && checksum.is_none_or(|c| c == *found_checksum) => {}
+                Some((found_offset, found_timestamp, found_checksum)) => {
                     return Err(SnapshotError(format!(
-                        "{}/{} holds at offset {found_offset} a record of timestamp {found_timestamp:?} where the snapshot saw offset {offset} at {timestamp:?}: the topic was recreated, truncated or compacted, or retention passed the snapshot",
-                        key.0, key.1
+                        "{}/{} holds at offset {found_offset} a record of timestamp {found_timestamp:?} and checksum {found_checksum:08x} where the snapshot saw offset {offset} at {timestamp:?}, checksum {}: the topic was recreated, truncated or compacted, or retention passed the snapshot",
+                        key.0,
+                        key.1,
+                        checksum.map_or("unknown".to_owned(), |c| format!("{c:08x}"))
                     )));
                 }
                 None => {

@@ -53,7 +53,8 @@ impl Location {
 }
 
 /// The format written; a snapshot of any other is ignored (a full re-read).
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: each partition's last record also fingerprinted by a checksum.
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"ANLZSNAP";
 
 /// Why a snapshot cannot be used.
@@ -92,6 +93,20 @@ pub struct PartitionMark {
     /// The timestamp of the record at `next_offset - 1`, which a restart reads back
     /// to check that the log is still the one the snapshot was cut from.
     pub last_timestamp: Option<i64>,
+    /// That record's [`record_checksum`], when its payload was at hand at the cut
+    /// (in the payload cache); checked too at a restart.
+    pub last_checksum: Option<u32>,
+}
+
+/// A record's fingerprint: CRC-32 of its key and value, each length-prefixed (a
+/// null key or value counts as empty, as the payload cache keeps them).
+pub fn record_checksum(key: Option<&[u8]>, value: Option<&[u8]>) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for part in [key.unwrap_or_default(), value.unwrap_or_default()] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize()
 }
 
 /// One type's rows.
@@ -177,12 +192,17 @@ impl Snapshot {
                 0 => None,
                 _ => Some(unzigzag(r.get()?)),
             };
+            let last_checksum = match r.get()? {
+                0 => None,
+                _ => Some(u32::try_from(r.get()?).map_err(|_| SnapshotError("checksum".into()))?),
+            };
             snapshot.partitions.push(PartitionMark {
                 topic,
                 partition,
                 next_offset,
                 clock,
                 last_timestamp,
+                last_checksum,
             });
         }
         for _ in 0..r.count()? {
@@ -252,6 +272,13 @@ impl Encoder {
                 Some(ts) => {
                     put(&mut out, 1);
                     put(&mut out, zigzag(ts));
+                }
+                None => put(&mut out, 0),
+            }
+            match p.last_checksum {
+                Some(checksum) => {
+                    put(&mut out, 1);
+                    put(&mut out, u64::from(checksum));
                 }
                 None => put(&mut out, 0),
             }

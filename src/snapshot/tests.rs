@@ -11,6 +11,7 @@ fn sample() -> Snapshot {
                 next_offset: 5,
                 clock: 1_795_435_200_123,
                 last_timestamp: Some(1_795_435_200_100),
+                last_checksum: Some(0xdead_beef),
             },
             PartitionMark {
                 topic: 1,
@@ -18,6 +19,7 @@ fn sample() -> Snapshot {
                 next_offset: 0,
                 clock: 0,
                 last_timestamp: None,
+                last_checksum: None,
             },
         ],
         types: vec![
@@ -75,9 +77,9 @@ fn any_damage_is_an_error_never_another_snapshot() {
         assert!(Snapshot::decode(&damaged).is_err(), "flipped at {at}");
     }
     let mut other_version = bytes.clone();
-    other_version[8] = 2;
+    other_version[8] = 1;
     let error = Snapshot::decode(&other_version).unwrap_err().0;
-    assert!(error.contains("format version 2"), "{error}");
+    assert!(error.contains("format version 1"), "{error}");
 }
 
 #[test]
@@ -117,4 +119,18 @@ fn the_store_keeps_the_newest_whole_and_says_why_it_cannot_read_one() {
 
 fn fs_remove(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_dir_all(dir)
+}
+
+#[test]
+fn a_records_checksum_covers_key_and_value_apart() {
+    let checksum = record_checksum(Some(b"k"), Some(b"value"));
+    assert_eq!(checksum, record_checksum(Some(b"k"), Some(b"value")));
+    assert_ne!(checksum, record_checksum(Some(b"kv"), Some(b"alue")));
+    assert_ne!(checksum, record_checksum(None, Some(b"kvalue")));
+    assert_ne!(checksum, record_checksum(Some(b"k"), Some(b"valuf")));
+    // Null and empty are one (the cache keeps a null value as empty bytes).
+    assert_eq!(
+        record_checksum(None, None),
+        record_checksum(Some(b""), Some(b""))
+    );
 }

@@ -126,6 +126,17 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
     for mark in &mut recreated.partitions {
         mark.last_timestamp = mark.last_timestamp.map(|t| t - 1);
     }
+    // Every partition's last record was in the cache at the cut: fingerprinted.
+    assert!(
+        snapshot
+            .partitions
+            .iter()
+            .all(|m| m.last_checksum.is_some())
+    );
+    let mut rewritten = snapshot.clone();
+    for mark in &mut rewritten.partitions {
+        mark.last_checksum = mark.last_checksum.map(|c| c ^ 1);
+    }
     let name = manifest.segment.clone();
     let (name1, name2) = (name.clone(), name.clone());
     type Damage = Box<dyn Fn(&Path)>;
@@ -153,10 +164,10 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
             Box::new(|dir: &Path| {
                 let text = String::from_utf8(std::fs::read(dir.join(store::MANIFEST)).unwrap())
                     .unwrap()
-                    .replace("\"format\": 1", "\"format\": 2");
+                    .replace("\"format\": 2", "\"format\": 3");
                 std::fs::write(dir.join(store::MANIFEST), text).unwrap();
             }),
-            "format version 2",
+            "format version 3",
         ),
         (
             "a log that changed since (recreated topic: other records at those offsets)",
@@ -164,6 +175,13 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
                 store::write(dir, &recreated).unwrap();
             }),
             "recreated",
+        ),
+        (
+            "same offsets and timestamps, other records (a replay into a recreated topic)",
+            Box::new(move |dir: &Path| {
+                store::write(dir, &rewritten).unwrap();
+            }),
+            "checksum",
         ),
     ];
     for (what, damage, why) in cases {
