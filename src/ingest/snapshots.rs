@@ -216,8 +216,8 @@ impl Ingest {
     /// At start, with `[snapshot] dir`: loads the newest snapshot, checks it against
     /// the broker (same topics; each partition still holds, at the snapshot's last
     /// offset, a record with the same timestamp and checksum: not deleted and
-    /// recreated, not truncated, not behind), and resumes from it. Anything wrong is logged with
-    /// its reason and the topic is read from the beginning.
+    /// recreated, not truncated, not behind), and resumes from it. Anything wrong
+    /// is logged with its reason and the topic is read from the beginning.
     pub(super) fn restore_snapshot(&mut self) {
         let Some(locations) = self
             .indexer

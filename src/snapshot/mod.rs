@@ -194,7 +194,10 @@ impl Snapshot {
             };
             let last_checksum = match r.get()? {
                 0 => None,
-                _ => Some(u32::try_from(r.get()?).map_err(|_| SnapshotError("checksum".into()))?),
+                _ => Some(
+                    u32::try_from(r.get()?)
+                        .map_err(|_| SnapshotError("a checksum beyond 32 bits".into()))?,
+                ),
             };
             snapshot.partitions.push(PartitionMark {
                 topic,
