@@ -32,17 +32,17 @@ pub fn plain_string_at<'a>(value: &'a [u8], path: &[String]) -> Option<&'a str> 
     if path.is_empty() || path.len() > MAX_PATH {
         return None;
     }
-    // Stricter than serde_json, which lets invalid UTF-8 pass in skipped strings:
-    // such a value is only "not sure". In exchange, every slice below is valid text.
-    let text = std::str::from_utf8(value).ok()?;
-    let mut scan = Scanner { text, pos: 0 };
+    let mut scan = Scanner {
+        bytes: value,
+        pos: 0,
+    };
     scan.whitespace();
     if scan.peek()? != b'{' {
         return None;
     }
     let found = scan.object_on_path(path)?;
     scan.whitespace();
-    if scan.pos != text.len() {
+    if scan.pos != value.len() {
         return None;
     }
     match found {
@@ -51,9 +51,10 @@ pub fn plain_string_at<'a>(value: &'a [u8], path: &[String]) -> Option<&'a str> 
     }
 }
 
-/// `"`, `\\` or a control character: what ends a run of plain string text.
+/// `"`, `\\`, a control character or a non-ASCII byte: what ends a run of plain
+/// ASCII string text.
 fn is_special(byte: u8) -> bool {
-    byte == b'"' || byte == b'\\' || byte < 0x20
+    byte == b'"' || byte == b'\\' || !(0x20..0x80).contains(&byte)
 }
 
 /// The index of the first [`is_special`] byte of eight (read little-endian), by
@@ -65,19 +66,25 @@ fn first_special(word: u64) -> Option<usize> {
     let zero_bytes = |v: u64| !(((v & LOW7) + LOW7) | v | LOW7);
     let mask = zero_bytes(word ^ (ONES * u64::from(b'"')))
         | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-        | zero_bytes(word & (ONES * 0xe0));
+        | zero_bytes(word & (ONES * 0xe0))
+        | (word & (ONES * 0x80));
     (mask != 0).then(|| mask.trailing_zeros() as usize / 8)
 }
 
+/// A position in a value. Every string it passes is checked to be UTF-8, stricter
+/// than serde_json (which lets invalid UTF-8 pass in strings it skips: such a value
+/// is only "not sure"), and no byte outside strings can be non-ASCII in JSON that
+/// scans: so a value that scans is valid UTF-8 throughout. Checking each string,
+/// rather than the whole value first, reads the bytes once instead of twice.
 struct Scanner<'a> {
-    text: &'a str,
+    bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
+        self.bytes.get(self.pos).copied()
     }
 
     #[inline(always)]
@@ -106,14 +113,14 @@ impl<'a> Scanner<'a> {
     /// byte) was 46% of the scan.
     #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         let mut pos = self.pos;
         if bytes.get(pos) != Some(&b'"') {
             return None;
         }
         pos += 1;
         let start = pos;
-        let mut escaped = false;
+        let (mut escaped, mut ascii) = (false, true);
         loop {
             match bytes.get(pos..pos + 8).and_then(|c| c.try_into().ok()) {
                 Some(chunk) => match first_special(u64::from_le_bytes(chunk)) {
@@ -132,6 +139,9 @@ impl<'a> Scanner<'a> {
             match *bytes.get(pos)? {
                 b'"' => {
                     let raw = bytes.get(start..pos)?;
+                    if !ascii && std::str::from_utf8(raw).is_err() {
+                        return None;
+                    }
                     self.pos = pos + 1;
                     return Some((raw, escaped));
                 }
@@ -149,6 +159,10 @@ impl<'a> Scanner<'a> {
                         _ => return None,
                     }
                 }
+                0x80..=0xff => {
+                    ascii = false;
+                    pos += 1;
+                }
                 _ => return None,
             }
         }
@@ -163,7 +177,7 @@ impl<'a> Scanner<'a> {
             _ => b"null",
         };
         let end = self.pos + word.len();
-        (self.text.as_bytes().get(self.pos..end)? == word).then(|| self.pos = end)
+        (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
     }
 
     #[inline(always)]
@@ -398,8 +412,8 @@ mod tests {
     #[test]
     fn first_special_finds_the_first_quote_backslash_or_control_byte() {
         for len in 0..=8 {
-            for special in [b'"', b'\\', 0x00, 0x1f] {
-                for plain in [b'a', b' ', 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'] {
+            for special in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xc3, 0xff] {
+                for plain in [b'a', b' ', 0x7f, b'!', b'#', b'[', b']', b'~'] {
                     let mut chunk = [plain; 8];
                     if len < 8 {
                         chunk[len] = special;
@@ -538,7 +552,22 @@ mod tests {
         let damage = prop::collection::vec(
             (
                 any::<prop::sample::Index>(),
-                prop::sample::select(vec!["", ",", "}", "]", "\"", "\\", "{", "[", ":", "\u{ff}"]),
+                prop::sample::select(vec![
+                    &b""[..],
+                    b",",
+                    b"}",
+                    b"]",
+                    b"\"",
+                    b"\\",
+                    b"{",
+                    b"[",
+                    b":",
+                    "\u{ff}".as_bytes(),
+                    // Not UTF-8: a lone continuation byte, a cut sequence, a surrogate.
+                    b"\x80",
+                    b"\xe2\x82",
+                    b"\xed\xa0\x80",
+                ]),
             ),
             0..3,
         );
@@ -553,7 +582,7 @@ mod tests {
                 for (at, insert) in damage {
                     let at = at.index(doc.len() + 1);
                     // Replace the byte there (or insert at the end).
-                    doc.splice(at..(at + 1).min(doc.len()), insert.bytes());
+                    doc.splice(at..(at + 1).min(doc.len()), insert.iter().copied());
                 }
                 doc
             },
