@@ -25,7 +25,8 @@
 //!    `E2E_ONLY=avro` runs this section alone.
 //! 10. snapshots (`E2E_SNAPSHOT_EVENTS`, 10,000,000; 0 skips): restart to ready
 //!     from a snapshot against a full re-read of the same topic, in one run; the
-//!     snapshot's size per event and its write time. `E2E_ONLY=snapshot` alone.
+//!     snapshot's size per event and its write time; in a directory, then in S3
+//!     (moto's server on loopback). `E2E_ONLY=snapshot` alone.
 //!
 //! `E2E_ONLY=catchup` runs section 1 alone. `E2E_PIN=1` pins the broker to core 0 and
 //! everything else (analyzer, the plain consumer, wrk) to core 1 (taskset), as in
@@ -302,10 +303,15 @@ fn pin(pid: u32, core: &str) {
 // ---- HTTP, by hand: one GET per connection, so the bench needs no client stack.
 
 fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    http_request(port, "GET", path)
+}
+
+/// `method path` without a body; the status and body.
+fn http_request(port: u16, method: &str, path: &str) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = Vec::new();
@@ -1150,14 +1156,40 @@ fn snapshot_section(work: &Path) {
     }
     let broker = Broker::start(work);
     broker.topic("e2e-snap", 3, events);
-    let dir = work.join("snapshots");
-    let dir_text = dir.display().to_string();
-    let writing = [
-        ("ANALYZER_SNAPSHOT__DIR", dir_text.as_str()),
-        ("ANALYZER_SNAPSHOT__INTERVAL_SECS", "1"),
+    let dir = work.join("snapshots").display().to_string();
+    let disk = [("ANALYZER_SNAPSHOT__DIR", dir.as_str())];
+    snapshot_rows(&broker, events, "a directory", &disk, work);
+    // Object storage: moto's S3 server on loopback, as the tests use it.
+    let s3 = MotoS3::start(work);
+    let url = "s3://e2e-snapshots/bench";
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let object = [
+        ("ANALYZER_SNAPSHOT__URL", url),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_REGION", "us-east-1"),
     ];
+    snapshot_rows(&broker, events, "S3 (moto, loopback)", &object, work);
+}
+
+/// Writes a snapshot of the topic to `place` (the `ANALYZER_SNAPSHOT__*` and AWS
+/// variables naming it), then restarts from it against full re-reads, alternating.
+fn snapshot_rows(
+    broker: &Broker,
+    events: u64,
+    location: &str,
+    place: &[(&str, &str)],
+    work: &Path,
+) {
+    let with = |extra: (&'static str, &'static str)| {
+        let mut env = place.to_vec();
+        env.push(extra);
+        env
+    };
+    let writing = with(("ANALYZER_SNAPSHOT__INTERVAL_SECS", "1"));
     // The first start has no snapshot: a full read, then one written.
-    let (first, full) = Analyzer::start_with(&broker, "e2e-snap", 0, &writing, false, work);
+    let (first, full) = Analyzer::start_with(broker, "e2e-snap", 0, &writing, false, work);
     let deadline = Instant::now() + Duration::from_secs(300);
     let report = loop {
         let status = http_json(first.port, "/status");
@@ -1174,26 +1206,25 @@ fn snapshot_section(work: &Path) {
     let bytes = report["last_bytes"].as_u64().unwrap();
     let write_ms = report["last_write_ms"].as_u64().unwrap();
     // Restarts from it (not writing again), against full reads, alternating.
-    let reading = [
-        ("ANALYZER_SNAPSHOT__DIR", dir_text.as_str()),
-        ("ANALYZER_SNAPSHOT__WRITE", "false"),
-    ];
+    let reading = with(("ANALYZER_SNAPSHOT__WRITE", "false"));
     let repeats = env_number("E2E_REPEATS", 5).clamp(1, 3);
     let (mut resumed, mut reread) = (Vec::new(), vec![full]);
     for _ in 0..repeats {
-        let (analyzer, took) = Analyzer::start_with(&broker, "e2e-snap", 0, &reading, false, work);
+        let (analyzer, took) = Analyzer::start_with(broker, "e2e-snap", 0, &reading, false, work);
         let status = http_json(analyzer.port, "/status");
         assert_eq!(status["snapshot"]["restored_events"], events, "{status}");
         assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
         resumed.push(took);
         drop(analyzer);
-        let (analyzer, took) = Analyzer::start(&broker, "e2e-snap", 0, work);
+        let (analyzer, took) = Analyzer::start(broker, "e2e-snap", 0, work);
         assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
         reread.push(took);
     }
     let (resumed, reread) = (median(resumed), median(reread));
     row(
-        &format!("restart to ready, {events} events, 3 partitions, from a snapshot (cache off)"),
+        &format!(
+            "restart to ready, {events} events, 3 partitions, from a snapshot in {location} (cache off)"
+        ),
         format!("{:.2} s", resumed.as_secs_f64()),
         format!("{:.2} s (full re-read)", reread.as_secs_f64()),
         format!("{:.2}x", resumed.as_secs_f64() / reread.as_secs_f64()),
@@ -1210,12 +1241,46 @@ fn snapshot_section(work: &Path) {
         "report",
     );
     row(
-        "snapshot write (rows read, encoded, written, fsync'd; ingest goes on)",
+        &format!("snapshot write to {location} (rows read, encoded, written; ingest goes on)"),
         format!("{write_ms} ms"),
         "-".into(),
         "-".into(),
         "report",
     );
+}
+
+/// moto's S3 server (pip's `moto[server]`) with one bucket, `e2e-snapshots`.
+struct MotoS3 {
+    port: u16,
+    _process: Process,
+}
+
+impl MotoS3 {
+    fn start(work: &Path) -> MotoS3 {
+        let port = free_port();
+        let log = std::fs::File::create(work.join("moto.log")).unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start moto (pip install 'moto[server]')");
+        let process = Process(child);
+        wait_listening(port, "moto");
+        let (status, _) = http_request(port, "PUT", "/e2e-snapshots");
+        assert_eq!(status, 200, "bucket created");
+        MotoS3 {
+            port,
+            _process: process,
+        }
+    }
 }
 
 // ---- 1. Catch-up.
