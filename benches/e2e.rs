@@ -46,6 +46,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use analyzer::varint::put_long;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -971,18 +972,8 @@ fn main() {
 
 // ---- 9. Avro.
 
-/// Appends `v` as an Avro long (zig-zag varint).
-fn avro_long(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
 fn avro_string(out: &mut Vec<u8>, s: &[u8]) {
-    avro_long(out, s.len() as i64);
+    put_long(out, s.len() as i64);
     out.extend_from_slice(s);
 }
 
@@ -1004,10 +995,10 @@ fn avro_schema(event_type: &str) -> String {
 fn avro_event(i: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(EVENT_BYTES);
     avro_string(&mut out, format!("p-{:06}", i % 997).as_bytes());
-    avro_long(&mut out, i as i64);
-    avro_long(&mut out, 1_795_435_200_000 + i as i64);
+    put_long(&mut out, i as i64);
+    put_long(&mut out, 1_795_435_200_000 + i as i64);
     out.extend_from_slice(&(60.0 + (i % 80) as f64 / 3.0).to_le_bytes());
-    avro_long(&mut out, 1);
+    put_long(&mut out, 1);
     avro_string(&mut out, b"mmHg");
     avro_string(&mut out, &((i % 100_000) as u32).to_be_bytes());
     let note = EVENT_BYTES.saturating_sub(out.len() + 2);

@@ -8,7 +8,9 @@
 //! [`view`] (the pure index), [`ingest`] (the Kafka consumer), [`fetch`] (positions
 //! to payloads), [`decode`] (what values are and how they render), [`http`] (the
 //! API), [`kafka`] (client properties and contexts), [`metrics`] (Prometheus),
-//! [`startup`] (wiring), [`demo`] (the self-contained demo).
+//! [`startup`] (wiring), [`demo`] (the self-contained demo), [`snapshot`] (the
+//! index on disk or in object storage), [`varint`] (the varints Avro and snapshots
+//! write).
 
 pub mod classify;
 pub mod config;
@@ -21,4 +23,5 @@ pub mod kafka;
 pub mod metrics;
 pub mod snapshot;
 pub mod startup;
+pub mod varint;
 pub mod view;

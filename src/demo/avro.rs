@@ -36,12 +36,7 @@ struct Datum(Vec<u8>);
 
 impl Datum {
     fn long(&mut self, v: i64) -> &mut Self {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        while z >= 0x80 {
-            self.0.push((z as u8) | 0x80);
-            z >>= 7;
-        }
-        self.0.push(z as u8);
+        crate::varint::put_long(&mut self.0, v);
         self
     }
 

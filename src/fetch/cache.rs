@@ -183,7 +183,7 @@ impl PayloadCache {
 
     /// The cached payload at `position`, counting the hit or miss.
     pub fn get(&self, position: &Position) -> Option<Payload> {
-        let found = self.find(position);
+        let found = self.held(position);
         let counter = if found.is_some() {
             &self.inner.hits
         } else {
@@ -196,10 +196,6 @@ impl PayloadCache {
     /// The cached payload at `position`, counting no hit or miss (the snapshot's
     /// fingerprint of a partition's last record is not a lookup).
     pub fn held(&self, position: &Position) -> Option<Payload> {
-        self.find(position)
-    }
-
-    fn find(&self, position: &Position) -> Option<Payload> {
         let state = self
             .inner
             .state

@@ -11,6 +11,7 @@
 pub mod s3;
 pub mod store;
 
+use crate::varint::{put, unzigzag, zigzag};
 use std::path::PathBuf;
 
 /// Where snapshots are kept: a directory, or object storage.
@@ -340,22 +341,6 @@ impl Encoder {
         out.extend_from_slice(&crc.to_le_bytes());
         self.out
     }
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    (v >> 1) as i64 ^ -((v & 1) as i64)
-}
-
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -127,7 +127,7 @@ impl<'b> Cursor<'b> {
             raw |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
                 self.pos += i + 1;
-                return Ok((raw >> 1) as i64 ^ -((raw & 1) as i64));
+                return Ok(crate::varint::unzigzag(raw));
             }
         }
         if rest.len() < 10 {

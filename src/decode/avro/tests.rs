@@ -111,13 +111,8 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
     let compressed = encoder.finish().unwrap();
     let long = |v: i64| -> Vec<u8> {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
         let mut out = Vec::new();
-        while z >= 0x80 {
-            out.push((z as u8) | 0x80);
-            z >>= 7;
-        }
-        out.push(z as u8);
+        crate::varint::put_long(&mut out, v);
         out
     };
     let mut file = b"Obj\x01".to_vec();

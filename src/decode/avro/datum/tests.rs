@@ -2,17 +2,9 @@ use super::*;
 
 /// A zig-zag varint, as an Avro writer encodes a long.
 fn long(v: i64) -> Vec<u8> {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
     let mut out = Vec::new();
-    loop {
-        let byte = (z & 0x7f) as u8;
-        z >>= 7;
-        if z == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    crate::varint::put_long(&mut out, v);
+    out
 }
 
 fn string(s: &str) -> Vec<u8> {
