@@ -3,7 +3,9 @@
 //! baseline measured in the same run:
 //!
 //! 1. catch-up: the analyzer binary from spawn to `/health/ready` 200, against a plain
-//!    librdkafka consumer reading the same topic to its end and doing nothing else;
+//!    librdkafka consumer reading the same topic to its end and doing nothing else
+//!    (and, for scale, the same consumer also reading each value's type with
+//!    analyzer's JSON rule);
 //! 2. lookups under load: wrk from a second process, 2 connections, against
 //!    `/health/live` (the actix floor), `/stats`, cached and cold random lookups, and
 //!    a bare point read with the analyzer's own reader settings (the broker floor);
@@ -434,6 +436,22 @@ impl Analyzer {
 
 /// Reads every partition of `topic` from its beginning to its end; returns the count.
 fn plain_consume(broker: &Broker, topic: &str) -> u64 {
+    consume_values(broker, topic, |_| true)
+}
+
+/// As [`plain_consume`], and also reads each value's type with analyzer's JSON rule
+/// (`/type`), on the same thread: the least any consumer that validates JSON does.
+/// Returns the count of values typed.
+fn typed_consume(broker: &Broker, topic: &str) -> u64 {
+    let path = ["type".to_owned()];
+    consume_values(broker, topic, |value| {
+        analyzer::classify::string_at(value, &path).is_ok()
+    })
+}
+
+/// Reads every partition of `topic` from its beginning to its end, passing each
+/// value to `on_value`; returns how many it answered true for.
+fn consume_values(broker: &Broker, topic: &str, mut on_value: impl FnMut(&[u8]) -> bool) -> u64 {
     let consumer: BaseConsumer = broker
         .client()
         .set("group.id", "bench-plain")
@@ -452,16 +470,18 @@ fn plain_consume(broker: &Broker, topic: &str) -> u64 {
             .unwrap();
     }
     consumer.assign(&assignment).unwrap();
-    let (mut read, mut ended) = (0u64, 0);
+    let (mut counted, mut ended) = (0u64, 0);
     while ended < assignment.count() {
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(_)) => read += 1,
+            Some(Ok(message)) => {
+                counted += u64::from(on_value(message.payload().unwrap_or_default()));
+            }
             Some(Err(KafkaError::PartitionEOF(_))) => ended += 1,
             Some(Err(e)) => panic!("plain consumer: {e}"),
             None => {}
         }
     }
-    read
+    counted
 }
 
 /// A consumer set up as analyzer's point readers are.
@@ -1309,12 +1329,15 @@ fn catch_up_section(
         ));
     }
     for (topic, partitions) in [("e2e-1p", 1), ("e2e-3p", 3)] {
-        let mut plain = Vec::new();
+        let (mut plain, mut typed) = (Vec::new(), Vec::new());
         let mut times = vec![Vec::new(); contenders.len()];
         for repeat in 1..=repeats {
             let started = Instant::now();
             assert_eq!(plain_consume(broker, topic), events);
             plain.push(started.elapsed());
+            let started = Instant::now();
+            assert_eq!(typed_consume(broker, topic), events);
+            typed.push(started.elapsed());
             for ((_, cache, env, baseline), times) in contenders.iter().zip(&mut times) {
                 let (analyzer, took) =
                     Analyzer::start_with(broker, topic, *cache, env, *baseline, work);
@@ -1326,6 +1349,16 @@ fn catch_up_section(
             }
         }
         let plain = median(plain);
+        let typed = median(typed);
+        row(
+            &format!(
+                "catch-up, {events} events, {partitions} partition(s), plain consumer also reading each type (analyzer's JSON rule, one thread)"
+            ),
+            format!("{:.2} s", typed.as_secs_f64()),
+            format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
+            format!("{:.2}x", typed.as_secs_f64() / plain.as_secs_f64()),
+            "(what validating JSON costs any consumer)",
+        );
         for ((label, _, _, _), times) in contenders.iter().zip(times) {
             let took = median(times);
             let ratio = took.as_secs_f64() / plain.as_secs_f64();
