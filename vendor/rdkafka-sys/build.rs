@@ -153,6 +153,10 @@ fn build_librdkafka() {
         if let Ok(curl_root) = env::var("DEP_CURL_ROOT") {
             cflags.push("-DCURLSTATIC_LIB".to_string());
             cflags.push(format!("-I{}/include", curl_root));
+            // analyzer patch: curl-sys's static libcurl.a is in build/; without
+            // it on the link path, configure's libcurl check fails and OIDC is
+            // silently left out.
+            ldflags.push(format!("-L{}/build", curl_root));
         }
     } else {
         configure_flags.push("--disable-curl".into());
