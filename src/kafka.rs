@@ -140,6 +140,9 @@ const PROPERTIES: [Property; 12] = [
     ),
 ];
 
+/// The properties that name the CA to trust (any one excludes the others).
+const CA_PROPERTIES: [&str; 2] = ["ssl.ca.location", "ssl.ca.pem"];
+
 /// The bootstrap property, set from `kafka.brokers`.
 const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
 
@@ -166,6 +169,16 @@ pub fn client_config(kafka: &KafkaSettings, role: ClientRole) -> ClientConfig {
             config.set(p.name, v);
         }
     }
+    // OpenSSL is linked in statically: its built-in CA path is the build
+    // machine's, not this one's. "probe" makes librdkafka look in the standard
+    // places (/etc/ssl/certs/ca-certificates.crt...), so public CAs verify with
+    // no setting. Only when the user names no CA of their own.
+    if !CA_PROPERTIES
+        .iter()
+        .any(|p| kafka.properties.contains_key(*p))
+    {
+        config.set("ssl.ca.location", "probe");
+    }
     for (key, value) in &kafka.properties {
         config.set(key, value);
     }
@@ -176,6 +189,77 @@ pub fn client_config(kafka: &KafkaSettings, role: ClientRole) -> ClientConfig {
         }
     }
     config
+}
+
+/// What this build's librdkafka is and can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// librdkafka's version, like `2.12.1`.
+    pub version: String,
+    /// Its `builtin.features`: `ssl`, `sasl_scram`, `zstd`, `oidc`...
+    pub features: Vec<String>,
+}
+
+/// This build's librdkafka, read once from the library itself.
+pub fn client_info() -> &'static ClientInfo {
+    static INFO: std::sync::OnceLock<ClientInfo> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| {
+        let features = ClientConfig::new()
+            .create_native_config()
+            .and_then(|native| native.get("builtin.features"))
+            .unwrap_or_default();
+        ClientInfo {
+            version: rdkafka::util::get_rdkafka_version().1,
+            features: features
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    })
+}
+
+/// Every problem with `[kafka.properties]`, as (key, problem): a property analyzer
+/// manages, and one that this build of librdkafka does not know or whose value it
+/// refuses (an SSL setting in a build without OpenSSL, a misspelt name, a value out
+/// of range), in librdkafka's words. Checked at start, so that a bad property stops
+/// it with the key and its source rather than failing the client later.
+pub fn property_problems(kafka: &KafkaSettings) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for name in managed_properties() {
+        if kafka.properties.contains_key(name) {
+            problems.push((
+                "kafka.properties".to_owned(),
+                format!("{name:?} is set by analyzer itself and cannot be overridden"),
+            ));
+        }
+    }
+    for (key, value) in &kafka.properties {
+        let mut one = ClientConfig::new();
+        one.set(key, value);
+        if let Err(e) = one.create_native_config() {
+            let why = match e {
+                KafkaError::ClientConfig(_, description, _, _) => description,
+                other => other.to_string(),
+            };
+            problems.push((format!("kafka.properties.{key}"), why));
+        }
+    }
+    if problems.is_empty() {
+        // Each property alone is fine; together, with files they name (a CA that
+        // does not parse, a mechanism without its settings), librdkafka checks
+        // them only when a client is made. No broker is named: it connects to none.
+        let mut config = client_config(kafka, ClientRole::Ingest);
+        config.remove(BOOTSTRAP_SERVERS);
+        if let Err(e) = config.create::<rdkafka::consumer::BaseConsumer>() {
+            let why = match e {
+                KafkaError::ClientCreation(why) => why,
+                other => other.to_string(),
+            };
+            problems.push(("kafka.properties".to_owned(), why));
+        }
+    }
+    problems
 }
 
 /// Logs a client-level error, except partition EOF, which is a normal event here
@@ -221,10 +305,12 @@ mod tests {
     fn configuration_rejects_exactly_the_managed_properties() {
         for p in &PROPERTIES {
             let mut settings = crate::config::Settings::default();
+            // A value librdkafka takes, so that only the policy can refuse it.
+            let value = p.ingest.or(p.point_read).unwrap_or("1");
             settings
                 .kafka
                 .properties
-                .insert(p.name.to_owned(), "x".to_owned());
+                .insert(p.name.to_owned(), value.to_owned());
             let rejected = !settings.problems().is_empty();
             assert_eq!(rejected, p.policy == Policy::Managed, "{}", p.name);
         }
@@ -234,6 +320,70 @@ mod tests {
             .properties
             .insert(BOOTSTRAP_SERVERS.to_owned(), "x".to_owned());
         assert!(!settings.problems().is_empty());
+    }
+
+    #[test]
+    fn properties_this_build_refuses_are_named_with_librdkafkas_reason() {
+        let mut kafka = KafkaSettings::default();
+        kafka
+            .properties
+            .insert("security.protocol".into(), "SASL_SSL".into());
+        kafka
+            .properties
+            .insert("sasl.mechanism".into(), "SCRAM-SHA-512".into());
+        assert_eq!(property_problems(&kafka), []);
+        kafka
+            .properties
+            .insert("no.such.property".into(), "1".into());
+        kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), "soon".into());
+        let problems = property_problems(&kafka);
+        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "kafka.properties.fetch.wait.max.ms",
+                "kafka.properties.no.such.property"
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[1].1.contains("No such configuration property"));
+        // Fine alone, refused together: a CA file that does not exist.
+        let mut kafka = KafkaSettings::default();
+        kafka
+            .properties
+            .insert("security.protocol".into(), "SSL".into());
+        kafka
+            .properties
+            .insert("ssl.ca.location".into(), "/nonexistent/ca.pem".into());
+        let problems = property_problems(&kafka);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "kafka.properties");
+        assert!(problems[0].1.contains("ssl.ca.location"), "{problems:?}");
+    }
+
+    #[test]
+    fn this_build_has_tls_sasl_oidc_and_every_codec() {
+        let info = client_info();
+        assert!(info.version.starts_with("2."), "{info:?}");
+        for feature in [
+            "gzip",
+            "snappy",
+            "ssl",
+            "sasl",
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_oauthbearer",
+            "zstd",
+            "lz4",
+            "oidc",
+        ] {
+            assert!(
+                info.features.iter().any(|f| f == feature),
+                "{feature}: {info:?}"
+            );
+        }
     }
 
     #[test]
@@ -256,6 +406,15 @@ mod tests {
                 .map(str::to_owned)
         };
         assert_eq!(reset(ClientRole::Ingest).as_deref(), Some("earliest"));
+        // The standard CA paths unless the user names a CA.
+        let ca = |kafka: &KafkaSettings| {
+            client_config(kafka, ClientRole::Ingest)
+                .get("ssl.ca.location")
+                .map(str::to_owned)
+        };
+        assert_eq!(ca(&kafka).as_deref(), Some("probe"));
+        kafka.properties.insert("ssl.ca.pem".into(), "PEM".into());
+        assert_eq!(ca(&kafka), None);
         assert_eq!(reset(ClientRole::PointRead).as_deref(), Some("error"));
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use analyzer::config::{self, ConfigFile};
 use analyzer::demo::{self, DemoOptions};
-use analyzer::startup::Application;
+use analyzer::startup::{Application, StartupError};
 use clap::{Parser, Subcommand};
 
 /// Kafka indexing sidecar: per-type O(1) event lookups and exact counts over HTTP.
@@ -64,6 +64,12 @@ async fn main() -> ExitCode {
     );
     let app = match Application::build(&settings) {
         Ok(app) => app,
+        // A client that librdkafka refuses to make is a configuration problem
+        // (checked with the configuration too; this covers files changed since).
+        Err(e @ StartupError::Kafka(_)) => {
+            log::error!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
         Err(e) => {
             log::error!("{e}");
             return ExitCode::FAILURE;

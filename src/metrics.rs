@@ -242,11 +242,43 @@ impl Collector for LiveState {
                 ConstGauge::new(value).encode(lag.encode_family(&labels)?)?;
             }
         }
+        let errors = self.ingest.read_errors();
+        let mut stalled = encoder.encode_descriptor(
+            "analyzer_partition_stalled",
+            "1 while the partition cannot be read (an error librdkafka retries: a codec, a corrupt batch, an ACL; see /status), else 0",
+            None,
+            MetricType::Gauge,
+        )?;
+        for partition in self.ingest.partitions() {
+            let stuck = errors
+                .partition(&partition.topic, partition.partition)
+                .is_some();
+            let labels = [
+                ("topic", partition.topic),
+                ("partition", partition.partition.to_string()),
+            ];
+            ConstGauge::new(i64::from(stuck)).encode(stalled.encode_family(&labels)?)?;
+        }
+        let mut kafka_errors = encoder.encode_descriptor(
+            "analyzer_kafka_errors",
+            "Errors that kept ingest from reading Kafka, by reason (each retry of a failing read counts)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, count) in errors.counts() {
+            ConstCounter::new(count)
+                .encode(kafka_errors.encode_family(&[("reason", reason.as_str())])?)?;
+        }
         let cache = self.cache.stats();
         let gauges = [
             (
+                "analyzer_ready",
+                "1 once every partition was read to its end (as /health/ready; stays 1)",
+                i64::from(self.ingest.is_ready()),
+            ),
+            (
                 "analyzer_caught_up",
-                "1 while every assigned partition is read to its end",
+                "1 while every assigned partition is read to its end and Kafka can be read",
                 i64::from(self.ingest.is_caught_up()),
             ),
             (

@@ -514,13 +514,8 @@ impl Settings {
                 problem("kafka.topics", format!("topic {topic:?} is listed twice"));
             }
         }
-        for name in crate::kafka::managed_properties() {
-            if self.kafka.properties.contains_key(name) {
-                problem(
-                    "kafka.properties",
-                    format!("{name:?} is set by analyzer itself and cannot be overridden"),
-                );
-            }
+        for (key, text) in crate::kafka::property_problems(&self.kafka) {
+            problem(&key, text);
         }
         match &self.http.auth_token {
             Some(token) if token.trim().is_empty() => {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::openapi::{json_responses, json_schemas};
+use super::status::ReadErrorStatus;
 
 /// `/health/live` body.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
@@ -34,12 +35,11 @@ pub trait ProbeBody: Serialize + ApiComponent + std::fmt::Debug + 'static {
 
 impl ProbeBody for Liveness {
     const FAILS_WHEN: &'static str =
-        "Ingest stopped on an unrecoverable error (e.g. authentication); restart the process";
+        "Ingest stopped on an unrecoverable error (a fatal librdkafka error); restart the process";
 }
 
 impl ProbeBody for Readiness {
-    const FAILS_WHEN: &'static str =
-        "Still catching up: some partition has not been read to its end yet";
+    const FAILS_WHEN: &'static str = "Still catching up: some partition has not been read to its end yet, or cannot be read (`reason` says why)";
 }
 
 /// A failed probe: 503 with its body.
@@ -80,7 +80,7 @@ impl<T: ProbeBody> ApiErrorComponent for ProbeFailed<T> {
     tag = "operations",
     operation_id = "get_live",
     summary = "Liveness probe",
-    description = "200 while the process and its ingest thread run. A broker outage does not make it fail; only an unrecoverable ingest error (authentication, authorization) does, with 503.",
+    description = "200 while the process and its ingest thread run. A broker outage, a TLS or SASL failure or a partition that cannot be read does not make it fail (librdkafka retries; `/health/ready` and `/status` say why); only a fatal client error does, with 503.",
     error_code = 503
 )]
 pub async fn get_live(state: Data<AppState>) -> Result<Json<Liveness>, ProbeFailed<Liveness>> {
@@ -118,6 +118,9 @@ pub struct PartitionProgress {
     pub progress: f64,
     /// Read to its end.
     pub caught_up: bool,
+    /// Why it cannot be read, while it cannot: it is stuck there (see `/status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReadErrorStatus>,
 }
 
 /// `/health/ready` body: whether the index is complete, and how far catch-up is.
@@ -137,6 +140,11 @@ pub struct Readiness {
     /// What ingest is waiting for, if it is paused (the Schema Registry cannot be read).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// Why the index is not complete, when Kafka cannot be read: the stuck
+    /// partitions and their errors, or the client's error. A pod that was ready
+    /// stays ready (what it indexed is still right) and says so here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn ratio(done: u64, target: u64, complete: bool) -> f64 {
@@ -152,10 +160,11 @@ fn ratio(done: u64, target: u64, complete: bool) -> f64 {
     tag = "operations",
     operation_id = "get_ready",
     summary = "Readiness probe",
-    description = "503 until every assigned partition has been read up to the end of the log seen at (or after) startup, then 200 for good. The body always reports catch-up progress."
+    description = "503 until every assigned partition has been read up to the end of the log seen at (or after) startup, then 200 for good. The body always reports catch-up progress, and `reason` names what cannot be read (a stuck partition and its error, or the client's: TLS, SASL, a topic); librdkafka retries, and a pod that was ready stays ready."
 )]
 pub async fn get_ready(state: Data<AppState>) -> Result<Json<Readiness>, ProbeFailed<Readiness>> {
     let ready = state.ingest.is_ready();
+    let errors = state.ingest.read_errors();
     let partitions: Vec<PartitionProgress> = state
         .ingest
         .partitions()
@@ -164,6 +173,9 @@ pub async fn get_ready(state: Data<AppState>) -> Result<Json<Readiness>, ProbeFa
             let (indexed, target) = p.progress();
             PartitionProgress {
                 progress: ratio(indexed, target, p.caught_up),
+                error: errors
+                    .partition(&p.topic, p.partition)
+                    .map(ReadErrorStatus::from),
                 topic: p.topic,
                 partition: p.partition,
                 indexed,
@@ -172,6 +184,14 @@ pub async fn get_ready(state: Data<AppState>) -> Result<Json<Readiness>, ProbeFa
             }
         })
         .collect();
+    let mut reasons: Vec<String> = errors
+        .partitions()
+        .into_iter()
+        .map(|((topic, partition), e)| format!("{topic}/{partition} cannot be read: {}", e.message))
+        .collect();
+    if let Some(e) = errors.client() {
+        reasons.push(format!("Kafka cannot be read: {}", e.message));
+    }
     let indexed = partitions.iter().map(|p| p.indexed).sum();
     let target = partitions.iter().map(|p| p.target).sum();
     let readiness = Readiness {
@@ -181,6 +201,7 @@ pub async fn get_ready(state: Data<AppState>) -> Result<Json<Readiness>, ProbeFa
         progress: ratio(indexed, target, ready),
         partitions,
         waiting_for: state.ingest.waiting_for(),
+        reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
     };
     if ready {
         Ok(Json(readiness))

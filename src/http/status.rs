@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::BearerAuth;
 use super::error::ApiError;
-use crate::ingest::PartitionReport;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ingest::{PartitionReport, ReadError, ReadErrors};
 use crate::view::{Entry, Topics, TypeIndex};
 
 /// Where an event is in Kafka.
@@ -70,8 +72,52 @@ pub struct PartitionStatus {
     pub lag: Option<i64>,
     /// First offset still in Kafka; lookups of older events answer 410.
     pub log_start_offset: Option<i64>,
-    /// Read to its end.
+    /// Read to its end, and not failing to read on.
     pub caught_up: bool,
+    /// Why this partition cannot be read, while it cannot (librdkafka retries).
+    pub error: Option<ReadErrorStatus>,
+}
+
+/// An error that keeps ingest from reading, while it lasts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct ReadErrorStatus {
+    /// librdkafka's error code, like `TopicAuthorizationFailed` or `SSL`.
+    pub code: String,
+    /// What librdkafka said.
+    pub message: String,
+    /// Since when, RFC 3339 UTC.
+    pub since: String,
+    /// Its class, as `analyzer_kafka_errors_total` labels it: `unsupported_codec`,
+    /// `corrupt_batch`, `authorization`, `authentication`, `tls`, `connection`,
+    /// `topic` or `other`.
+    pub reason: String,
+}
+
+impl From<ReadError> for ReadErrorStatus {
+    fn from(error: ReadError) -> Self {
+        let since = i128::from(error.since_ms) * 1_000_000;
+        ReadErrorStatus {
+            since: time::OffsetDateTime::from_unix_timestamp_nanos(since)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default(),
+            code: error.code,
+            message: error.message,
+            reason: error.reason.as_str().to_owned(),
+        }
+    }
+}
+
+/// This build's Kafka client library.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct KafkaClientStatus {
+    /// librdkafka's version.
+    pub version: String,
+    /// librdkafka's `builtin.features`: what this binary can do (`ssl`,
+    /// `sasl_scram`, `sasl_oauthbearer`, `zstd`, `oidc`...).
+    pub features: Vec<String>,
 }
 
 /// A broker as the ingest client sees it.
@@ -92,6 +138,11 @@ pub struct KafkaStatus {
     pub connection: String,
     /// Every broker known.
     pub brokers: Vec<BrokerStatus>,
+    /// The client's own error (TLS, SASL, no broker, a topic it cannot describe),
+    /// while it lasts.
+    pub error: Option<ReadErrorStatus>,
+    /// This build's librdkafka.
+    pub client: KafkaClientStatus,
 }
 
 /// The payload cache.
@@ -233,8 +284,11 @@ fn type_status(index: &TypeIndex, topics: &Topics, watermark: u64) -> TypeStatus
     }
 }
 
-fn partition_status(p: PartitionReport) -> PartitionStatus {
+fn partition_status(p: PartitionReport, errors: &ReadErrors) -> PartitionStatus {
     PartitionStatus {
+        error: errors
+            .partition(&p.topic, p.partition)
+            .map(ReadErrorStatus::from),
         lag: p.lag(),
         topic: p.topic,
         partition: p.partition,
@@ -295,11 +349,16 @@ pub async fn get_status(
         kafka: KafkaStatus {
             connection: connection.to_owned(),
             brokers,
+            error: ingest.read_errors().client().map(ReadErrorStatus::from),
+            client: KafkaClientStatus {
+                version: crate::kafka::client_info().version.clone(),
+                features: crate::kafka::client_info().features.clone(),
+            },
         },
         partitions: ingest
             .partitions()
             .into_iter()
-            .map(partition_status)
+            .map(|p| partition_status(p, ingest.read_errors()))
             .collect(),
         order: OrderStatus {
             watermark_ms: watermark,

@@ -39,9 +39,11 @@ use crate::view::{
 };
 
 mod pipeline;
+mod read_errors;
 mod snapshots;
 mod status;
 
+pub use read_errors::{ErrorReason, ReadError, ReadErrors};
 use status::lock;
 pub use status::{BrokerReport, IngestStatus, PartitionReport, SnapshotReport};
 
@@ -80,35 +82,58 @@ struct StatsSnapshot {
     brokers: Vec<BrokerReport>,
 }
 
-/// Keeps the latest statistics and any fatal error; called on the ingest thread by poll.
-#[derive(Default)]
+/// Keeps the latest statistics, the errors that keep ingest from reading and any
+/// fatal error; called on the ingest thread by poll.
 struct IngestContext {
     latest: Mutex<StatsSnapshot>,
     fresh: AtomicBool,
     // The flag spares the per-message loop a lock.
     failed: AtomicBool,
     fatal: Mutex<Option<String>>,
+    status: Arc<IngestStatus>,
+    /// Set by `partition_error` for the `error` call that follows it.
+    attributed: AtomicBool,
 }
 
-/// Errors that retrying cannot fix: wrong credentials or missing permissions.
+/// Errors that retrying cannot fix. Authentication and authorization failures are
+/// not among them: credentials rotate and ACLs get fixed, and librdkafka retries.
 fn is_fatal(code: RDKafkaErrorCode) -> bool {
-    matches!(
-        code,
-        RDKafkaErrorCode::Fatal
-            | RDKafkaErrorCode::Authentication
-            | RDKafkaErrorCode::SaslAuthenticationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed
-    )
+    code == RDKafkaErrorCode::Fatal
 }
 
 impl ClientContext for IngestContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code().is_some_and(is_fatal) {
-            lock(&self.fatal).get_or_insert_with(|| format!("{error}: {reason}"));
-            self.failed.store(true, Ordering::Release);
+        if self.attributed.swap(false, Ordering::AcqRel) {
+            return; // recorded with its partition just before
         }
-        crate::kafka::log_client_error(&error, reason);
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::PartitionEOF) => {}
+            Some(code) if is_fatal(code) => {
+                lock(&self.fatal).get_or_insert_with(|| format!("{error}: {reason}"));
+                self.failed.store(true, Ordering::Release);
+                crate::kafka::log_client_error(&error, reason);
+            }
+            Some(code) => self.status.read_errors.client_failed(code, reason),
+            None => crate::kafka::log_client_error(&error, reason),
+        }
+    }
+
+    fn partition_error(
+        &self,
+        topic: &str,
+        partition: i32,
+        _offset: i64,
+        code: RDKafkaErrorCode,
+        reason: &str,
+    ) {
+        let errors = &self.status.read_errors;
+        if code == RDKafkaErrorCode::PartitionEOF {
+            // Read to its end: the partition (and the client) read again.
+            errors.read_from(topic, partition);
+        } else if !is_fatal(code) {
+            self.attributed.store(true, Ordering::Release);
+            errors.partition_failed(topic, partition, code, reason);
+        }
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -135,6 +160,9 @@ impl ClientContext for IngestContext {
             })
             .collect();
         snapshot.brokers.sort_by(|a, b| a.name.cmp(&b.name));
+        if !snapshot.brokers.is_empty() && snapshot.brokers.iter().all(|b| b.state == "UP") {
+            self.status.read_errors.client_recovered();
+        }
         *lock(&self.latest) = snapshot;
         self.fresh.store(true, Ordering::Release);
     }
@@ -143,6 +171,17 @@ impl ClientContext for IngestContext {
 impl ConsumerContext for IngestContext {}
 
 impl IngestContext {
+    fn new(status: Arc<IngestStatus>) -> Self {
+        IngestContext {
+            latest: Mutex::default(),
+            fresh: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            status,
+            attributed: AtomicBool::new(false),
+        }
+    }
+
     /// The latest statistics if they arrived since the last call.
     fn take_fresh(&self) -> Option<StatsSnapshot> {
         self.fresh
@@ -220,9 +259,9 @@ pub fn spawn(
         snapshots,
     } = options;
     let stop = Arc::new(AtomicBool::new(false));
-    let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
-        .create_with_context(IngestContext::default())?;
     let status = Arc::new(IngestStatus::new(kafka.topics.len()));
+    let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
+        .create_with_context(IngestContext::new(Arc::clone(&status)))?;
     let mut ingest = Ingest {
         consumer,
         refresh_every: Duration::from_secs(kafka.metadata_refresh_secs),
@@ -472,7 +511,14 @@ impl Ingest {
                             && topics
                                 .id(message.topic())
                                 .is_some_and(|t| reset.contains(&t)) => {}
-                    Some(Ok(message)) => handoff.push(message),
+                    Some(Ok(message)) => {
+                        if status.read_errors.any() {
+                            status
+                                .read_errors
+                                .read_from(message.topic(), message.partition());
+                        }
+                        handoff.push(message)
+                    }
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
                         handoff.sync().on_partition_end(partition)
                     }
@@ -481,11 +527,8 @@ impl Ingest {
                             .context()
                             .error(KafkaError::Global(code), "consumer fatal error");
                     }
-                    Some(Err(KafkaError::MessageConsumption(code))) if is_fatal(code) => {
-                        consumer
-                            .context()
-                            .error(KafkaError::Global(code), "while fetching");
-                    }
+                    // Recorded (and logged) by the context as it came: see read_errors.
+                    Some(Err(KafkaError::MessageConsumption(_))) => {}
                     Some(Err(e)) => {
                         consumer_warnings.warn(format!("Kafka consumer error (will retry): {e}"))
                     }
@@ -528,9 +571,9 @@ impl Indexer {
             };
             for described in metadata.topics() {
                 if let Some(e) = described.error() {
-                    if !self.some_topic_missing {
-                        warn!("topic {topic:?} is not available ({e:?}); will retry");
-                    }
+                    self.status
+                        .read_errors
+                        .topic_failed(topic, RDKafkaErrorCode::from(e));
                     complete = false;
                     continue;
                 }
@@ -566,6 +609,7 @@ impl Indexer {
         }
         if complete && self.some_topic_missing {
             info!("every topic is available again");
+            self.status.read_errors.topics_recovered();
         }
         self.some_topic_missing = !complete;
         if !added.is_empty() {
@@ -924,7 +968,8 @@ impl Indexer {
     fn refresh_caught_up(&mut self) {
         let all = !self.some_topic_missing
             && !self.partitions.is_empty()
-            && self.partitions.values().all(|s| s.caught_up);
+            && self.partitions.values().all(|s| s.caught_up)
+            && self.status.read_errors.partitions().is_empty();
         self.status.caught_up.store(all, Ordering::Release);
         if all {
             self.status.ready.store(true, Ordering::Release);
@@ -947,13 +992,19 @@ impl Indexer {
             .iter()
             .map(|((topic, partition), state)| {
                 let known = |offset: i64| (offset >= 0).then_some(offset);
+                let name = self.topics.name(*topic);
+                let failing = self
+                    .status
+                    .read_errors
+                    .partition(name, *partition)
+                    .is_some();
                 PartitionReport {
-                    topic: self.topics.name(*topic).to_owned(),
+                    topic: name.to_owned(),
                     partition: *partition,
                     next_offset: state.next_offset,
                     high_watermark: state.fetched.and_then(|f| known(f.high)),
                     log_start_offset: state.fetched.and_then(|f| known(f.low)),
-                    caught_up: state.caught_up,
+                    caught_up: state.caught_up && !failing,
                 }
             })
             .collect()

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use super::read_errors::ReadErrors;
 use crate::classify::Unclassified;
 use crate::view::TopicId;
 
@@ -21,7 +22,8 @@ pub struct PartitionReport {
     pub high_watermark: Option<i64>,
     /// First offset still in the log, once known.
     pub log_start_offset: Option<i64>,
-    /// Read to its end at least once since it was (re)assigned.
+    /// Read to its end at least once since it was (re)assigned, and not failing
+    /// to read now (a partition that cannot read its lag is never caught up).
     pub caught_up: bool,
 }
 
@@ -90,6 +92,7 @@ pub struct IngestStatus {
     pub(super) topic_resets: AtomicU64,
     pub(super) partitions: Mutex<Vec<PartitionReport>>,
     pub(super) brokers: Mutex<Vec<BrokerReport>>,
+    pub(super) read_errors: ReadErrors,
 }
 
 impl IngestStatus {
@@ -109,6 +112,7 @@ impl IngestStatus {
             topic_resets: AtomicU64::new(0),
             partitions: Mutex::new(Vec::new()),
             brokers: Mutex::new(Vec::new()),
+            read_errors: ReadErrors::default(),
         }
     }
 
@@ -123,9 +127,15 @@ impl IngestStatus {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// True while every assigned partition is read to its end (live; see `is_ready`).
+    /// True while every assigned partition is read to its end and nothing keeps
+    /// ingest from reading on (live; see `is_ready`).
     pub fn is_caught_up(&self) -> bool {
-        self.caught_up.load(Ordering::Acquire)
+        self.caught_up.load(Ordering::Acquire) && !self.read_errors.any()
+    }
+
+    /// What keeps ingest from reading, per partition and for the client.
+    pub fn read_errors(&self) -> &ReadErrors {
+        &self.read_errors
     }
 
     /// Why ingest stopped, if it failed.

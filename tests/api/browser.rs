@@ -137,7 +137,7 @@ async fn docs_render_from_the_binary_with_no_outside_request() {
 }
 
 /// Waits for `css` to be on the page.
-async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Element {
+pub async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Element {
     browser
         .client
         .wait()

@@ -150,3 +150,42 @@ fn compose_services_reference_services_that_exist() {
         "analyzer's build context has no Dockerfile"
     );
 }
+
+#[test]
+fn the_alerting_rules_check_and_pass_their_unit_tests() {
+    passes(
+        "promtool",
+        &["check", "rules", "deploy/prometheus/alerts.yaml"],
+    );
+    passes(
+        "promtool",
+        &["test", "rules", "deploy/prometheus/alerts-test.yaml"],
+    );
+}
+
+#[test]
+fn the_binary_needs_no_shared_library_but_glibcs() {
+    // OpenSSL, libcurl, zstd and zlib are linked in: the image adds nothing but CA
+    // certificates (see the Dockerfile).
+    let output = Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_analyzer"))
+        .output()
+        .unwrap();
+    let libraries = String::from_utf8_lossy(&output.stdout);
+    for line in libraries.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        let glibc = [
+            "linux-vdso",
+            "libc.so",
+            "libm.so",
+            "libgcc_s.so",
+            "ld-linux",
+            "libdl.so",
+            "libpthread.so",
+            "librt.so",
+        ]
+        .iter()
+        .any(|ok| name.contains(ok));
+        assert!(glibc, "{name} is linked dynamically:\n{libraries}");
+    }
+}

@@ -90,16 +90,29 @@ impl Event {
 
 /// Produces `events` in order and returns where each landed: (partition, offset).
 pub async fn produce(brokers: &str, topic: &str, events: &[Event]) -> Vec<(i32, i64)> {
-    let producer: FutureProducer = ClientConfig::new()
+    produce_with(brokers, topic, events, &[]).await
+}
+
+/// As [`produce`], with more producer properties (TLS, compression...).
+pub async fn produce_with(
+    brokers: &str,
+    topic: &str,
+    events: &[Event],
+    properties: &[(&str, &str)],
+) -> Vec<(i32, i64)> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
         .set("message.timeout.ms", "30000")
         // Room for the 1 MB values of the hostile corpus.
         .set("message.max.bytes", "4000000")
         // Keep per-partition order exact even on retries.
-        .set("max.in.flight.requests.per.connection", "1")
-        .create()
-        .expect("producer");
+        .set("max.in.flight.requests.per.connection", "1");
+    for (key, value) in properties {
+        config.set(*key, *value);
+    }
+    let producer: FutureProducer = config.create().expect("producer");
     let mut deliveries = Vec::with_capacity(events.len());
     for event in events {
         let mut record = FutureRecord::<[u8], [u8]>::to(topic);
@@ -591,6 +604,17 @@ pub async fn new_bucket(name: &str) -> Storage {
 impl Tansu {
     /// Starts tansu on `port` over `storage`, waiting until it listens.
     pub fn start(port: u16, storage: &Storage) -> Tansu {
+        Tansu::start_advertising(port, storage, &format!("tcp://127.0.0.1:{port}"), &[])
+    }
+
+    /// As [`Tansu::start`], advertising `advertised` to clients (a TLS terminator
+    /// in front of it), with more broker arguments (`--authentication`).
+    pub fn start_advertising(
+        port: u16,
+        storage: &Storage,
+        advertised: &str,
+        extra: &[&str],
+    ) -> Tansu {
         let url = format!("tcp://127.0.0.1:{port}");
         let mut command = Command::new(env("TANSU_BIN"));
         match storage {
@@ -604,7 +628,13 @@ impl Tansu {
                 .env("AWS_DEFAULT_REGION", "us-east-1"),
         };
         let child = command
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                advertised,
+            ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

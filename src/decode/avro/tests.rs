@@ -6,6 +6,8 @@ use super::*;
 const SCHEMALESS: &[u8] = include_bytes!("testdata/schemaless.bin");
 const CONTAINER_NULL: &[u8] = include_bytes!("testdata/container-null.avro");
 const CONTAINER_DEFLATE: &[u8] = include_bytes!("testdata/container-deflate.avro");
+const CONTAINER_SNAPPY: &[u8] = include_bytes!("testdata/container-snappy.avro");
+const CONTAINER_ZSTANDARD: &[u8] = include_bytes!("testdata/container-zstandard.avro");
 const FIXTURE_TYPE: &str = "fixture.events.DeliveryOnHoldV1";
 
 fn testdata() -> PathBuf {
@@ -57,7 +59,12 @@ fn fastavro_values_decode_to_the_documented_json() {
         );
     }
     // Container files, whatever the type: the first record, the embedded schema.
-    for file in [CONTAINER_NULL, CONTAINER_DEFLATE] {
+    for file in [
+        CONTAINER_NULL,
+        CONTAINER_DEFLATE,
+        CONTAINER_SNAPPY,
+        CONTAINER_ZSTANDARD,
+    ] {
         for event_type in [None, Some("any"), Some(FIXTURE_TYPE)] {
             let (json, decoded) = decoded(&avro, event_type, file);
             assert_eq!(json, fixture_json());
@@ -80,7 +87,7 @@ fn broken_values_are_invalid_avro_with_a_reason() {
     trailing.push(0);
     let mut bad_codec = CONTAINER_NULL.to_vec();
     let at = bad_codec.windows(4).position(|w| w == b"null").unwrap();
-    bad_codec[at..at + 4].copy_from_slice(b"zstd");
+    bad_codec[at..at + 4].copy_from_slice(b"xz\0\0");
     for (value, why) in [
         (&SCHEMALESS[..30], "length 36 with 29 bytes left"),
         (&trailing[..], "left after"),
@@ -91,7 +98,7 @@ fn broken_values_are_invalid_avro_with_a_reason() {
         ),
         (
             &bad_codec[..],
-            "container file: codec \"zstd\" is not supported",
+            "container file: codec \"xz\\0\\0\" is not supported",
         ),
         (b"Obj\x01\x00", "container file: no schema"),
     ] {
@@ -103,13 +110,9 @@ fn broken_values_are_invalid_avro_with_a_reason() {
     }
 }
 
-#[test]
-fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
-    use std::io::Write as _;
+/// A container file of `bytes` records with `codec`, one block of `block`.
+fn container_file(codec: &[u8], block: &[u8]) -> Vec<u8> {
     let schema = br#""bytes""#;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
-    let compressed = encoder.finish().unwrap();
     let long = |v: i64| -> Vec<u8> {
         let mut out = Vec::new();
         crate::varint::put_long(&mut out, v);
@@ -117,10 +120,7 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     };
     let mut file = b"Obj\x01".to_vec();
     file.extend(long(2));
-    for (key, value) in [
-        (&b"avro.schema"[..], &schema[..]),
-        (b"avro.codec", b"deflate"),
-    ] {
+    for (key, value) in [(&b"avro.schema"[..], &schema[..]), (b"avro.codec", codec)] {
         file.extend(long(key.len() as i64));
         file.extend(key);
         file.extend(long(value.len() as i64));
@@ -129,8 +129,18 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
     file.extend(long(0));
     file.extend([7; 16]);
     file.extend(long(1));
-    file.extend(long(compressed.len() as i64));
-    file.extend(&compressed);
+    file.extend(long(block.len() as i64));
+    file.extend(block);
+    file
+}
+
+#[test]
+fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let file = container_file(b"deflate", &compressed);
     let inflated = container::read(&file).unwrap().records.len();
     assert_eq!(inflated, compressed.len() * 64 + (64 << 10));
     assert!(
@@ -138,6 +148,42 @@ fn a_deflate_bomb_inflates_at_most_64_times_its_size() {
         "{inflated} bytes from {}",
         compressed.len()
     );
+}
+
+#[test]
+fn a_zstandard_bomb_inflates_at_most_64_times_its_size() {
+    let compressed = zstd::bulk::compress(&vec![0u8; 64 << 20], 19).unwrap();
+    let file = container_file(b"zstandard", &compressed);
+    let inflated = container::read(&file).unwrap().records.len();
+    assert_eq!(inflated, compressed.len() * 64 + (64 << 10));
+}
+
+/// Why reading `file` failed ("" if it did not; the records are not printed).
+fn refusal(file: &[u8]) -> String {
+    container::read(file).err().map(|e| e.0).unwrap_or_default()
+}
+
+#[test]
+fn a_snappy_block_that_claims_too_much_or_fails_its_checksum_is_refused() {
+    // Snappy inflates at most ~21 times, but a block's header claims its length,
+    // which a decoder allocates first: 1 GiB from 8 bytes is refused unread.
+    let mut claim = Vec::new();
+    crate::varint::put_long(&mut claim, 1 << 29); // zig-zag: the varint 1 << 30
+    claim.extend([0, 0, 0, 0, 0, 0, 0, 0]);
+    let refused = refusal(&container_file(b"snappy", &claim));
+    assert!(refused.contains("more than 64 times its size"), "{refused}");
+
+    let records = b"\x04\x00\xff".repeat(100);
+    let mut block = snap::raw::Encoder::new().compress_vec(&records).unwrap();
+    block.extend(crc32fast::hash(&records).to_be_bytes());
+    let file = container_file(b"snappy", &block);
+    assert_eq!(&*container::read(&file).unwrap().records, &records[..]);
+    let last = block.len() - 1;
+    block[last] ^= 1;
+    let refused = refusal(&container_file(b"snappy", &block));
+    assert!(refused.contains("checksum does not match"), "{refused}");
+    let refused = refusal(&container_file(b"snappy", &[1, 2]));
+    assert!(refused.contains("shorter than its checksum"), "{refused}");
 }
 
 #[test]

@@ -149,10 +149,17 @@ async function overview() {
   const rows = typeRows(status);
   const reasons = Object.entries(status.unclassified.by_reason).filter(([, n]) => n > 0)
     .map(([reason, n]) => el("tr", {}, el("td", { text: reason }), el("td", { class: "num", text: n.toLocaleString("en") })));
-  const partitions = status.partitions.map((p) => el("tr", {},
+  const partitions = status.partitions.map((p) => el("tr", p.error ? { class: "stalled" } : {},
     el("td", { text: p.topic + "/" + p.partition }),
     el("td", { class: "num", text: p.lag === null || p.lag === undefined ? "?" : String(p.lag) }),
-    el("td", { text: p.caught_up ? "caught up" : "reading" })));
+    el("td", { text: p.error ? "stalled" : p.caught_up ? "caught up" : "reading" })));
+  // What keeps ingest from reading, as Kafka said it (text only: hostile too).
+  const problems = status.partitions.filter((p) => p.error)
+    .map((p) => [p.topic + "/" + p.partition, p.error]);
+  if (status.kafka.error) problems.unshift(["kafka", status.kafka.error]);
+  const problemList = problems.map(([what, e]) => el("li", {},
+    el("strong", { text: what + " cannot be read (" + e.reason + ")" }),
+    el("span", { text: ": " + e.message + " since " + e.since })));
   const cache = status.cache;
   show(
     el("h1", { text: "Types" }),
@@ -163,6 +170,7 @@ async function overview() {
         status.types_left_out ? el("p", { class: "muted", text: status.types_left_out + " more types not listed" }) : ""),
       el("section", { class: "panel", "aria-label": "Operator" },
         el("h2", { text: "Operator" }),
+        problems.length ? el("ul", { class: "problems", id: "problems", role: "alert" }, ...problemList) : "",
         el("dl", { class: "facts" },
           el("dt", { text: "ready" }), el("dd", { id: "ready", text: String(status.ready) }),
           el("dt", { text: "kafka" }), el("dd", { text: status.kafka.connection }),

@@ -25,6 +25,6 @@ with open("schemas/on_hold.avsc", "w") as f:
     json.dump(SCHEMA, f, indent=1)
 with open("schemaless.bin", "wb") as f:
     fastavro.schemaless_writer(f, parsed, RECORD)
-for codec in ["null", "deflate"]:
+for codec in ["null", "deflate", "snappy", "zstandard"]:
     with open(f"container-{codec}.avro", "wb") as f:
         fastavro.writer(f, parsed, [RECORD, RECORD], codec=codec)
