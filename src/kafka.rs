@@ -331,6 +331,8 @@ mod tests {
         kafka
             .properties
             .insert("sasl.mechanism".into(), "SCRAM-SHA-512".into());
+        kafka.properties.insert("sasl.username".into(), "u".into());
+        kafka.properties.insert("sasl.password".into(), "p".into());
         assert_eq!(property_problems(&kafka), []);
         kafka
             .properties
@@ -406,6 +408,7 @@ mod tests {
                 .map(str::to_owned)
         };
         assert_eq!(reset(ClientRole::Ingest).as_deref(), Some("earliest"));
+        assert_eq!(reset(ClientRole::PointRead).as_deref(), Some("error"));
         // The standard CA paths unless the user names a CA.
         let ca = |kafka: &KafkaSettings| {
             client_config(kafka, ClientRole::Ingest)
@@ -415,6 +418,5 @@ mod tests {
         assert_eq!(ca(&kafka).as_deref(), Some("probe"));
         kafka.properties.insert("ssl.ca.pem".into(), "PEM".into());
         assert_eq!(ca(&kafka), None);
-        assert_eq!(reset(ClientRole::PointRead).as_deref(), Some("error"));
     }
 }

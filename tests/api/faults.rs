@@ -243,7 +243,10 @@ async fn an_authorization_failure_on_a_serving_pod_is_shown_and_outlived() {
     let (ready, body) = app.json("/health/ready").await;
     assert_eq!(ready, 200, "{body}");
     assert!(
-        body["reason"].as_str().unwrap().contains("events/0 cannot be read"),
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("events/0 cannot be read"),
         "{body}"
     );
     let metrics = app.get("/metrics").await.text().await.unwrap();

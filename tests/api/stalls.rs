@@ -229,10 +229,15 @@ async fn the_operator_panel_shows_a_stalled_partition_and_why() {
     produce(&brokers, &topic, &[Event::json("A", 0).on(1)]).await;
     write_corrupt_batch(&brokers, &topic, 0);
     let app = spawn_app(&settings(&brokers, &[&topic])).await;
-    app.wait_status(TANSU_WAIT, |s| partition_error(s, 0).is_some()).await;
+    app.wait_status(TANSU_WAIT, |s| partition_error(s, 0).is_some())
+        .await;
 
     let browser = crate::browser::browser().await;
-    browser.client.goto(&format!("{}/", app.base)).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{}/", app.base))
+        .await
+        .unwrap();
     let problems = crate::browser::wait_for(&browser, "#problems").await;
     let text = problems.text().await.unwrap();
     browser.screenshot("page-stalled").await;
