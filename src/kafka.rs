@@ -2,14 +2,19 @@
 //! both of its clients), how client errors are logged, and the context the
 //! point-read consumers use.
 
+use std::sync::Arc;
+
 use log::{debug, warn};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::client::OAuthToken;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::config::KafkaSettings;
+use crate::aws::credentials::{CredentialChain, Source};
+use crate::aws::msk::MskTokens;
+use crate::config::{KafkaAuth, KafkaSettings};
 
 /// The two kinds of Kafka client analyzer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +188,9 @@ pub fn client_config(kafka: &KafkaSettings, role: ClientRole) -> ClientConfig {
         config.set(key, value);
     }
     config.set(BOOTSTRAP_SERVERS, &kafka.brokers);
+    for (name, value) in auth_properties(kafka.auth) {
+        config.set(*name, *value);
+    }
     for p in PROPERTIES.iter().filter(|p| p.policy == Policy::Managed) {
         if let Some(v) = value(p) {
             config.set(p.name, v);
@@ -219,6 +227,64 @@ pub fn client_info() -> &'static ClientInfo {
     })
 }
 
+/// The properties `[kafka] auth` sets: MSK IAM is SASL OAUTHBEARER over TLS.
+fn auth_properties(auth: KafkaAuth) -> &'static [(&'static str, &'static str)] {
+    match auth {
+        KafkaAuth::None => &[],
+        KafkaAuth::AwsMskIam => &[
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+        ],
+    }
+}
+
+/// Where OAUTHBEARER tokens come from when analyzer makes them (`[kafka] auth =
+/// "aws_msk_iam"`); librdkafka makes OIDC tokens itself (`sasl.oauthbearer.method
+/// = "oidc"`), on its own thread.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSource(Option<Arc<MskTokens>>);
+
+impl TokenSource {
+    /// The source `kafka` asks for, its credentials from the environment
+    /// (`lookup`); an error names what is missing.
+    pub fn from_settings(
+        kafka: &KafkaSettings,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        if kafka.auth != KafkaAuth::AwsMskIam {
+            return Ok(TokenSource(None));
+        }
+        let region = kafka.msk_region(&lookup).ok_or(
+            "kafka.auth = \"aws_msk_iam\" needs a region: kafka.aws_region, or AWS_REGION in the environment",
+        )?;
+        let source = Source::from_env(&lookup, &region).ok_or(
+            "kafka.auth = \"aws_msk_iam\" needs AWS credentials, and the environment names none (AWS_EC2_METADATA_DISABLED is set)",
+        )?;
+        Ok(TokenSource(Some(Arc::new(MskTokens::new(
+            &region,
+            CredentialChain::new(source),
+        )))))
+    }
+
+    /// The MSK token maker, when there is one.
+    pub fn msk(&self) -> Option<&MskTokens> {
+        self.0.as_deref()
+    }
+
+    /// Answers librdkafka's token refresh.
+    pub fn generate(&self) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let Some(msk) = &self.0 else {
+            return Err("sasl.mechanism OAUTHBEARER needs a token: set sasl.oauthbearer.method = \"oidc\" with its endpoint, or [kafka] auth = \"aws_msk_iam\"".into());
+        };
+        let (token, lifetime_ms, principal_name) = msk.make()?;
+        Ok(OAuthToken {
+            token,
+            principal_name,
+            lifetime_ms,
+        })
+    }
+}
+
 /// Every problem with `[kafka.properties]`, as (key, problem): a property analyzer
 /// manages, and one that this build of librdkafka does not know or whose value it
 /// refuses (an SSL setting in a build without OpenSSL, a misspelt name, a value out
@@ -233,6 +299,23 @@ pub fn property_problems(kafka: &KafkaSettings) -> Vec<(String, String)> {
                 format!("{name:?} is set by analyzer itself and cannot be overridden"),
             ));
         }
+    }
+    for (name, value) in auth_properties(kafka.auth) {
+        if let Some(set) = kafka.properties.get(*name)
+            && !set.eq_ignore_ascii_case(value)
+        {
+            problems.push((
+                format!("kafka.properties.{name}"),
+                format!(
+                    "is {set:?}, but kafka.auth = \"aws_msk_iam\" sets it to {value:?}: remove one"
+                ),
+            ));
+        }
+    }
+    if kafka.auth == KafkaAuth::AwsMskIam
+        && let Err(why) = TokenSource::from_settings(kafka, |name| std::env::var(name).ok())
+    {
+        problems.push(("kafka.auth".to_owned(), why));
     }
     for (key, value) in &kafka.properties {
         let mut one = ClientConfig::new();
@@ -275,16 +358,25 @@ pub fn log_client_error(error: &KafkaError, reason: &str) {
 /// ingest consumer reports the broker's state for the process; these consumers are
 /// only polled during a read, so their events would otherwise pile up and all be
 /// logged at once when they are dropped.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct QuietContext;
+#[derive(Debug, Default, Clone)]
+pub struct QuietContext(pub TokenSource);
 
 impl ClientContext for QuietContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         debug!(target: "librdkafka", "point-read client ({level:?}): {fac} {log_message}");
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         debug!("point-read client: {error}: {reason}");
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.0.generate()
     }
 }
 
@@ -363,6 +455,42 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, "kafka.properties");
         assert!(problems[0].1.contains("ssl.ca.location"), "{problems:?}");
+    }
+
+    #[test]
+    fn msk_iam_sets_its_mechanism_and_a_conflicting_property_names_both() {
+        let mut kafka = KafkaSettings {
+            auth: KafkaAuth::AwsMskIam,
+            aws_region: Some("eu-west-1".into()),
+            ..KafkaSettings::default()
+        };
+        let config = client_config(&kafka, ClientRole::Ingest);
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.mechanism"), Some("OAUTHBEARER"));
+        kafka
+            .properties
+            .insert("security.protocol".into(), "SASL_PLAINTEXT".into());
+        kafka
+            .properties
+            .insert("sasl.mechanism".into(), "oauthbearer".into());
+        let problems = property_problems(&kafka);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "kafka.properties.security.protocol");
+        assert!(
+            problems[0]
+                .1
+                .contains("kafka.auth = \"aws_msk_iam\" sets it to \"SASL_SSL\""),
+            "{problems:?}"
+        );
+        // No region anywhere: named.
+        let tokens = TokenSource::from_settings(
+            &KafkaSettings {
+                auth: KafkaAuth::AwsMskIam,
+                ..KafkaSettings::default()
+            },
+            |_| None,
+        );
+        assert!(tokens.unwrap_err().contains("kafka.aws_region"));
     }
 
     #[test]

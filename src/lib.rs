@@ -10,8 +10,9 @@
 //! API), [`kafka`] (client properties and contexts), [`metrics`] (Prometheus),
 //! [`startup`] (wiring), [`demo`] (the self-contained demo), [`snapshot`] (the
 //! index on disk or in object storage), [`varint`] (the varints Avro and snapshots
-//! write).
+//! write), [`aws`] (SigV4, the credential chain, MSK IAM tokens).
 
+pub mod aws;
 pub mod classify;
 pub mod config;
 pub mod decode;

@@ -20,7 +20,7 @@ use crate::decode::avro::Avro;
 use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestOptions, IngestStatus};
-use crate::kafka::{self, ClientRole};
+use crate::kafka::{self, ClientRole, QuietContext, TokenSource};
 use crate::metrics::Metrics;
 use crate::snapshot::Location;
 use crate::snapshot::s3::S3Store;
@@ -53,6 +53,10 @@ pub enum StartupError {
     /// so only if the environment changed since).
     #[error("cannot use snapshot.url: {0}")]
     Snapshot(String),
+    /// `[kafka] auth` cannot be set up (checked with the configuration, so only if
+    /// the environment changed since).
+    #[error("cannot use kafka.auth: {0}")]
+    Auth(String),
     /// The HTTP server could not start.
     #[error("cannot start HTTP server: {0}")]
     Http(#[from] std::io::Error),
@@ -85,9 +89,12 @@ impl Application {
         }
         writer.limit_types(settings.classify.max_types);
         let cache = PayloadCache::new(settings.cache.max_bytes);
+        let tokens = TokenSource::from_settings(&settings.kafka, |name| std::env::var(name).ok())
+            .map_err(StartupError::Auth)?;
         let reader = KafkaReader::new(
             topics.clone(),
             kafka::client_config(&settings.kafka, ClientRole::PointRead),
+            QuietContext(tokens.clone()),
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
@@ -106,6 +113,7 @@ impl Application {
                 let every = Duration::from_secs(settings.snapshot.interval_secs);
                 (locations, settings.snapshot.write.then_some(every))
             }),
+            tokens: tokens.clone(),
         };
         let ingest = ingest::spawn(&settings.kafka, options, writer, cache.clone())?;
         let metrics = Arc::new(Metrics::new(
@@ -127,6 +135,7 @@ impl Application {
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
             export_enabled: settings.http.export_enabled,
             snapshots_enabled: settings.snapshot.dir.is_some() || settings.snapshot.url.is_some(),
+            tokens,
         });
         let cors_origins = settings.http.cors_origins.clone();
         let aliases: Vec<(String, String)> = settings

@@ -59,6 +59,24 @@ pub struct KafkaSettings {
     pub properties: BTreeMap<String, String>,
     /// How often to look for new partitions and topics that appeared, in seconds.
     pub metadata_refresh_secs: u64,
+    /// `none` (the default: whatever `properties` say), or `aws_msk_iam`: Amazon
+    /// MSK's IAM authentication, tokens signed with the standard AWS credential
+    /// chain (analyzer sets `security.protocol` and `sasl.mechanism`).
+    pub auth: KafkaAuth,
+    /// With `auth = "aws_msk_iam"`: the cluster's region (default: `AWS_REGION`
+    /// or `AWS_DEFAULT_REGION`).
+    pub aws_region: Option<String>,
+}
+
+/// How analyzer authenticates to Kafka beyond `[kafka.properties]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaAuth {
+    /// As `[kafka.properties]` say (TLS, SASL PLAIN/SCRAM, OIDC...).
+    #[default]
+    None,
+    /// Amazon MSK IAM over SASL OAUTHBEARER.
+    AwsMskIam,
 }
 
 impl Default for KafkaSettings {
@@ -68,7 +86,21 @@ impl Default for KafkaSettings {
             topics: vec!["events".into()],
             properties: BTreeMap::new(),
             metadata_refresh_secs: 30,
+            auth: KafkaAuth::None,
+            aws_region: None,
         }
+    }
+}
+
+impl KafkaSettings {
+    /// With `auth = "aws_msk_iam"`, the region: `aws_region`, else the AWS
+    /// environment's (`lookup`).
+    pub fn msk_region(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+        self.aws_region
+            .clone()
+            .or_else(|| lookup("AWS_REGION"))
+            .or_else(|| lookup("AWS_DEFAULT_REGION"))
+            .filter(|r| !r.is_empty())
     }
 }
 
@@ -691,11 +723,13 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
             self.kafka.metadata_refresh_secs,
+            self.kafka.auth,
+            self.kafka.aws_region,
             self.http.bind,
             self.http.shutdown_timeout_secs,
             if self.http.auth_token.is_some() {

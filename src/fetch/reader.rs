@@ -19,6 +19,8 @@ use crate::view::{Position, TopicId, Topics};
 pub struct KafkaReader {
     topics: Topics,
     config: ClientConfig,
+    /// Cloned into each consumer (it carries the OAUTHBEARER token source).
+    context: QuietContext,
     idle: Mutex<Vec<BaseConsumer<QuietContext>>>,
     permits: Arc<Semaphore>,
     timeout: Duration,
@@ -30,15 +32,17 @@ impl KafkaReader {
     pub fn new(
         topics: Topics,
         config: ClientConfig,
+        context: QuietContext,
         pool_size: usize,
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
         let idle = (0..pool_size)
-            .map(|_| config.create_with_context(QuietContext))
+            .map(|_| config.create_with_context(context.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(KafkaReader {
             topics,
             config,
+            context,
             idle: Mutex::new(idle),
             permits: Arc::new(Semaphore::new(pool_size)),
             timeout,
@@ -99,7 +103,7 @@ impl KafkaReader {
         let consumer = match pooled {
             Some(consumer) => consumer,
             // Only after a blocking task died with its consumer.
-            None => self.config.create_with_context(QuietContext)?,
+            None => self.config.create_with_context(self.context.clone())?,
         };
         let reader = Arc::clone(self);
         let task = tokio::task::spawn_blocking(move || {

@@ -69,6 +69,8 @@ pub struct AppState {
     pub export_enabled: bool,
     /// Whether `[snapshot] dir` is set (`/status` then reports snapshots).
     pub snapshots_enabled: bool,
+    /// OAUTHBEARER tokens analyzer makes (MSK IAM), for `/status`.
+    pub tokens: crate::kafka::TokenSource,
 }
 
 /// Registers the documented routes, one alias resource per `(path, type)`.

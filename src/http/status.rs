@@ -143,6 +143,27 @@ pub struct KafkaStatus {
     pub error: Option<ReadErrorStatus>,
     /// This build's librdkafka.
     pub client: KafkaClientStatus,
+    /// With `[kafka] auth = "aws_msk_iam"`: the IAM tokens analyzer signs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_msk_iam: Option<MskIamStatus>,
+}
+
+/// Amazon MSK IAM authentication: where credentials come from and the last token.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct MskIamStatus {
+    /// The cluster's region.
+    pub region: String,
+    /// The credential source: environment variables, web identity for a role,
+    /// container credentials, or instance metadata.
+    pub credentials: String,
+    /// When the last token was signed, ms since the epoch (none yet: null).
+    pub token_made_at_ms: Option<i64>,
+    /// When it expires, ms since the epoch (librdkafka asks for a new one at 80%
+    /// of its lifetime).
+    pub token_expires_at_ms: Option<i64>,
+    /// Why the latest attempt failed, if it did.
+    pub error: Option<String>,
 }
 
 /// The payload cache.
@@ -354,6 +375,18 @@ pub async fn get_status(
                 version: crate::kafka::client_info().version.clone(),
                 features: crate::kafka::client_info().features.clone(),
             },
+            aws_msk_iam: state.tokens.msk().map(|msk| {
+                let (region, credentials) = msk.describe();
+                let last = msk.last();
+                let made = last.as_ref().filter(|l| l.made_at_ms > 0);
+                MskIamStatus {
+                    region,
+                    credentials,
+                    token_made_at_ms: made.map(|l| l.made_at_ms),
+                    token_expires_at_ms: made.map(|l| l.expires_at_ms),
+                    error: last.and_then(|l| l.error),
+                }
+            }),
         },
         partitions: ingest
             .partitions()

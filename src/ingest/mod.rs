@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
+use rdkafka::client::OAuthToken;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message as _};
@@ -32,7 +33,7 @@ use crate::classify::{self, Headers, Message, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::decode::avro::{Avro, AvroError};
 use crate::fetch::{CACHE_ENTRY_OVERHEAD, PayloadCache};
-use crate::kafka::{self, ClientRole};
+use crate::kafka::{self, ClientRole, TokenSource};
 use crate::snapshot::Location;
 use crate::view::{
     Appended, MAX_PARTITIONS, Placed, Position, Refused, TopicId, Topics, ViewWriter,
@@ -93,6 +94,8 @@ struct IngestContext {
     status: Arc<IngestStatus>,
     /// Set by `partition_error` for the `error` call that follows it.
     attributed: AtomicBool,
+    /// Answers librdkafka's OAUTHBEARER token refresh (MSK IAM).
+    tokens: TokenSource,
 }
 
 /// Errors that retrying cannot fix. Authentication and authorization failures are
@@ -102,6 +105,20 @@ fn is_fatal(code: RDKafkaErrorCode) -> bool {
 }
 
 impl ClientContext for IngestContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.tokens.generate().inspect_err(|e| {
+            self.status.read_errors.client_failed(
+                RDKafkaErrorCode::Authentication,
+                &format!("no OAUTHBEARER token: {e}"),
+            )
+        })
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if self.attributed.swap(false, Ordering::AcqRel) {
             return; // recorded with its partition just before
@@ -171,8 +188,9 @@ impl ClientContext for IngestContext {
 impl ConsumerContext for IngestContext {}
 
 impl IngestContext {
-    fn new(status: Arc<IngestStatus>) -> Self {
+    fn new(status: Arc<IngestStatus>, tokens: TokenSource) -> Self {
         IngestContext {
+            tokens,
             latest: Mutex::default(),
             fresh: AtomicBool::new(false),
             failed: AtomicBool::new(false),
@@ -242,6 +260,8 @@ pub struct IngestOptions {
     pub avro: Option<Arc<Avro>>,
     /// `[snapshot] dir` and how often to write one (None: never, only read), when set.
     pub snapshots: Option<(Vec<Location>, Option<Duration>)>,
+    /// OAUTHBEARER tokens analyzer makes (MSK IAM).
+    pub tokens: TokenSource,
 }
 
 /// Starts the ingest thread for `kafka`'s topics, appending through `writer`.
@@ -257,11 +277,12 @@ pub fn spawn(
         cache_headers,
         avro,
         snapshots,
+        tokens,
     } = options;
     let stop = Arc::new(AtomicBool::new(false));
     let status = Arc::new(IngestStatus::new(kafka.topics.len()));
     let consumer: BaseConsumer<IngestContext> = kafka::client_config(kafka, ClientRole::Ingest)
-        .create_with_context(IngestContext::new(Arc::clone(&status)))?;
+        .create_with_context(IngestContext::new(Arc::clone(&status), tokens))?;
     let mut ingest = Ingest {
         consumer,
         refresh_every: Duration::from_secs(kafka.metadata_refresh_secs),

@@ -4,20 +4,20 @@
 //! for the first), so a second writer fails with 412 instead of overwriting, and a
 //! reader only ever sees a whole manifest (an object PUT is atomic).
 //!
-//! Credentials, region and endpoint come from the standard AWS environment
-//! variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-//! `AWS_REGION` or `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3` or
-//! `AWS_ENDPOINT_URL` for a non-AWS endpoint, addressed path-style). Requests are
-//! signed with AWS Signature Version 4, by hand: ureq and ring are already in the
-//! tree, and an AWS SDK would bring a second HTTP stack for four requests.
+//! Credentials come from the standard AWS chain (environment variables, web
+//! identity, container credentials, instance metadata: [`crate::aws::credentials`]);
+//! region and endpoint from the AWS environment (`AWS_REGION` or
+//! `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a non-AWS
+//! endpoint, addressed path-style). Requests are signed with SigV4
+//! ([`crate::aws::sigv4`], shared with MSK IAM).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ring::{digest, hmac};
-
 use super::store::{Manifest, Written, manifest_of};
 use super::{Snapshot, SnapshotError};
+use crate::aws::credentials::{CredentialChain, Source};
+use crate::aws::sigv4::{self, Request, Scope, sha256_hex, uri_encode};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_OBJECT_BYTES: u64 = 16 << 30;
@@ -28,9 +28,7 @@ pub struct S3Store {
     prefix: String,
     endpoint: Option<String>,
     region: String,
-    access_key: String,
-    secret_key: String,
-    session_token: Option<String>,
+    credentials: CredentialChain,
     agent: ureq::Agent,
     /// The manifest's ETag as this writer last saw or wrote it.
     manifest_etag: Mutex<Option<String>>,
@@ -60,14 +58,12 @@ impl S3Store {
     /// A store at `url`, its credentials from the environment (`lookup`).
     pub fn from_env(url: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<S3Store, String> {
         let (bucket, prefix) = parse_url(url)?;
-        let access_key = lookup("AWS_ACCESS_KEY_ID").ok_or(
-            "snapshot.url needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
-        )?;
-        let secret_key = lookup("AWS_SECRET_ACCESS_KEY")
-            .ok_or("snapshot.url needs AWS_SECRET_ACCESS_KEY in the environment")?;
         let region = lookup("AWS_REGION")
             .or_else(|| lookup("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".into());
+        let source = Source::from_env(&lookup, &region).ok_or(
+            "snapshot.url needs AWS credentials, and the environment names none (AWS_EC2_METADATA_DISABLED is set)",
+        )?;
         let endpoint = lookup("AWS_ENDPOINT_URL_S3")
             .or_else(|| lookup("AWS_ENDPOINT_URL"))
             .map(|e| e.trim_end_matches('/').to_owned());
@@ -81,9 +77,7 @@ impl S3Store {
             prefix,
             endpoint,
             region,
-            access_key,
-            secret_key,
-            session_token: lookup("AWS_SESSION_TOKEN"),
+            credentials: CredentialChain::new(source),
             agent,
             manifest_etag: Mutex::new(None),
         })
@@ -105,7 +99,7 @@ impl S3Store {
     /// (URL, host, canonical path) of an object: path-style at a configured
     /// endpoint, virtual-hosted at AWS.
     fn locate(&self, key: &str) -> (String, String, String) {
-        let encoded = uri_encode(key, false);
+        let encoded = uri_encode(key, true);
         match &self.endpoint {
             Some(endpoint) => {
                 let host = endpoint
@@ -132,57 +126,33 @@ impl S3Store {
         extra: &[(&str, String)],
     ) -> Result<(u16, Option<String>, Vec<u8>), SnapshotError> {
         let (url, host, path) = self.locate(&self.key(name));
-        let now = time::OffsetDateTime::now_utc();
-        let date = format!(
-            "{:04}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day()
-        );
-        let amz_date = format!(
-            "{date}T{:02}{:02}{:02}Z",
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
-        let payload_hash = hex(digest::digest(&digest::SHA256, body).as_ref());
+        let credentials = self.credentials.credentials().map_err(SnapshotError)?;
+        let scope = Scope {
+            region: &self.region,
+            service: "s3",
+            time: time::OffsetDateTime::now_utc(),
+        };
+        let payload_hash = sha256_hex(body);
         let mut headers: Vec<(String, String)> = vec![
             ("host".into(), host),
             ("x-amz-content-sha256".into(), payload_hash.clone()),
-            ("x-amz-date".into(), amz_date.clone()),
+            ("x-amz-date".into(), sigv4::amz_date(scope.time)),
         ];
-        if let Some(token) = &self.session_token {
+        if let Some(token) = &credentials.session_token {
             headers.push(("x-amz-security-token".into(), token.clone()));
         }
         for (name, value) in extra {
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
-        headers.sort();
-        let canonical_headers: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
-            .collect();
-        let signed_headers: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-        let signed_headers = signed_headers.join(";");
-        let canonical_request =
-            format!("{method}\n{path}\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
-        let scope = format!("{date}/{}/s3/aws4_request", self.region);
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-            hex(digest::digest(&digest::SHA256, canonical_request.as_bytes()).as_ref())
-        );
-        let sign = |key: &[u8], data: &str| {
-            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
+        let request = Request {
+            method,
+            path: &path,
+            query: Vec::new(),
+            headers,
+            payload_hash,
         };
-        let k_date = sign(format!("AWS4{}", self.secret_key).as_bytes(), &date);
-        let k_region = sign(k_date.as_ref(), &self.region);
-        let k_service = sign(k_region.as_ref(), "s3");
-        let k_signing = sign(k_service.as_ref(), "aws4_request");
-        let signature = hex(sign(k_signing.as_ref(), &string_to_sign).as_ref());
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            self.access_key
-        );
+        let authorization = sigv4::authorization(&credentials, &request, &scope);
+        let headers = request.headers;
         let unreachable = |e: ureq::Error| SnapshotError(format!("{method} {url}: {e}"));
         let mut response = match method {
             "PUT" => with_headers(self.agent.put(&url), &headers, &authorization)
@@ -332,25 +302,6 @@ fn with_headers<B>(
     request.header("Authorization", authorization)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// URI-encodes as SigV4 wants: unreserved characters kept, `/` kept unless `slash`.
-fn uri_encode(text: &str, slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            b'/' if !slash => out.push('/'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,21 +319,19 @@ mod tests {
     }
 
     #[test]
-    fn signature_matches_the_aws_documentation_example() {
-        // The signing-key derivation of AWS's "Examples of how to derive a signing
-        // key for Signature Version 4" (secret, 20120215, us-east-1, iam).
-        let sign = |key: &[u8], data: &str| {
-            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
+    fn credentials_come_from_the_chain_and_keys_are_encoded_once() {
+        let lookup = |name: &str| match name {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI" => Some("http://127.0.0.1:9/creds".to_owned()),
+            _ => None,
         };
-        let k_date = sign(b"AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215");
-        let k_region = sign(k_date.as_ref(), "us-east-1");
-        let k_service = sign(k_region.as_ref(), "iam");
-        let k_signing = sign(k_service.as_ref(), "aws4_request");
-        assert_eq!(
-            hex(k_signing.as_ref()),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-        );
-        assert_eq!(uri_encode("a b/c+d", false), "a%20b/c%2Bd");
-        assert_eq!(uri_encode("a/b", true), "a%2Fb");
+        let store = S3Store::from_env("s3://bucket-name/p", lookup).unwrap();
+        assert!(matches!(
+            store.credentials.source(),
+            Source::Container { .. }
+        ));
+        let (url, host, path) = store.locate("p/a b+c");
+        assert_eq!(path, "/p/a%20b%2Bc");
+        assert_eq!(host, "bucket-name.s3.us-east-1.amazonaws.com");
+        assert_eq!(url, format!("https://{host}{path}"));
     }
 }

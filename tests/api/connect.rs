@@ -8,8 +8,6 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use analyzer::config::Settings;
@@ -18,10 +16,10 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::helpers::{
     Event, Storage, TANSU_WAIT, Tansu, TestApp, free_port, produce_with, settings, spawn_app,
+    stand_in,
 };
 
 /// A private CA and the files it signs, in a directory of their own.
@@ -383,57 +381,21 @@ async fn a_sasl_scram_failure_is_shown_and_not_ready() {
     assert_eq!(app.json("/health/live").await.0, 200);
 }
 
-/// An OAuth token endpoint stand-in: answers every client-credentials POST with
-/// an unsigned JWT valid for `lifetime_secs`, counting the requests.
-async fn token_endpoint(
-    lifetime_secs: u64,
-) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/oauth2/token", listener.local_addr().unwrap());
-    let served = Arc::new(AtomicUsize::new(0));
-    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (count, seen) = (Arc::clone(&served), Arc::clone(&requests));
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buffer = vec![0u8; 16 * 1024];
-            let mut read = 0;
-            // Headers and the short form body arrive together here.
-            while read < buffer.len() {
-                let n = socket.read(&mut buffer[read..]).await.unwrap_or(0);
-                read += n;
-                let text = String::from_utf8_lossy(&buffer[..read]);
-                if n == 0 || text.contains("grant_type") {
-                    break;
-                }
-            }
-            seen.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&buffer[..read]).into_owned());
-            count.fetch_add(1, Ordering::SeqCst);
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let encode = |json: String| base64url(json.as_bytes());
-            let jwt = format!(
-                "{}.{}.",
-                encode(r#"{"alg":"none","typ":"JWT"}"#.to_owned()),
-                encode(format!(
-                    r#"{{"sub":"analyzer","iat":{now},"exp":{}}}"#,
-                    now + lifetime_secs as i64
-                ))
-            );
-            let body = format!(
-                r#"{{"access_token":"{jwt}","token_type":"Bearer","expires_in":{lifetime_secs}}}"#
-            );
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-        }
-    });
-    (url, served, requests)
+/// An unsigned JWT for `sub`, valid `lifetime_secs` from now (librdkafka reads
+/// `sub` and `exp` from the tokens it is given).
+fn jwt(lifetime_secs: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    format!(
+        "{}.{}.",
+        base64url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64url(
+            format!(
+                r#"{{"sub":"analyzer","iat":{now},"exp":{}}}"#,
+                now + lifetime_secs
+            )
+            .as_bytes()
+        )
+    )
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -443,7 +405,16 @@ fn base64url(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_fetches_a_token_with_client_credentials_and_refreshes_it() {
-    let (url, served, requests) = token_endpoint(4).await;
+    // An OAuth token endpoint stand-in: client-credentials in, a JWT valid 4 s out.
+    let (base, requests) = stand_in(|_| {
+        let body = format!(
+            r#"{{"access_token":"{}","token_type":"Bearer","expires_in":4}}"#,
+            jwt(4)
+        );
+        (200, "application/json", body)
+    })
+    .await;
+    let url = format!("{base}/oauth2/token");
     let port = free_port();
     let address = format!("tcp://127.0.0.1:{port}");
     let _tansu = Tansu::start_advertising(port, &Storage::Memory, &address, &[]);
@@ -467,21 +438,111 @@ async fn oidc_fetches_a_token_with_client_credentials_and_refreshes_it() {
     // librdkafka fetches a token at start and again before it expires (80% of
     // its lifetime): two fetches within a few seconds.
     let start = Instant::now();
-    while served.load(Ordering::SeqCst) < 2 {
+    while requests.lock().unwrap().len() < 2 {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "{} token fetches",
-            served.load(Ordering::SeqCst)
+            requests.lock().unwrap().len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let first = requests.lock().unwrap()[0].clone();
-    assert!(first.starts_with("POST /oauth2/token"), "{first}");
-    assert!(first.contains("grant_type=client_credentials"), "{first}");
+    assert_eq!(
+        (first.method.as_str(), first.target.as_str()),
+        ("POST", "/oauth2/token")
+    );
+    assert!(
+        first.body.contains("grant_type=client_credentials"),
+        "{first:?}"
+    );
     // HTTP basic with the client id and secret.
     let basic = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         "analyzer-client:client-secret",
     );
-    assert!(first.contains(&format!("Basic {basic}")), "{first}");
+    assert_eq!(
+        first.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msk_iam_signs_a_token_for_librdkafka_with_container_credentials() {
+    // No MSK here: a TLS broker that refuses SASL shows that librdkafka asked for
+    // a token and analyzer signed one with credentials from the chain.
+    let expires = {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (credentials, requests) = stand_in(move |_| {
+        let body = format!(
+            r#"{{"AccessKeyId":"ASIAMSK","SecretAccessKey":"msk-secret","Token":"msk-session","Expiration":"{expires}"}}"#
+        );
+        (200, "application/json", body)
+    })
+    .await;
+    let pki = Pki::new("msk");
+    let broker = TlsBroker::start();
+    let _tls = broker.terminate(&pki.broker(Broker::Good), None);
+    let toml = format!(
+        "[kafka]\nbrokers = {:?}\ntopics = [\"events\"]\nauth = \"aws_msk_iam\"\naws_region = \"eu-west-1\"\n[kafka.properties]\n\"ssl.ca.location\" = {:?}\n\"broker.address.family\" = \"v4\"\n",
+        broker.brokers(),
+        pki.ca_file()
+    );
+    let (dir, file) = crate::helpers::config_file("msk", &toml);
+    let binary = crate::helpers::Binary::start(
+        &[std::ffi::OsStr::new("--config"), file.as_os_str()],
+        &[
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("{credentials}/creds"),
+            ),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-token".to_owned()),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let status = loop {
+        let status: Value = client
+            .get(format!("{}/status", binary.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["kafka"]["aws_msk_iam"]["token_expires_at_ms"].is_i64()
+            && status["kafka"]["error"]["reason"] == "authentication"
+        {
+            break status;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let msk = &status["kafka"]["aws_msk_iam"];
+    assert_eq!(msk["region"], "eu-west-1", "{status}");
+    assert!(
+        msk["credentials"]
+            .as_str()
+            .unwrap()
+            .starts_with("container credentials at")
+    );
+    let lifetime =
+        msk["token_expires_at_ms"].as_i64().unwrap() - msk["token_made_at_ms"].as_i64().unwrap();
+    assert_eq!(lifetime, 900_000, "{status}");
+    assert_eq!(
+        requests.lock().unwrap()[0].header("authorization"),
+        Some("pod-token")
+    );
+    // The broker refused the mechanism: shown as what it is.
+    assert!(
+        status["kafka"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OAUTHBEARER"),
+        "{status}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

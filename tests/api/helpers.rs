@@ -683,3 +683,90 @@ impl Drop for Tansu {
         self.kill();
     }
 }
+
+/// One request a stand-in server received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl Received {
+    /// The value of header `name` (lower-case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A stand-in HTTP/1.1 server on loopback for services that cannot run here (an
+/// OAuth token endpoint, STS, container credentials, instance metadata):
+/// `answer` gives (status, content type, body) per request. Returns its base URL
+/// and every request received, in order.
+pub async fn stand_in(
+    answer: impl Fn(&Received) -> (u16, &'static str, String) + Send + Sync + 'static,
+) -> (String, Arc<std::sync::Mutex<Vec<Received>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&received);
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then as many body bytes as Content-Length says.
+                let request = loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buffer).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let mut lines = head.lines();
+                        let mut first = lines.next().unwrap_or_default().split(' ');
+                        let method = first.next().unwrap_or_default().to_owned();
+                        let target = first.next().unwrap_or_default().to_owned();
+                        let headers: Vec<(String, String)> = lines
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                            .collect();
+                        let length: usize = headers
+                            .iter()
+                            .find(|(k, _)| k == "content-length")
+                            .and_then(|(_, v)| v.parse().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length || n == 0 {
+                            break Received {
+                                method,
+                                target,
+                                headers,
+                                body: body.to_owned(),
+                            };
+                        }
+                    }
+                    if n == 0 {
+                        return;
+                    }
+                };
+                let (status, content_type, body) = answer(&request);
+                log.lock().unwrap().push(request);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (base, received)
+}

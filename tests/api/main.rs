@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod avro;
+mod aws;
 mod bounds;
 mod browse;
 mod browser;
