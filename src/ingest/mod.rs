@@ -96,6 +96,9 @@ struct IngestContext {
     attributed: AtomicBool,
     /// Answers librdkafka's OAUTHBEARER token refresh (MSK IAM).
     tokens: TokenSource,
+    /// The partition and offset of the partition EOF being polled (librdkafka's
+    /// event names them; rust-rdkafka's error, the partition number only).
+    eof: Mutex<Option<(String, i32, i64)>>,
 }
 
 /// Errors that retrying cannot fix. Authentication and authorization failures are
@@ -139,7 +142,7 @@ impl ClientContext for IngestContext {
         &self,
         topic: &str,
         partition: i32,
-        _offset: i64,
+        offset: i64,
         code: RDKafkaErrorCode,
         reason: &str,
     ) {
@@ -147,6 +150,7 @@ impl ClientContext for IngestContext {
         if code == RDKafkaErrorCode::PartitionEOF {
             // Read to its end: the partition (and the client) read again.
             errors.read_from(topic, partition);
+            *lock(&self.eof) = Some((topic.to_owned(), partition, offset));
         } else if !is_fatal(code) {
             self.attributed.store(true, Ordering::Release);
             errors.partition_failed(topic, partition, code, reason);
@@ -191,6 +195,7 @@ impl IngestContext {
     fn new(status: Arc<IngestStatus>, tokens: TokenSource) -> Self {
         IngestContext {
             tokens,
+            eof: Mutex::new(None),
             latest: Mutex::default(),
             fresh: AtomicBool::new(false),
             failed: AtomicBool::new(false),
@@ -356,6 +361,9 @@ struct PartitionState {
     /// The log's end as ListOffsets said when the partition was found (statistics
     /// say it better, a second later).
     log_end_hint: i64,
+    /// The offset of the latest partition EOF: reading stands there even when no
+    /// event was indexed up to it (a transaction marker ends the log).
+    read_to: i64,
 }
 
 /// Logs a warning that repeats at most once per interval, with the count between.
@@ -457,7 +465,13 @@ impl PartitionState {
         self.caught_up
             && self
                 .fetched
-                .is_none_or(|f| f.high < 0 || self.next_offset >= f.high)
+                .is_none_or(|f| f.high < 0 || self.position() >= f.high)
+    }
+
+    /// Where reading stands: past the last record indexed, or further, up to the
+    /// end last reached (control and aborted records are no events).
+    fn position(&self) -> i64 {
+        self.next_offset.max(self.read_to)
     }
 }
 
@@ -541,7 +555,8 @@ impl Ingest {
                         handoff.push(message)
                     }
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
-                        handoff.sync().on_partition_end(partition)
+                        let at = lock(&consumer.context().eof).take();
+                        handoff.sync().on_partition_end(partition, at)
                     }
                     Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
                         consumer
@@ -711,7 +726,7 @@ impl Indexer {
             // EOF names only a partition number; the statistics say which topic.
             if !state.caught_up
                 && fetched.eof >= 0
-                && state.next_offset.max(fetched.low) >= fetched.eof
+                && state.position().max(fetched.low) >= fetched.eof
             {
                 state.caught_up = true;
                 caught_up = true;
@@ -973,14 +988,30 @@ impl Indexer {
         }
     }
 
-    /// EOF names only the partition number; it decides alone when exactly one
-    /// topic has that partition. Otherwise the statistics' EOF offsets decide.
-    fn on_partition_end(&mut self, partition: i32) {
-        let mut candidates = self
-            .partitions
-            .iter_mut()
-            .filter(|((_, p), _)| *p == partition);
-        if let (Some((_, state)), None) = (candidates.next(), candidates.next()) {
+    /// A partition read to its end, at `at` (topic, partition, offset) as
+    /// librdkafka's event says. The end may lie past the last record indexed: a
+    /// transaction's commit marker (a control record) or aborted records take
+    /// offsets no event is indexed at. Without `at`, a partition number decides
+    /// alone when exactly one topic has that partition.
+    fn on_partition_end(&mut self, partition: i32, at: Option<(String, i32, i64)>) {
+        let named = at.and_then(|(topic, p, offset)| Some(((self.topics.id(&topic)?, p), offset)));
+        let state = match named {
+            Some((key, offset)) => self.partitions.get_mut(&key).map(|state| {
+                state.read_to = state.read_to.max(offset);
+                state
+            }),
+            None => {
+                let mut candidates = self
+                    .partitions
+                    .iter_mut()
+                    .filter(|((_, p), _)| *p == partition);
+                match (candidates.next(), candidates.next()) {
+                    (Some((_, state)), None) => Some(state),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(state) = state {
             state.caught_up = true;
             self.refresh_caught_up();
         }
@@ -1023,6 +1054,7 @@ impl Indexer {
                     topic: name.to_owned(),
                     partition: *partition,
                     next_offset: state.next_offset,
+                    position: state.position(),
                     high_watermark: state.fetched.and_then(|f| known(f.high)),
                     log_start_offset: state.fetched.and_then(|f| known(f.low)),
                     caught_up: state.caught_up && !failing,

@@ -18,6 +18,9 @@ pub struct PartitionReport {
     pub partition: i32,
     /// Next offset to index: one past the last indexed event.
     pub next_offset: i64,
+    /// Where reading stands: `next_offset`, or past it up to the end last read
+    /// when only control records (transaction markers) or aborted ones follow.
+    pub position: i64,
     /// End of the log as the latest Fetch reported it, once known.
     pub high_watermark: Option<i64>,
     /// First offset still in the log, once known.
@@ -30,7 +33,7 @@ pub struct PartitionReport {
 impl PartitionReport {
     /// Offsets behind the end of the log, once the end is known.
     pub fn lag(&self) -> Option<i64> {
-        self.high_watermark.map(|hw| (hw - self.next_offset).max(0))
+        self.high_watermark.map(|hw| (hw - self.position).max(0))
     }
 
     /// Catch-up progress as (offsets read, offsets to read), both from the log start.
@@ -38,11 +41,11 @@ impl PartitionReport {
         let start = self.log_start_offset.unwrap_or(0).max(0);
         let end = match self.high_watermark {
             Some(hw) => hw,
-            None if self.caught_up => self.next_offset,
+            None if self.caught_up => self.position,
             None => start,
         }
         .max(start);
-        let read = (self.next_offset.max(start) - start).min(end - start);
+        let read = (self.position.max(start) - start).min(end - start);
         (read as u64, (end - start) as u64)
     }
 }

@@ -132,6 +132,7 @@ fn report(next: i64, start: Option<i64>, hw: Option<i64>, caught_up: bool) -> Pa
         topic: "t".into(),
         partition: 0,
         next_offset: next,
+        position: next,
         high_watermark: hw,
         log_start_offset: start,
         caught_up,
@@ -189,4 +190,27 @@ fn a_catch_up_copies_into_the_cache_only_what_it_will_still_hold_at_the_end() {
     // A small log, or one read to its end, is copied whole.
     indexer.on_statistics(report_t_ends_at(2_000));
     assert_eq!(indexer.partitions[&(TopicId(0), 0)].cache_from, 0);
+}
+
+#[test]
+fn an_end_past_the_last_record_is_no_lag_and_names_its_topic() {
+    // Topics t and u both have a partition 0, 10 records each. t's log then ends
+    // at 11: a transaction's commit marker took offset 10.
+    let (_, mut indexer) = indexer_with(10);
+    for state in indexer.partitions.values_mut() {
+        state.caught_up = false;
+    }
+    indexer.on_partition_end(0, Some(("t".into(), 0, 11)));
+    let t = indexer.partitions[&(TopicId(0), 0)];
+    let u = indexer.partitions[&(TopicId(1), 0)];
+    assert!(t.caught_up && !u.caught_up, "the end named its topic");
+    assert_eq!((t.next_offset, t.position()), (10, 11));
+    let reports = indexer.reports();
+    let report = reports.iter().find(|r| r.topic == "t").unwrap();
+    let mut fetched = report.clone();
+    fetched.high_watermark = Some(11);
+    assert_eq!(fetched.lag(), Some(0));
+    // Without a named end, partition 0 is ambiguous between t and u: no change.
+    indexer.on_partition_end(0, None);
+    assert!(!indexer.partitions[&(TopicId(1), 0)].caught_up);
 }

@@ -28,3 +28,4 @@ mod shutdown;
 mod snapshots;
 mod soak;
 mod stalls;
+mod transactions;
