@@ -996,10 +996,15 @@ impl Indexer {
     fn on_partition_end(&mut self, partition: i32, at: Option<(String, i32, i64)>) {
         let named = at.and_then(|(topic, p, offset)| Some(((self.topics.id(&topic)?, p), offset)));
         let state = match named {
-            Some((key, offset)) => self.partitions.get_mut(&key).map(|state| {
-                state.read_to = state.read_to.max(offset);
-                state
-            }),
+            Some((key, offset)) => {
+                let state = self.partitions.get_mut(&key);
+                if let Some(state) = state {
+                    state.read_to = state.read_to.max(offset);
+                    Some(state)
+                } else {
+                    None
+                }
+            }
             None => {
                 let mut candidates = self
                     .partitions
