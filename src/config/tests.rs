@@ -376,3 +376,58 @@ fn avro_credentials_come_from_the_environment_in_pairs() {
         Ok(())
     });
 }
+
+#[test]
+fn every_connection_snippet_in_the_readme_loads() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## Connecting to your cluster\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README's connection section");
+    let snippets: Vec<&str> = section
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    assert_eq!(snippets.len(), 8, "one a cluster kind");
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        // Every ${NAME} a snippet reads, and credentials for MSK IAM's chain.
+        for snippet in &snippets {
+            for part in snippet.split("${").skip(1) {
+                if let Some((name, _)) = part.split_once('}') {
+                    jail.set_env(name, "from-a-secret");
+                }
+            }
+        }
+        jail.set_env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+        jail.set_env("AWS_SECRET_ACCESS_KEY", "secret");
+        // The mounted files, as real PEM: librdkafka loads them when it checks.
+        let dir = jail.directory().to_path_buf();
+        let mut ca =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).map_err(|e| e.to_string())?;
+        let client_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+        let client = rcgen::CertificateParams::new(vec!["analyzer".to_owned()])
+            .and_then(|p| p.signed_by(&client_key, &ca))
+            .map_err(|e| e.to_string())?;
+        for (file, pem) in [
+            ("ca.crt", ca.pem()),
+            ("client.crt", client.pem()),
+            ("client.key", client_key.serialize_pem()),
+            ("user.crt", client.pem()),
+            ("user.key", client_key.serialize_pem()),
+        ] {
+            std::fs::write(dir.join(file), pem).map_err(|e| e.to_string())?;
+        }
+        for snippet in &snippets {
+            let toml = snippet.replace("/etc/kafka/tls/", &format!("{}/", dir.display()));
+            let settings = load_in(jail, &toml).map_err(|e| format!("{snippet}\n{e}"))?;
+            assert!(!settings.kafka.brokers.contains("localhost"), "{snippet}");
+        }
+        Ok(())
+    });
+}
