@@ -101,3 +101,25 @@ fn bad_avro_settings_exit_2_naming_the_key_the_file_and_the_schema_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_kafka_property_librdkafka_refuses_exits_2_naming_the_key_and_the_file() {
+    let dir = std::env::temp_dir().join(format!("analyzer-cli-kafka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tls.toml");
+    std::fs::write(
+        &file,
+        "[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"fetch.wait.max.ms\" = \"soon\"\n",
+    )
+    .unwrap();
+    let output = analyzer().arg("--config").arg(&file).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // librdkafka's own words, the key, and where it came from.
+    assert!(
+        stderr.contains("kafka.properties.fetch.wait.max.ms: Invalid value")
+            && stderr.contains("tls.toml"),
+        "{stderr}"
+    );
+}

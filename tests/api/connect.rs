@@ -18,8 +18,8 @@ use rdkafka::client::DefaultClientContext;
 use serde_json::Value;
 
 use crate::helpers::{
-    Event, Storage, TANSU_WAIT, Tansu, TestApp, free_port, produce_with, settings, spawn_app,
-    stand_in,
+    Event, Storage, TANSU_WAIT, Tansu, TestApp, free_port, get_json, produce_with, settings,
+    spawn_app, stand_in,
 };
 
 /// A private CA and the files it signs, in a directory of their own.
@@ -505,14 +505,7 @@ async fn msk_iam_signs_a_token_for_librdkafka_with_container_credentials() {
     let client = reqwest::Client::new();
     let start = Instant::now();
     let status = loop {
-        let status: Value = client
-            .get(format!("{}/status", binary.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_json(&client, &format!("{}/status", binary.base)).await;
         if status["kafka"]["aws_msk_iam"]["token_expires_at_ms"].is_i64()
             && status["kafka"]["error"]["reason"] == "authentication"
         {
