@@ -251,15 +251,20 @@ impl Broker {
 /// A private CA and a certificate for `localhost` it signed, in `work`: (CA file,
 /// certificate and key in one file, as socat takes them).
 fn certificates(work: &Path) -> (PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    // A subject of its own: rcgen's default one is the leaf's too, and a leaf whose
+    // issuer is its own subject looks self-signed to OpenSSL.
+    ca.distinguished_name
+        .push(DnType::CommonName, "analyzer bench CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &ca).unwrap();
     let (ca_file, both) = (work.join("ca.pem"), work.join("broker.pem"));
     std::fs::write(&ca_file, ca.pem()).unwrap();
     std::fs::write(&both, cert.pem() + &key.serialize_pem()).unwrap();

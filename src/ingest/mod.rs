@@ -437,21 +437,33 @@ struct Indexer {
 
 /// A warning about events, logged for the first at once, then at most once per
 /// interval with the count since (the latest event as the example).
-#[derive(Default)]
 struct Sampled {
+    every: Duration,
     last: Option<Instant>,
     since: u64,
 }
 
+impl Default for Sampled {
+    fn default() -> Self {
+        Sampled::every(REPEATED_WARNING_EVERY)
+    }
+}
+
 impl Sampled {
+    /// At most one warning per `every`.
+    fn every(every: Duration) -> Self {
+        Sampled {
+            every,
+            last: None,
+            since: 0,
+        }
+    }
+
     /// Counts one event; the number to report when a warning is due now.
     fn due(&mut self) -> Option<u64> {
         self.since += 1;
         let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|last| now - last < REPEATED_WARNING_EVERY)
-        {
+        if self.last.is_some_and(|last| now - last < self.every) {
             return None;
         }
         self.last = Some(now);

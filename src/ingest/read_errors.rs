@@ -13,11 +13,12 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::warn;
 use rdkafka::error::RDKafkaErrorCode;
 
+use super::Sampled;
 use super::status::lock;
 
 /// How often a warning of one reason is logged at most.
@@ -116,14 +117,26 @@ pub struct ReadError {
 }
 
 /// The errors that keep ingest from reading, shared with HTTP and metrics.
-#[derive(Debug, Default)]
 pub struct ReadErrors {
     client: Mutex<Option<ReadError>>,
     partitions: Mutex<BTreeMap<(String, i32), ReadError>>,
     /// Spares the per-message path a lock: set while any error is kept.
     any: AtomicBool,
     counts: [AtomicU64; ErrorReason::ALL.len()],
-    logged: Mutex<[Option<(Instant, u64)>; ErrorReason::ALL.len()]>,
+    /// A warning limiter per reason.
+    warnings: Mutex<[Sampled; ErrorReason::ALL.len()]>,
+}
+
+impl Default for ReadErrors {
+    fn default() -> Self {
+        ReadErrors {
+            client: Mutex::default(),
+            partitions: Mutex::default(),
+            any: AtomicBool::new(false),
+            counts: Default::default(),
+            warnings: Mutex::new(std::array::from_fn(|_| Sampled::every(LOG_EVERY))),
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -237,23 +250,17 @@ impl ReadErrors {
             .position(|r| *r == error.reason)
             .unwrap_or(ErrorReason::ALL.len() - 1);
         self.counts[i].fetch_add(1, Ordering::Relaxed);
-        let mut logged = lock(&self.logged);
-        let now = Instant::now();
-        match &mut logged[i] {
-            Some((at, suppressed)) if now - *at < LOG_EVERY => *suppressed += 1,
-            slot => {
-                let more = match slot.take() {
-                    Some((_, n)) if n > 0 => format!(" ({n} more of this kind in the last minute)"),
-                    _ => String::new(),
-                };
-                warn!(
-                    "{what} cannot be read ({}): {}: {}; retrying{more}",
-                    error.reason.as_str(),
-                    error.code,
-                    error.message
-                );
-                *slot = Some((now, 0));
-            }
+        if let Some(count) = lock(&self.warnings)[i].due() {
+            let more = match count {
+                1 => String::new(),
+                n => format!(" ({} more of this kind since the last warning)", n - 1),
+            };
+            warn!(
+                "{what} cannot be read ({}): {}: {}; retrying{more}",
+                error.reason.as_str(),
+                error.code,
+                error.message
+            );
         }
     }
 

@@ -214,3 +214,13 @@ fn an_end_past_the_last_record_is_no_lag_and_names_its_topic() {
     indexer.on_partition_end(0, None);
     assert!(!indexer.partitions[&(TopicId(1), 0)].caught_up);
 }
+
+#[test]
+fn a_sampled_warning_is_due_once_per_interval_with_the_count_since() {
+    let mut warning = Sampled::every(Duration::from_millis(50));
+    assert_eq!(warning.due(), Some(1));
+    assert_eq!(warning.due(), None);
+    assert_eq!(warning.due(), None);
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(warning.due(), Some(3), "the two held back, and this one");
+}
