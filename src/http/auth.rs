@@ -83,7 +83,7 @@ fn authorize(request: &HttpRequest, token: &str) -> Result<(), ApiError> {
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_credentials);
     match presented {
         Some(presented) if constant_time_eq(presented.as_bytes(), token.as_bytes()) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("The bearer token is not valid.")),
@@ -91,6 +91,15 @@ fn authorize(request: &HttpRequest, token: &str) -> Result<(), ApiError> {
             "This endpoint needs an Authorization: Bearer <token> header.",
         )),
     }
+}
+
+/// The credentials of an `Authorization` value in the bearer scheme, whose name is
+/// case-insensitive (RFC 9110 §11.1: `bearer`, `BEARER` and `Bearer` alike).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start_matches(' '))
 }
 
 /// Equality whose time does not depend on where the first difference is.
@@ -101,6 +110,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER t0k", "Bearer  t0k"] {
+            assert_eq!(bearer_credentials(value), Some("t0k"), "{value}");
+        }
+        for value in ["Basic t0k", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_credentials(value), None, "{value}");
+        }
+    }
 
     #[test]
     fn only_the_open_routes_skip_the_token() {

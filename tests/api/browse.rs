@@ -283,7 +283,7 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
         text.lines()
             .find_map(|l| l.strip_prefix("analyzer_kafka_fetch_seconds_count "))
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or_else(|| panic!("no analyzer_kafka_fetch_seconds_count in:\n{text}"))
     };
     let metrics = |client: reqwest::Client, base: String| async move {
         let response = client.get(format!("{base}/metrics")).send().await.unwrap();
@@ -297,8 +297,22 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
         .unwrap();
     assert!(response.chunk().await.unwrap().is_some());
     drop(response);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let stopped = fetches(metrics(client.clone(), binary.base.clone()).await);
+    // Until the count holds still (the page read under way when the client left
+    // may finish), then a second more in which it must not move.
+    let mut stopped = fetches(metrics(client.clone(), binary.base.clone()).await);
+    let settled_by = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = fetches(metrics(client.clone(), binary.base.clone()).await);
+        if now == stopped {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < settled_by,
+            "page reads go on: {now}"
+        );
+        stopped = now;
+    }
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let later = fetches(metrics(client.clone(), binary.base.clone()).await);
     assert_eq!(later, stopped, "page reads went on after the client left");

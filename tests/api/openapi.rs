@@ -24,14 +24,14 @@ async fn served_spec_equals_the_checked_in_file() {
     }
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run UPDATE_OPENAPI=1 cargo test --test openapi",
+            "{}: {e}; run UPDATE_OPENAPI=1 cargo test --test api openapi",
             file.display()
         )
     });
     let checked_in: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
     assert!(
         served == checked_in,
-        "{} differs from the served spec; run UPDATE_OPENAPI=1 cargo test --test openapi and review the diff",
+        "{} differs from the served spec; run UPDATE_OPENAPI=1 cargo test --test api openapi and review the diff",
         file.display()
     );
 }
