@@ -302,11 +302,6 @@ impl Collector for LiveState {
                 self.view.tentative() as i64,
             ),
             (
-                "analyzer_index_watermark_ms",
-                "The watermark: events with a lower clock have settled indexes",
-                self.view.watermark() as i64,
-            ),
-            (
                 "analyzer_index_bytes",
                 "Memory allocated for index positions",
                 self.view.allocated_bytes() as i64,
@@ -326,6 +321,13 @@ impl Collector for LiveState {
             let metric = ConstGauge::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
         }
+        // In seconds, Prometheus's base unit (it was analyzer_index_watermark_ms).
+        ConstGauge::new(self.view.watermark() as f64 / 1000.0).encode(encoder.encode_descriptor(
+            "analyzer_index_watermark_seconds",
+            "The watermark, seconds since the epoch: events with a lower clock have settled indexes",
+            None,
+            MetricType::Gauge,
+        )?)?;
         let counters = [
             (
                 "analyzer_payload_cache_hits",

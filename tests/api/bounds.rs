@@ -14,7 +14,7 @@ const MAX_TYPES: u64 = 1_500;
 const RSS_BOUND: u64 = 120 << 20;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_million_types_cannot_take_analyzer_or_its_scrapers_down() {
+async fn two_hundred_thousand_types_cannot_take_analyzer_or_its_scrapers_down() {
     let brokers = broker();
     let topic = new_topic(&brokers, "types", 3).await;
     let events: Vec<Event> = (0..EVENTS)

@@ -150,7 +150,9 @@ async fn metrics_agree_with_stats_and_use_route_templates() {
             .unwrap()
             .starts_with("application/openmetrics-text")
     );
-    let samples = parse_exposition(&response.text().await.unwrap());
+    let text = response.text().await.unwrap();
+    promtool_accepts(&text);
+    let samples = parse_exposition(&text);
     let stats = app.stats().await;
     for (event_type, count) in &stats {
         let series = format!("analyzer_events_indexed_total{{type=\"{event_type}\"}}");
@@ -190,4 +192,54 @@ async fn metrics_agree_with_stats_and_use_route_templates() {
         )
     );
     assert!(!samples.keys().any(|k| k.contains("nosuchtype-42")));
+}
+
+/// Prometheus's own linter (`promtool check metrics`, Debian's prometheus package,
+/// installed by ./scripts/test.sh) finds nothing in the scrape: base units, HELP
+/// on every family, counter names.
+fn promtool_accepts(exposition: &str) {
+    use std::io::Write as _;
+    // promtool reads the Prometheus text format: OpenMetrics names a counter's
+    // family without `_total` in HELP and TYPE, and ends with `# EOF`.
+    let mut counters = std::collections::HashSet::new();
+    let text: String = exposition
+        .lines()
+        .filter(|line| *line != "# EOF")
+        .map(|line| {
+            let mut parts = line.splitn(4, ' ');
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("#"), Some("TYPE"), Some(name), Some("counter")) => {
+                    counters.insert(name.to_owned());
+                    format!("# TYPE {name}_total counter\n")
+                }
+                (Some("#"), Some(kind @ ("HELP" | "UNIT")), Some(name), rest)
+                    if exposition.contains(&format!("# TYPE {name} counter")) =>
+                {
+                    format!("# {kind} {name}_total {}\n", rest.unwrap_or_default())
+                }
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect();
+    let exposition = text.as_str();
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (./scripts/test.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
