@@ -303,51 +303,44 @@ mod tests {
 
     #[test]
     fn reasons_follow_librdkafkas_codes_and_text() {
-        let of = ErrorReason::of;
-        assert_eq!(
-            of(
-                RDKafkaErrorCode::NotImplemented,
-                "Decompression (codec 0x7) of message at 3 of 90 bytes failed: Local: Not implemented"
+        use RDKafkaErrorCode as C;
+        let cases = [
+            (
+                C::NotImplemented,
+                "Decompression (codec 0x7) of message at 3 of 90 bytes failed: Local: Not implemented",
+                ErrorReason::UnsupportedCodec,
             ),
-            ErrorReason::UnsupportedCodec
-        );
-        assert_eq!(
-            of(RDKafkaErrorCode::BadCompression, "x"),
-            ErrorReason::CorruptBatch
-        );
-        assert_eq!(
-            of(RDKafkaErrorCode::TopicAuthorizationFailed, "x"),
-            ErrorReason::Authorization
-        );
-        assert_eq!(
-            of(
-                RDKafkaErrorCode::Authentication,
-                "SASL SCRAM-SHA-512 failed"
+            (C::BadCompression, "x", ErrorReason::CorruptBatch),
+            (C::TopicAuthorizationFailed, "x", ErrorReason::Authorization),
+            (
+                C::Authentication,
+                "SASL SCRAM-SHA-512 failed",
+                ErrorReason::Authentication,
             ),
-            ErrorReason::Authentication
-        );
-        assert_eq!(
-            of(
-                RDKafkaErrorCode::SSL,
-                "SSL handshake failed: certificate verify failed"
+            (
+                C::SSL,
+                "SSL handshake failed: certificate verify failed",
+                ErrorReason::Tls,
             ),
-            ErrorReason::Tls
-        );
-        assert_eq!(
-            of(
-                RDKafkaErrorCode::BrokerTransportFailure,
-                "SSL handshake failed: Disconnected"
+            (
+                C::BrokerTransportFailure,
+                "SSL handshake failed: Disconnected",
+                ErrorReason::Tls,
             ),
-            ErrorReason::Tls
-        );
-        assert_eq!(
-            of(RDKafkaErrorCode::AllBrokersDown, "1/1 brokers are down"),
-            ErrorReason::Connection
-        );
-        assert_eq!(
-            of(RDKafkaErrorCode::NotImplemented, "something else"),
-            ErrorReason::Other
-        );
+            (
+                C::AllBrokersDown,
+                "1/1 brokers are down",
+                ErrorReason::Connection,
+            ),
+            (C::NotImplemented, "something else", ErrorReason::Other),
+        ];
+        for (code, message, reason) in cases {
+            assert_eq!(
+                ErrorReason::of(code, message),
+                reason,
+                "{code:?}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -82,6 +82,13 @@ async fn sample(app: &TestApp, series: &str) -> Option<f64> {
         .map(|v| v.parse().unwrap())
 }
 
+/// `analyzer_kafka_errors_total{reason}` counted at least one.
+async fn assert_counted(app: &TestApp, reason: &str) {
+    let series = format!("analyzer_kafka_errors_total{{reason=\"{reason}\"}}");
+    let errors = sample(app, &series).await;
+    assert!(errors.unwrap_or(0.0) >= 1.0, "{series}: {errors:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_batch_on_a_serving_pod_shows_its_partition_as_stalled() {
     let brokers = broker();
@@ -143,12 +150,7 @@ async fn a_corrupt_batch_on_a_serving_pod_shows_its_partition_as_stalled() {
         sample(&app, &format!("analyzer_partition_stalled{other}")).await,
         Some(0.0)
     );
-    let errors = sample(
-        &app,
-        "analyzer_kafka_errors_total{reason=\"corrupt_batch\"}",
-    )
-    .await;
-    assert!(errors.unwrap_or(0.0) >= 1.0, "{errors:?}");
+    assert_counted(&app, "corrupt_batch").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,12 +216,7 @@ async fn a_refused_fetch_is_shown_and_reading_resumes_when_the_broker_allows_it(
         .await;
     assert_eq!(status["caught_up"], true, "{status}");
     assert_eq!(app.json("/stats").await.1["A"], 10);
-    let errors = sample(
-        &app,
-        "analyzer_kafka_errors_total{reason=\"authorization\"}",
-    )
-    .await;
-    assert!(errors.unwrap_or(0.0) >= 1.0, "{errors:?}");
+    assert_counted(&app, "authorization").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
