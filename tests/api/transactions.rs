@@ -1,12 +1,12 @@
-//! Transactions, read `read_committed`, on tansu: committed transactions leave a
-//! control record (the commit marker) at the end of each batch they wrote, which
-//! is neither numbered nor counted as unclassified, and which leaves no lag; every
-//! index follows the numbering rule.
+//! Transactions, read `read_committed`: aborted records are never indexed, control
+//! records (commit and abort markers) are neither numbered nor counted as
+//! unclassified and leave no lag, and every index follows the numbering rule.
 //!
-//! Aborted records cannot be tested here: tansu 0.6 serves them to read_committed
-//! consumers, and librdkafka's mock cluster accepts EndTxn but writes no marker
-//! and lists no aborted transaction in its Fetch answers (rdkafka_mock_handlers.c).
-//! Skipping them is librdkafka's (its read_committed filter), as documented.
+//! tansu 0.6 writes markers but serves aborted records to read_committed
+//! consumers; librdkafka's mock cluster accepted EndTxn and wrote nothing. The
+//! vendored mock now writes the markers and lists aborted transactions in Fetch
+//! answers, as a broker does (vendor/rdkafka-sys/ANALYZER-PATCH.md), so aborts are
+//! tested there and commits on tansu too.
 
 use std::time::Duration;
 
@@ -14,7 +14,10 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
-use crate::helpers::{Event, TANSU_WAIT, broker, new_topic, produce, settings, spawn_app};
+use crate::helpers::{
+    Event, MOCK_WAIT, TANSU_WAIT, TestApp, broker, mock_cluster, new_topic, produce, settings,
+    spawn_app,
+};
 
 const T0: i64 = 1_767_225_600_000;
 
@@ -41,7 +44,7 @@ fn transaction(producer: &BaseProducer, topic: &str, events: &[(i32, &str, i64)]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commit_markers_are_neither_numbered_nor_unclassified_and_leave_no_lag() {
+async fn on_tansu_commit_markers_are_neither_numbered_nor_unclassified_and_leave_no_lag() {
     let brokers = broker();
     let topic = new_topic(&brokers, "tx", 2).await;
     let producer: BaseProducer = ClientConfig::new()
@@ -103,16 +106,75 @@ async fn commit_markers_are_neither_numbered_nor_unclassified_and_leave_no_lag()
         );
     }
 
-    // Each type's index in the numbering's order: (clock, topic, partition, offset).
-    for (event_type, count) in [("A", 4), ("B", 4), ("C", 1)] {
+    assert_numbered(&app, &[("A", 4), ("B", 4), ("C", 1)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_records_are_never_indexed_and_markers_never_counted() {
+    let cluster = mock_cluster("tx", 2);
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("transactional.id", "analyzer-test")
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(10)).unwrap();
+    let at = |i: i64| T0 + i * 1000;
+    let tx = |events: &[(i32, &str, i64)], commit| transaction(&producer, "tx", events, commit);
+    tx(&[(0, "A", at(1)), (1, "A", at(2)), (0, "B", at(3))], true);
+    tx(
+        &[
+            (0, "ABORTED", at(4)),
+            (1, "ABORTED", at(5)),
+            (1, "ABORTED", at(6)),
+        ],
+        false,
+    );
+    tx(&[(1, "A", at(7)), (0, "B", at(8)), (1, "A", at(9))], true);
+    tx(&[(0, "ABORTED", at(10))], false);
+    produce(&brokers, "tx", &[Event::json("C", 0).on(0).at_time(at(11))]).await;
+    tx(&[(1, "B", at(12)), (0, "B", at(13))], true);
+
+    let app = spawn_app(&settings(&brokers, &["tx"])).await;
+    app.wait_ready(MOCK_WAIT).await;
+    app.wait_for_total(9, MOCK_WAIT).await;
+    let (_, stats) = app.json("/stats").await;
+    assert_eq!(stats["A"], 4, "{stats}");
+    assert_eq!(stats["B"], 4, "{stats}");
+    assert_eq!(stats["C"], 1, "{stats}");
+    assert!(stats.get("ABORTED").is_none(), "{stats}");
+    let status = app
+        .wait_status(MOCK_WAIT, |s| {
+            s["partitions"].as_array().is_some_and(|p| {
+                p.len() == 2 && p.iter().all(|p| p["lag"] == 0 && p["caught_up"] == true)
+            })
+        })
+        .await;
+    assert_eq!(status["unclassified"]["count"], 0, "{status}");
+    assert_numbered(&app, &[("A", 4), ("B", 4), ("C", 1)]).await;
+    // Every value served was committed (or written outside a transaction).
+    for event_type in ["A", "B"] {
+        let (_, page) = app
+            .json(&format!("/events/{event_type}/range?from=0&limit=100"))
+            .await;
+        for event in page["events"].as_array().unwrap() {
+            assert_eq!(event["value"]["committed"], true, "{page}");
+        }
+    }
+}
+
+/// Each type's index in the numbering's order, (clock, topic, partition, offset),
+/// with `count` events numbered from 0.
+async fn assert_numbered(app: &TestApp, types: &[(&str, usize)]) {
+    for (event_type, count) in types {
         let (_, page) = app
             .json(&format!("/events/{event_type}/range?from=0&limit=100"))
             .await;
         let events = page["events"].as_array().unwrap();
-        assert_eq!(events.len(), count, "{page}");
+        assert_eq!(events.len(), *count, "{page}");
         let key = |e: &Value| {
             (
-                e["timestamp"].as_i64().unwrap(),
+                e["timestamp"].as_i64().unwrap_or_else(|| panic!("{e}")),
                 e["partition"].as_i64().unwrap(),
                 e["offset"].as_i64().unwrap(),
             )

@@ -40,6 +40,7 @@
 #include "rdkafka_transport_int.h"
 #include "rdkafka_mock.h"
 #include "rdunittest.h"
+#include "crc32c.h"
 
 #include <stdarg.h>
 
@@ -320,6 +321,7 @@ rd_kafka_mock_partition_log_append(rd_kafka_mock_partition_t *mpart,
         int8_t MagicByte;
         int32_t RecordCount;
         int16_t Attributes;
+        int64_t ProducerId;
         rd_kafka_mock_msgset_t *mset;
         rd_bool_t is_dup = rd_false;
 
@@ -340,6 +342,8 @@ rd_kafka_mock_partition_log_append(rd_kafka_mock_partition_t *mpart,
                               &RecordCount);
         rd_kafka_buf_peek_i16(rkbuf, RD_KAFKAP_MSGSET_V2_OF_Attributes,
                               &Attributes);
+        rd_kafka_buf_peek_i64(rkbuf, RD_KAFKAP_MSGSET_V2_OF_ProducerId,
+                              &ProducerId);
 
         if (RecordCount < 1 ||
             (!(Attributes & RD_KAFKA_MSG_ATTR_COMPRESSION_MASK) &&
@@ -363,6 +367,20 @@ rd_kafka_mock_partition_log_append(rd_kafka_mock_partition_t *mpart,
 
         *BaseOffset = mset->first_offset;
 
+        /* analyzer patch: the first batch of a transaction opens it here. */
+        if (Attributes & RD_KAFKA_MSGSET_V2_ATTR_TRANSACTIONAL) {
+                int i;
+                for (i = 0; i < mpart->txn_open_cnt; i++)
+                        if (mpart->txn_open[i].pid == ProducerId)
+                                break;
+                if (i == mpart->txn_open_cnt &&
+                    i < (int)RD_ARRAYSIZE(mpart->txn_open)) {
+                        mpart->txn_open[i].pid          = ProducerId;
+                        mpart->txn_open[i].first_offset = mset->first_offset;
+                        mpart->txn_open_cnt++;
+                }
+        }
+
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 
 err_parse:
@@ -370,6 +388,95 @@ err_parse:
 err:
         rd_kafka_buf_destroy(rkbuf);
         return err;
+}
+
+
+/**
+ * @brief analyzer patch: ends producer \p pid's transaction on \p mpart, if
+ *        it has one there, as a broker does: a control batch (the commit or
+ *        abort marker) is appended, and an aborted transaction is listed for
+ *        Fetch responses to read_committed consumers.
+ */
+void rd_kafka_mock_partition_txn_end(rd_kafka_mock_partition_t *mpart,
+                                     int64_t pid,
+                                     int16_t epoch,
+                                     rd_bool_t committed) {
+        /* RecordBatch v2 header (61 bytes) and one control record: key
+         * (version 0, type 0 abort / 1 commit), value (version 0,
+         * coordinator epoch 0). */
+        char batch[61 + 17];
+        rd_kafkap_bytes_t bytes;
+        rd_kafka_mock_msgset_t *marker;
+        int64_t now = rd_uclock() / 1000;
+        int64_t first_offset = -1;
+        int i;
+        char *p = batch;
+
+        for (i = 0; i < mpart->txn_open_cnt; i++) {
+                if (mpart->txn_open[i].pid == pid) {
+                        first_offset = mpart->txn_open[i].first_offset;
+                        mpart->txn_open[i] =
+                            mpart->txn_open[--mpart->txn_open_cnt];
+                        break;
+                }
+        }
+        if (first_offset == -1)
+                return;
+
+#define PUT(T, conv, v)                                                        \
+        do {                                                                   \
+                T _v = conv(v);                                                \
+                memcpy(p, &_v, sizeof(_v));                                    \
+                p += sizeof(_v);                                               \
+        } while (0)
+        PUT(int64_t, htobe64, 0);                     /* BaseOffset */
+        PUT(int32_t, htobe32, (int32_t)sizeof(batch) - 12); /* Length */
+        PUT(int32_t, htobe32, 0);                     /* PartitionLeaderEpoch */
+        *p++ = 2;                                     /* Magic */
+        PUT(uint32_t, htobe32, 0);                    /* CRC, below */
+        PUT(int16_t, htobe16,
+            RD_KAFKA_MSGSET_V2_ATTR_TRANSACTIONAL |
+                RD_KAFKA_MSGSET_V2_ATTR_CONTROL);     /* Attributes */
+        PUT(int32_t, htobe32, 0);                     /* LastOffsetDelta */
+        PUT(int64_t, htobe64, now);                   /* BaseTimestamp */
+        PUT(int64_t, htobe64, now);                   /* MaxTimestamp */
+        PUT(int64_t, htobe64, pid);                   /* ProducerId */
+        PUT(int16_t, htobe16, epoch);                 /* ProducerEpoch */
+        PUT(int32_t, htobe32, -1);                    /* BaseSequence */
+        PUT(int32_t, htobe32, 1);                     /* RecordCount */
+        *p++ = 0x20; /* Record length 16, zig-zag varint */
+        *p++ = 0;    /* Attributes */
+        *p++ = 0;    /* TimestampDelta */
+        *p++ = 0;    /* OffsetDelta */
+        *p++ = 0x08; /* Key length 4 */
+        PUT(int16_t, htobe16, 0);              /* Key: version */
+        PUT(int16_t, htobe16, committed ? 1 : 0); /* Key: type */
+        *p++ = 0x0c;                           /* Value length 6 */
+        PUT(int16_t, htobe16, 0);              /* Value: version */
+        PUT(int32_t, htobe32, 0);              /* Value: coordinator epoch */
+        *p++ = 0;                              /* Headers */
+#undef PUT
+        rd_assert(p == batch + sizeof(batch));
+        {
+                /* CRC-32C from Attributes to the end. */
+                uint32_t crc = htobe32(rd_crc32c(0, batch + 21,
+                                                 sizeof(batch) - 21));
+                memcpy(batch + 17, &crc, sizeof(crc));
+        }
+
+        bytes.len  = (int32_t)sizeof(batch);
+        bytes.data = batch;
+        marker     = rd_kafka_mock_msgset_new(mpart, &bytes, 1);
+
+        if (!committed &&
+            mpart->txn_aborted_cnt < (int)RD_ARRAYSIZE(mpart->txn_aborted)) {
+                mpart->txn_aborted[mpart->txn_aborted_cnt].pid = pid;
+                mpart->txn_aborted[mpart->txn_aborted_cnt].first_offset =
+                    first_offset;
+                mpart->txn_aborted[mpart->txn_aborted_cnt].last_offset =
+                    marker->first_offset;
+                mpart->txn_aborted_cnt++;
+        }
 }
 
 

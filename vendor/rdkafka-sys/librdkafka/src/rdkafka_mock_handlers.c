@@ -361,7 +361,7 @@ static int rd_kafka_mock_handle_Fetch(rd_kafka_mock_connection_t *mconn,
         rd_kafka_resp_err_t all_err;
         int32_t ReplicaId = -1, MaxWait, MinBytes, MaxBytes = -1,
                 SessionId = -1, Epoch, TopicsCnt;
-        int8_t IsolationLevel;
+        int8_t IsolationLevel = 0;
         size_t totsize = 0;
 
         int32_t tags_to_write[1]   = {0};
@@ -536,9 +536,18 @@ static int rd_kafka_mock_handle_Fetch(rd_kafka_mock_connection_t *mconn,
                                   : -1);
 
                         if (rkbuf->rkbuf_reqhdr.ApiVersion >= 4) {
-                                /* Response: LastStableOffset */
-                                rd_kafka_buf_write_i64(
-                                    resp, mpart ? mpart->end_offset : -1);
+                                /* Response: LastStableOffset
+                                 * (analyzer patch: below an open
+                                 * transaction's first offset). */
+                                int64_t lso = mpart ? mpart->end_offset : -1;
+                                int t;
+                                for (t = 0; mpart && t < mpart->txn_open_cnt;
+                                     t++)
+                                        if (mpart->txn_open[t].first_offset <
+                                            lso)
+                                                lso = mpart->txn_open[t]
+                                                          .first_offset;
+                                rd_kafka_buf_write_i64(resp, lso);
                         }
 
                         if (rkbuf->rkbuf_reqhdr.ApiVersion >= 5) {
@@ -552,8 +561,33 @@ static int rd_kafka_mock_handle_Fetch(rd_kafka_mock_connection_t *mconn,
                         }
 
                         if (rkbuf->rkbuf_reqhdr.ApiVersion >= 4) {
-                                /* Response: #Aborted */
-                                rd_kafka_buf_write_arraycnt(resp, 0);
+                                /* Response: #Aborted (analyzer patch: the
+                                 * aborted transactions, to read_committed
+                                 * consumers) */
+                                /* Those that end at or after the fetch
+                                 * offset, as a broker lists them: an earlier
+                                 * one would make the consumer skip that
+                                 * producer's later, committed records. */
+                                int t, cnt = 0;
+                                for (t = 0; IsolationLevel == 1 && mpart &&
+                                            t < mpart->txn_aborted_cnt;
+                                     t++)
+                                        cnt += mpart->txn_aborted[t]
+                                                   .last_offset >= FetchOffset;
+                                rd_kafka_buf_write_arraycnt(resp, cnt);
+                                for (t = 0; cnt > 0 &&
+                                            t < mpart->txn_aborted_cnt;
+                                     t++) {
+                                        if (mpart->txn_aborted[t].last_offset <
+                                            FetchOffset)
+                                                continue;
+                                        rd_kafka_buf_write_i64(
+                                            resp, mpart->txn_aborted[t].pid);
+                                        rd_kafka_buf_write_i64(
+                                            resp,
+                                            mpart->txn_aborted[t].first_offset);
+                                        rd_kafka_buf_write_tags_empty(resp);
+                                }
                         }
 
 
@@ -578,7 +612,52 @@ static int rd_kafka_mock_handle_Fetch(rd_kafka_mock_connection_t *mconn,
 
 
                         if (mset && partsize < (size_t)PartMaxBytes &&
-                            totsize < (size_t)MaxBytes) {
+                            totsize < (size_t)MaxBytes && IsolationLevel == 1 &&
+                            mpart->txn_aborted_cnt > 0 &&
+                            mpart->txn_aborted[mpart->txn_aborted_cnt - 1]
+                                    .last_offset >= FetchOffset) {
+                                /* analyzer patch: to a read_committed consumer
+                                 * of a partition with aborted transactions,
+                                 * the following message sets too, as a broker
+                                 * sends them: a response holding only skipped
+                                 * aborted records would not move the consumer
+                                 * past them (one set per response stalled it). */
+                                const rd_kafka_mock_msgset_t *next;
+                                size_t len = 0;
+                                char *data;
+                                rd_kafkap_bytes_t bytes;
+                                for (next = mset; next &&
+                                                  len + RD_KAFKAP_BYTES_LEN(
+                                                            &next->bytes) <=
+                                                      (size_t)PartMaxBytes;
+                                     next = TAILQ_NEXT(next, link))
+                                        len += RD_KAFKAP_BYTES_LEN(&next->bytes);
+                                if (len == 0)
+                                        len = RD_KAFKAP_BYTES_LEN(&mset->bytes);
+                                data = rd_malloc(len);
+                                bytes.len  = (int32_t)len;
+                                bytes.data = data;
+                                for (next = mset; next && len > 0;
+                                     next = TAILQ_NEXT(next, link)) {
+                                        size_t n =
+                                            RD_KAFKAP_BYTES_LEN(&next->bytes);
+                                        if (n > len)
+                                                break;
+                                        memcpy(data, next->bytes.data, n);
+                                        data += n;
+                                        len -= n;
+                                }
+                                bytes.len -= (int32_t)len;
+                                {
+                                        size_t written =
+                                            rd_kafka_buf_write_kbytes(resp,
+                                                                      &bytes);
+                                        partsize += written;
+                                        totsize += written;
+                                }
+                                rd_free((void *)bytes.data);
+                        } else if (mset && partsize < (size_t)PartMaxBytes &&
+                                   totsize < (size_t)MaxBytes) {
                                 /* Response: Records */
                                 size_t written = rd_kafka_buf_write_kbytes(
                                     resp, &mset->bytes);
@@ -2439,6 +2518,18 @@ static int rd_kafka_mock_handle_EndTxn(rd_kafka_mock_connection_t *mconn,
 
         if (!err)
                 err = rd_kafka_mock_pid_check(mcluster, &TransactionalId, pid);
+
+        /* analyzer patch: write the markers, as a broker does. */
+        if (!err) {
+                rd_kafka_mock_topic_t *mtopic;
+                TAILQ_FOREACH(mtopic, &mcluster->topics, link) {
+                        int i;
+                        for (i = 0; i < mtopic->partition_cnt; i++)
+                                rd_kafka_mock_partition_txn_end(
+                                    &mtopic->partitions[i], pid.id, pid.epoch,
+                                    committed);
+                }
+        }
 
         /* ErrorCode */
         rd_kafka_buf_write_i16(resp, err);

@@ -355,7 +355,23 @@ typedef struct rd_kafka_mock_partition_s {
         /**< Leader responses */
         TAILQ_HEAD(, rd_kafka_mock_partition_leader_s)
         leader_responses;
+
+        /* analyzer patch: transactions as read_committed consumers see them.
+         * Open transactions (producer id, first offset) until EndTxn writes
+         * their control record; aborted ones, listed in Fetch responses. */
+        struct rd_kafka_mock_txn_s {
+                int64_t pid;
+                int64_t first_offset;
+                int64_t last_offset; /**< Its marker's, once ended */
+        } txn_open[16], txn_aborted[256];
+        int txn_open_cnt;
+        int txn_aborted_cnt;
 } rd_kafka_mock_partition_t;
+
+void rd_kafka_mock_partition_txn_end(rd_kafka_mock_partition_t *mpart,
+                                     int64_t pid,
+                                     int16_t epoch,
+                                     rd_bool_t committed);
 
 
 /**
