@@ -149,11 +149,11 @@ impl ClientContext for IngestContext {
         let errors = &self.status.read_errors;
         if code == RDKafkaErrorCode::PartitionEOF {
             // Read to its end: the partition (and the client) read again.
-            errors.read_from(topic, partition);
+            errors.read_to_end(topic, partition);
             *lock(&self.eof) = Some((topic.to_owned(), partition, offset));
         } else if !is_fatal(code) {
             self.attributed.store(true, Ordering::Release);
-            errors.partition_failed(topic, partition, code, reason);
+            errors.partition_failed(topic, partition, offset, code, reason);
         }
     }
 
@@ -558,14 +558,7 @@ impl Ingest {
                             && topics
                                 .id(message.topic())
                                 .is_some_and(|t| reset.contains(&t)) => {}
-                    Some(Ok(message)) => {
-                        if status.read_errors.any() {
-                            status
-                                .read_errors
-                                .read_from(message.topic(), message.partition());
-                        }
-                        handoff.push(message)
-                    }
+                    Some(Ok(message)) => handoff.push(message),
                     Some(Err(KafkaError::PartitionEOF(partition))) => {
                         let at = lock(&consumer.context().eof).take();
                         handoff.sync().on_partition_end(partition, at)
@@ -731,6 +724,10 @@ impl Indexer {
             let Some(fetched) = snapshot.partitions.get(&(name.to_owned(), *partition)) else {
                 continue;
             };
+            indexer
+                .status
+                .read_errors
+                .indexed_to(name, *partition, state.next_offset);
             if fetched.low > state.fetched.map_or(0, |f| f.low) {
                 indexer.cache.remove_below(*topic, *partition, fetched.low);
             }
@@ -1007,28 +1004,22 @@ impl Indexer {
     /// alone when exactly one topic has that partition.
     fn on_partition_end(&mut self, partition: i32, at: Option<(String, i32, i64)>) {
         let named = at.and_then(|(topic, p, offset)| Some(((self.topics.id(&topic)?, p), offset)));
-        let state = match named {
+        let key = match named {
             Some((key, offset)) => {
-                let state = self.partitions.get_mut(&key);
-                if let Some(state) = state {
+                if let Some(state) = self.partitions.get_mut(&key) {
                     state.read_to = state.read_to.max(offset);
-                    Some(state)
-                } else {
-                    None
                 }
+                Some(key)
             }
             None => {
-                let mut candidates = self
-                    .partitions
-                    .iter_mut()
-                    .filter(|((_, p), _)| *p == partition);
+                let mut candidates = self.partitions.keys().filter(|(_, p)| *p == partition);
                 match (candidates.next(), candidates.next()) {
-                    (Some((_, state)), None) => Some(state),
+                    (Some(key), None) => Some(*key),
                     _ => None,
                 }
             }
         };
-        if let Some(state) = state {
+        if let Some(state) = key.and_then(|key| self.partitions.get_mut(&key)) {
             state.caught_up = true;
             self.refresh_caught_up();
         }
@@ -1038,7 +1029,7 @@ impl Indexer {
         let all = !self.some_topic_missing
             && !self.partitions.is_empty()
             && self.partitions.values().all(|s| s.caught_up)
-            && self.status.read_errors.partitions().is_empty();
+            && !self.status.read_errors.any_partition();
         self.status.caught_up.store(all, Ordering::Release);
         if all {
             self.status.ready.store(true, Ordering::Release);

@@ -5,8 +5,9 @@
 //!
 //! librdkafka retries all of these itself, with backoff (reconnects, fetch
 //! retries): credentials rotate and ACLs get fixed. An error is kept until reading
-//! works again (for a partition: a message or its end read from it; for the
-//! client: a message read, or every broker up), and meanwhile it is shown by
+//! works again (for a partition: its end reached, or, at a statistics report,
+//! records indexed past the offset it failed at; for the client: an end reached,
+//! or every broker up): never checked per message. Meanwhile it is shown by
 //! `/status`, `/health/ready`, `/metrics` and the page, counted by reason, and
 //! logged at most once a minute per reason.
 
@@ -114,6 +115,8 @@ pub struct ReadError {
     pub since_ms: u64,
     /// Its class.
     pub reason: ErrorReason,
+    /// For a partition's error, the offset it failed at, when librdkafka names one.
+    pub offset: Option<i64>,
 }
 
 /// The errors that keep ingest from reading, shared with HTTP and metrics.
@@ -146,7 +149,12 @@ fn now_ms() -> u64 {
 }
 
 /// `error`, keeping the `since` of `previous` while the code is the same.
-fn continued(previous: Option<&ReadError>, code: RDKafkaErrorCode, message: &str) -> ReadError {
+fn continued(
+    previous: Option<&ReadError>,
+    code: RDKafkaErrorCode,
+    message: &str,
+    offset: Option<i64>,
+) -> ReadError {
     let code_name = format!("{code:?}");
     let since_ms = previous
         .filter(|p| p.code == code_name)
@@ -156,6 +164,7 @@ fn continued(previous: Option<&ReadError>, code: RDKafkaErrorCode, message: &str
         message: message.to_owned(),
         since_ms,
         reason: ErrorReason::of(code, message),
+        offset,
     }
 }
 
@@ -163,7 +172,7 @@ impl ReadErrors {
     /// Records an error of the client as a whole (no partition named).
     pub(super) fn client_failed(&self, code: RDKafkaErrorCode, message: &str) {
         let mut client = lock(&self.client);
-        let error = continued(client.as_ref(), code, message);
+        let error = continued(client.as_ref(), code, message, None);
         self.count_and_log(&error, "Kafka client");
         // "1/1 brokers are down" follows each failed connection: it must not hide
         // why they failed (a TLS handshake, SASL).
@@ -178,42 +187,66 @@ impl ReadErrors {
         self.client_failed(code, &format!("topic {topic:?} cannot be read: {code}"));
     }
 
-    /// Records an error of one partition.
+    /// Records an error of one partition, at `offset` (negative: none named).
     pub(super) fn partition_failed(
         &self,
         topic: &str,
         partition: i32,
+        offset: i64,
         code: RDKafkaErrorCode,
         message: &str,
     ) {
         let mut partitions = lock(&self.partitions);
         let key = (topic.to_owned(), partition);
-        let error = continued(partitions.get(&key), code, message);
+        let offset = (offset >= 0).then_some(offset);
+        let error = continued(partitions.get(&key), code, message, offset);
         self.count_and_log(&error, &format!("{topic}/{partition}"));
         partitions.insert(key, error);
         self.any.store(true, Ordering::Release);
     }
 
-    /// Whether any error is kept: one atomic load, for the per-message path.
+    /// Whether any error is kept: one atomic load, so that readers without errors
+    /// take no lock.
     pub(super) fn any(&self) -> bool {
         self.any.load(Ordering::Acquire)
     }
 
-    /// A message (or the end) was read from `topic`/`partition`: it reads again,
-    /// and so does the client.
-    pub(super) fn read_from(&self, topic: &str, partition: i32) {
-        if !self.any() {
-            return;
+    /// Whether some partition cannot be read.
+    pub(super) fn any_partition(&self) -> bool {
+        self.any() && !lock(&self.partitions).is_empty()
+    }
+
+    /// `topic`/`partition` was read to its end: it reads again, and so does the
+    /// client.
+    pub(super) fn read_to_end(&self, topic: &str, partition: i32) {
+        if self.any() {
+            self.clear_partition_if(topic, partition, |_| true);
+            self.client_recovered_if(|_| true);
         }
-        let removed = lock(&self.partitions).remove(&(topic.to_owned(), partition));
-        if let Some(error) = removed {
+    }
+
+    /// Records up to `next_offset` of `topic`/`partition` were indexed: past the
+    /// offset it failed at, it reads again (checked at each statistics report).
+    pub(super) fn indexed_to(&self, topic: &str, partition: i32, next_offset: i64) {
+        if self.any() {
+            self.clear_partition_if(topic, partition, |e| {
+                e.offset.is_some_and(|failed| next_offset > failed)
+            });
+        }
+    }
+
+    fn clear_partition_if(&self, topic: &str, partition: i32, over: impl Fn(&ReadError) -> bool) {
+        let mut partitions = lock(&self.partitions);
+        let key = (topic.to_owned(), partition);
+        if partitions.get(&key).is_some_and(over)
+            && let Some(error) = partitions.remove(&key)
+        {
             log::info!(
                 "{topic}/{partition} is read again (it failed with {} for {} ms)",
                 error.code,
                 now_ms().saturating_sub(error.since_ms)
             );
         }
-        self.client_recovered_if(|_| true);
     }
 
     /// Every broker is up: the client's error, if any, is over.
@@ -347,22 +380,29 @@ mod tests {
     fn a_partition_error_lasts_until_the_partition_is_read_and_keeps_its_start() {
         let errors = ReadErrors::default();
         assert!(errors.partition("t", 0).is_none());
-        errors.partition_failed("t", 0, RDKafkaErrorCode::BadCompression, "first");
+        errors.partition_failed("t", 0, 7, RDKafkaErrorCode::BadCompression, "first");
         let since = errors.partition("t", 0).map(|e| e.since_ms);
         std::thread::sleep(Duration::from_millis(5));
-        errors.partition_failed("t", 0, RDKafkaErrorCode::BadCompression, "again");
+        errors.partition_failed("t", 0, 7, RDKafkaErrorCode::BadCompression, "again");
         let again = errors.partition("t", 0);
         assert_eq!(again.as_ref().map(|e| e.since_ms), since);
         assert_eq!(again.map(|e| e.message).as_deref(), Some("again"));
-        // Another partition's read clears nothing; this one's does.
-        errors.read_from("t", 1);
+        // Another partition's end clears nothing, nor records up to the failed
+        // offset; records past it do, and so does the partition's end.
+        errors.read_to_end("t", 1);
+        errors.indexed_to("t", 0, 7);
         assert!(errors.partition("t", 0).is_some());
-        errors.read_from("t", 0);
+        errors.indexed_to("t", 0, 8);
+        assert!(errors.partition("t", 0).is_none());
+        errors.partition_failed("t", 0, -1, RDKafkaErrorCode::BadCompression, "no offset");
+        errors.indexed_to("t", 0, 1_000);
+        assert!(errors.partition("t", 0).is_some(), "no offset to pass");
+        errors.read_to_end("t", 0);
         assert!(errors.partition("t", 0).is_none());
         assert!(errors.partitions().is_empty());
         assert!(!errors.any());
         let counted: u64 = errors.counts().iter().map(|(_, n)| n).sum();
-        assert_eq!(counted, 2);
+        assert_eq!(counted, 3);
     }
 
     #[test]
