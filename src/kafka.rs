@@ -13,6 +13,7 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::aws::credentials::{CredentialChain, Source};
+use crate::aws::env_region;
 use crate::aws::msk::MskTokens;
 use crate::config::{KafkaAuth, KafkaSettings};
 
@@ -254,7 +255,11 @@ impl TokenSource {
         if kafka.auth != KafkaAuth::AwsMskIam {
             return Ok(TokenSource(None));
         }
-        let region = kafka.msk_region(&lookup).ok_or(
+        let region = kafka
+            .aws_region
+            .clone()
+            .or_else(|| env_region(&lookup))
+            .ok_or(
             "kafka.auth = \"aws_msk_iam\" needs a region: kafka.aws_region, or AWS_REGION in the environment",
         )?;
         let source = Source::from_env(&lookup, &region).ok_or(

@@ -9,6 +9,13 @@ pub mod sigv4;
 
 use time::OffsetDateTime;
 
+/// The region the AWS environment names: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
+pub fn env_region(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup("AWS_REGION")
+        .or_else(|| lookup("AWS_DEFAULT_REGION"))
+        .filter(|region| !region.is_empty())
+}
+
 /// AWS credentials, and when they expire (None: long-term keys).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {

@@ -93,18 +93,6 @@ impl Default for KafkaSettings {
 }
 
 impl KafkaSettings {
-    /// With `auth = "aws_msk_iam"`, the region: `aws_region`, else the AWS
-    /// environment's (`lookup`).
-    pub fn msk_region(&self, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-        self.aws_region
-            .clone()
-            .or_else(|| lookup("AWS_REGION"))
-            .or_else(|| lookup("AWS_DEFAULT_REGION"))
-            .filter(|r| !r.is_empty())
-    }
-}
-
-impl KafkaSettings {
     /// Replaces every property value written `${NAME}` by the environment variable
     /// NAME (how a Secret reaches `sasl.password`: property names have dots, which an
     /// `ANALYZER_*` variable cannot carry). Returns a (key, problem) per unset one.

@@ -58,9 +58,7 @@ impl S3Store {
     /// A store at `url`, its credentials from the environment (`lookup`).
     pub fn from_env(url: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<S3Store, String> {
         let (bucket, prefix) = parse_url(url)?;
-        let region = lookup("AWS_REGION")
-            .or_else(|| lookup("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = crate::aws::env_region(&lookup).unwrap_or_else(|| "us-east-1".into());
         let source = Source::from_env(&lookup, &region).ok_or(
             "snapshot.url needs AWS credentials, and the environment names none (AWS_EC2_METADATA_DISABLED is set)",
         )?;
