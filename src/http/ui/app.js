@@ -159,7 +159,7 @@ async function overview() {
   if (status.kafka.error) problems.unshift(["kafka", status.kafka.error]);
   const problemList = problems.map(([what, e]) => el("li", {},
     el("strong", { text: what + " cannot be read (" + e.reason + ")" }),
-    el("span", { text: ": " + e.message + " since " + e.since })));
+    el("span", { text: ": " + e.message + " (since " + e.since + ")" })));
   const cache = status.cache;
   show(
     el("h1", { text: "Types" }),
