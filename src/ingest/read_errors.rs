@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::warn;
 use rdkafka::error::RDKafkaErrorCode;
 
-use super::Sampled;
 use super::status::lock;
+use super::warnings::Sampled;
 
 /// How often a warning of one reason is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(60);

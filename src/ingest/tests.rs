@@ -1,6 +1,10 @@
 //! Tests of the ingest module.
+use super::context::{FetchedOffsets, StatsSnapshot};
+use super::partitions::PartitionState;
+use super::warnings::Sampled;
 use super::*;
 use crate::view::{View, new_view};
+use std::collections::HashMap;
 
 /// An indexer over topics "t" (index 0) and "u" (index 1), with `n` events of
 /// type A indexed in each one's partition 0.
@@ -46,7 +50,7 @@ fn indexer_with(n: i64) -> (View, Indexer) {
         started: Instant::now(),
         caught_up_at: None,
         max_lateness_ms: 300_000,
-        late_warnings: Throttled::default(),
+        late_warnings: Sampled::default(),
         too_many_types: Sampled::default(),
         cache_headers: false,
         value_bytes_seen: 0,
@@ -153,17 +157,6 @@ fn progress_counts_offsets_from_the_log_start() {
     assert_eq!(report(7, None, None, true).progress(), (7, 7));
     assert_eq!(report(150, Some(0), Some(200), false).lag(), Some(50));
     assert_eq!(report(0, None, None, false).lag(), None);
-}
-
-#[test]
-fn repeated_warnings_are_counted_not_repeated() {
-    let mut throttled = Throttled::default();
-    throttled.warn("a".into());
-    throttled.warn("a".into());
-    throttled.warn("a".into());
-    assert_eq!(throttled.repeats, 2);
-    throttled.warn("b".into());
-    assert_eq!(throttled.repeats, 0);
 }
 
 #[test]

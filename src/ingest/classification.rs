@@ -1,0 +1,159 @@
+//! An event's type: the rule applied to a polled message (its value, topic or
+//! headers), checked by decoding when a value format is configured. While the
+//! Schema Registry cannot be read, classification waits, retrying with backoff.
+
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message as _};
+
+use super::status::lock;
+use super::{Indexer, MAX_RETRY_BACKOFF, POLL_TIMEOUT};
+use crate::classify::{self, Headers, Message, Rule, Unclassified};
+use crate::decode::avro::AvroError;
+
+impl Indexer {
+    /// The message's type by the rule, checked against Avro decoding when `[avro]`
+    /// is set: an Avro value that does not decode goes to `unclassified`. While
+    /// the registry cannot be read this waits, retrying with backoff; None if
+    /// ingest is stopped meanwhile.
+    pub(super) fn type_of<'a>(
+        &mut self,
+        topic: &'a str,
+        message: &'a BorrowedMessage<'_>,
+    ) -> Option<Result<Cow<'a, str>, Unclassified>> {
+        // Fields borrowed apart: the Avro decoder is used in place, no reference
+        // count taken per message.
+        let Indexer {
+            avro,
+            rule,
+            waiting,
+            status,
+            stop,
+            undecodable,
+            ..
+        } = self;
+        let Some(avro) = avro.as_deref() else {
+            return Some(classify(rule, topic, message));
+        };
+        let by_record_name = *rule == Rule::AvroRecord;
+        let rule_type = if by_record_name {
+            None
+        } else {
+            match classify(rule, topic, message) {
+                Ok(event_type) => Some(event_type),
+                Err(reason) => return Some(Err(reason)),
+            }
+        };
+        let value = match message.payload() {
+            None => return Some(Err(Unclassified::Tombstone)),
+            Some([]) if by_record_name => return Some(Err(Unclassified::EmptyValue)),
+            Some(value) => value,
+        };
+        let mut backoff = Duration::from_secs(1);
+        let mut attempt = 0u32;
+        loop {
+            let outcome = avro.check(rule_type.as_deref(), value);
+            if *waiting && !matches!(outcome, Err(AvroError::Unreachable(_))) {
+                *waiting = false;
+                *lock(&status.waiting_for) = None;
+                info!("the schema registry answers again: ingest goes on");
+            }
+            let reason = match outcome {
+                Ok(Some(schema)) => {
+                    return Some(match rule_type {
+                        Some(event_type) => Ok(event_type),
+                        None => classify::check_name(Cow::Owned(schema.to_string())),
+                    });
+                }
+                Ok(None) => return Some(rule_type.ok_or(Unclassified::InvalidAvro)),
+                Err(AvroError::Unreachable(e)) => {
+                    attempt += 1;
+                    warn!(
+                        "{e}; ingest waits at {topic}/{}@{} (attempt {attempt}, next in {backoff:?}): nothing is indexed until the registry answers",
+                        message.partition(),
+                        message.offset()
+                    );
+                    *lock(&status.waiting_for) = Some(e.to_string());
+                    *waiting = true;
+                    if !sleep_unless_stopped(backoff, stop) {
+                        return None;
+                    }
+                    backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+                    continue;
+                }
+                Err(AvroError::Invalid(why)) => (Unclassified::InvalidAvro, why),
+                // check() asks the registry itself: it never answers this.
+                Err(e @ AvroError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
+                Err(AvroError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
+            };
+            if let Some(count) = undecodable.due() {
+                warn!(
+                    "{count} Avro value(s) did not decode and went to unclassified, e.g. {topic}/{}@{} ({}): {}",
+                    message.partition(),
+                    message.offset(),
+                    reason.0,
+                    reason.1
+                );
+            }
+            return Some(Err(reason.0));
+        }
+    }
+}
+
+/// Sleeps `duration` in short steps; false if `stop` was set meanwhile.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        if stop.load(Ordering::Acquire) {
+            return false;
+        }
+        std::thread::sleep(POLL_TIMEOUT.min(until.saturating_duration_since(Instant::now())));
+    }
+    !stop.load(Ordering::Acquire)
+}
+
+/// Header access on a Kafka message, for the header rule.
+struct KafkaHeaders<'a>(Option<&'a BorrowedHeaders>);
+
+impl<'a> Headers<'a> for KafkaHeaders<'a> {
+    fn last(&self, name: &str) -> Option<Option<&'a [u8]>> {
+        let headers = self.0?;
+        (0..headers.count())
+            .rev()
+            .filter_map(|i| headers.try_get(i))
+            .find(|h| h.key == name)
+            .map(|h| h.value)
+    }
+}
+
+fn classify<'a>(
+    rule: &Rule,
+    topic: &'a str,
+    message: &'a BorrowedMessage<'_>,
+) -> Result<Cow<'a, str>, Unclassified> {
+    let value = message.payload();
+    if !matches!(rule, Rule::Header(_)) {
+        // Headers are parsed on access (an allocation and a parse per message, 16%
+        // of ingest's time when read for every message): only the header rule does.
+        let parts = Message {
+            topic,
+            value,
+            headers: &KafkaHeaders(None),
+        };
+        return rule.classify(&parts);
+    }
+    let headers = KafkaHeaders(message.headers());
+    let parts = Message {
+        topic,
+        value,
+        headers: &headers,
+    };
+    // rdkafka panics on a header *name* that is not UTF-8; such a message is
+    // hostile input, not a reason to stop ingesting.
+    catch_unwind(AssertUnwindSafe(|| rule.classify(&parts)))
+        .unwrap_or(Err(Unclassified::InvalidUtf8))
+}
