@@ -13,11 +13,11 @@
 //! that topic's part of the view and re-reads it from its new beginning. Only an
 //! authentication or authorization failure, or a fatal client error, stops ingest.
 //!
-//! This file holds the thread's life and the index step; beside it: [`context`]
-//! (librdkafka's callbacks: statistics, errors, tokens), [`partitions`] (discover,
-//! assign, ends, reset), [`classification`] (a message's type), [`pipeline`] (the
-//! hand-off between the two threads), [`read_errors`], [`snapshots`], [`status`]
-//! (what `/status` reads) and [`warnings`] (the one limiter of repeated warnings).
+//! This file holds the thread's life and the index step; beside it: `context`
+//! (librdkafka's callbacks: statistics, errors, tokens), `partitions` (discover,
+//! assign, ends, reset), `classification` (a message's type), `pipeline` (the
+//! hand-off between the two threads), `read_errors`, `snapshots`, `status`
+//! (what `/status` reads) and `warnings` (the one limiter of repeated warnings).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
