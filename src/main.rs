@@ -64,9 +64,9 @@ async fn main() -> ExitCode {
     );
     let app = match Application::build(&settings) {
         Ok(app) => app,
-        // A client that librdkafka refuses to make is a configuration problem
-        // (checked with the configuration too; this covers files changed since).
-        Err(e @ StartupError::Kafka(_)) => {
+        // Settings that an owner refuses, or a client that librdkafka refuses to
+        // make (checked with the properties too; this covers files changed since).
+        Err(e @ (StartupError::Config(_) | StartupError::Kafka(_))) => {
             log::error!("{e}");
             return ExitCode::from(EXIT_CONFIG);
         }

@@ -14,16 +14,16 @@ use actix_web::web::Data;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use log::{info, warn};
 
-use crate::config::{ClassifyBy, Settings};
+use crate::classify::Rule;
+use crate::config::{ClassifyBy, ConfigError, Settings};
 use crate::decode::Decoder;
-use crate::decode::avro::Avro;
+use crate::decode::avro::{Avro, AvroSource};
 use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestOptions, IngestStatus};
 use crate::kafka::{self, ClientRole, QuietContext, TokenSource};
 use crate::metrics::Metrics;
-use crate::snapshot::Location;
-use crate::snapshot::s3::S3Store;
+use crate::snapshot::{self, Location};
 use crate::view::{Topics, View, new_view};
 
 /// Warm consumers kept for point reads of payloads that are not cached.
@@ -45,21 +45,52 @@ pub enum StartupError {
     /// A Kafka client could not be created (usually a bad librdkafka property).
     #[error("cannot create Kafka client: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// The Avro schemas could not be loaded (checked with the configuration, so
-    /// only if the files changed since).
-    #[error("cannot load the Avro schemas: {}", .0.iter().map(|(key, problem)| format!("{key}: {problem}")).collect::<Vec<_>>().join("; "))]
-    Avro(Vec<(String, String)>),
-    /// The snapshot location could not be set up (checked with the configuration,
-    /// so only if the environment changed since).
-    #[error("cannot use snapshot.url: {0}")]
-    Snapshot(String),
-    /// `[kafka] auth` cannot be set up (checked with the configuration, so only if
-    /// the environment changed since).
-    #[error("cannot use kafka.auth: {0}")]
-    Auth(String),
+    /// The settings cannot be used: every problem, with its source.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
     /// The HTTP server could not start.
     #[error("cannot start HTTP server: {0}")]
     Http(#[from] std::io::Error),
+}
+
+/// What the settings name, checked and loaded once: each owner checks its own
+/// settings here (config the shapes, kafka its properties and auth, http the
+/// routes, snapshot its store, decode the schemas).
+pub struct Prepared {
+    /// Avro decoding, when `[avro]` is set.
+    pub avro: Option<Arc<Avro>>,
+    /// Where snapshots are kept, when `[snapshot]` is set.
+    pub snapshots: Option<Vec<Location>>,
+    /// OAUTHBEARER tokens analyzer makes (MSK IAM).
+    pub tokens: TokenSource,
+}
+
+/// Checks `settings` with every owner's rules and loads what they name, reporting
+/// every problem together, each with where its value came from.
+pub fn prepare(settings: &Settings) -> Result<Prepared, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut problems = settings.problems();
+    problems.extend(ingest::settings_problems(&settings.kafka));
+    problems.extend(kafka::property_problems(&settings.kafka));
+    problems.extend(http::route_problems(&settings.routes));
+    let tokens = TokenSource::from_settings(&settings.kafka, env)
+        .map_err(|why| problems.push(("kafka.auth".to_owned(), why)));
+    let snapshots =
+        snapshot::locations(&settings.snapshot, env).map_err(|problem| problems.push(problem));
+    let avro = match settings.avro.enabled() {
+        true => Avro::load(&AvroSource::of(&settings.avro))
+            .map(|avro| Some(Arc::new(avro)))
+            .map_err(|found| problems.extend(found)),
+        false => Ok(None),
+    };
+    match (tokens, snapshots, avro) {
+        (Ok(tokens), Ok(snapshots), Ok(avro)) if problems.is_empty() => Ok(Prepared {
+            avro,
+            snapshots,
+            tokens,
+        }),
+        _ => Err(settings.refuse(problems)),
+    }
 }
 
 /// A running analyzer: ingest thread plus HTTP server.
@@ -77,6 +108,11 @@ impl Application {
     /// [`Application::run_until_stopped`] to serve).
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let started = Instant::now();
+        let Prepared {
+            avro,
+            snapshots,
+            tokens,
+        } = prepare(settings)?;
         let addr = settings.http.bind;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
@@ -89,8 +125,6 @@ impl Application {
         }
         writer.limit_types(settings.classify.max_types);
         let cache = PayloadCache::new(settings.cache.max_bytes);
-        let tokens = TokenSource::from_settings(&settings.kafka, |name| std::env::var(name).ok())
-            .map_err(StartupError::Auth)?;
         let reader = KafkaReader::new(
             topics.clone(),
             kafka::client_config(&settings.kafka, ClientRole::PointRead),
@@ -98,30 +132,24 @@ impl Application {
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
-        let avro = match settings.avro.enabled() {
-            true => Some(Arc::new(
-                Avro::load(&settings.avro.source()).map_err(StartupError::Avro)?,
-            )),
-            false => None,
-        };
         let options = IngestOptions {
             max_lateness_ms: settings.order.max_lateness_ms,
-            rule: settings.classify.rule(),
+            rule: Rule::from_settings(&settings.classify),
             cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
             avro: avro.clone(),
-            snapshots: snapshot_locations(settings)?.map(|locations| {
+            snapshots: snapshots.map(|locations| {
                 let every = Duration::from_secs(settings.snapshot.interval_secs);
                 (locations, settings.snapshot.write.then_some(every))
             }),
             tokens: tokens.clone(),
         };
         let ingest = ingest::spawn(&settings.kafka, options, writer, cache.clone())?;
-        let metrics = Arc::new(Metrics::new(
-            view.clone(),
-            ingest.status(),
-            cache.clone(),
-            settings.metrics.max_type_series,
-        ));
+        let metrics = Arc::new(Metrics::new(Box::new(http::metrics::LiveState {
+            view: view.clone(),
+            ingest: ingest.status(),
+            cache: cache.clone(),
+            max_type_series: settings.metrics.max_type_series,
+        })));
         let state = Data::new(AppState {
             view: view.clone(),
             fetcher: Fetcher::new(cache, reader, Arc::clone(&metrics)),
@@ -277,18 +305,4 @@ async fn shutdown_signal() -> String {
             "SIGINT received".to_owned()
         }
     }
-}
-
-/// Where `[snapshot]` keeps snapshots: its directory and its object storage, when set.
-fn snapshot_locations(settings: &Settings) -> Result<Option<Vec<Location>>, StartupError> {
-    let mut locations = Vec::new();
-    if let Some(dir) = &settings.snapshot.dir {
-        locations.push(Location::Dir(dir.clone()));
-    }
-    if let Some(url) = &settings.snapshot.url {
-        let store = S3Store::from_env(url, |name| std::env::var(name).ok())
-            .map_err(StartupError::Snapshot)?;
-        locations.push(Location::S3(Box::new(store)));
-    }
-    Ok((!locations.is_empty()).then_some(locations))
 }

@@ -144,6 +144,20 @@ pub struct Message<'a, 'h, H: Headers<'a> + ?Sized> {
 }
 
 impl Rule {
+    /// The rule `[classify]` describes.
+    pub fn from_settings(settings: &crate::config::ClassifySettings) -> Rule {
+        use crate::config::ClassifyBy;
+        match settings.by {
+            ClassifyBy::JsonField if settings.name.starts_with('/') => {
+                Rule::json_pointer(&settings.name)
+            }
+            ClassifyBy::JsonField => Rule::JsonField(settings.name.clone()),
+            ClassifyBy::Header => Rule::Header(settings.name.clone()),
+            ClassifyBy::Topic => Rule::Topic,
+            ClassifyBy::AvroRecord => Rule::AvroRecord,
+        }
+    }
+
     /// The rule for a JSON pointer like `/meta/type` (`~1` is `/`, `~0` is `~`).
     pub fn json_pointer(pointer: &str) -> Rule {
         let tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');

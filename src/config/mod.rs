@@ -4,6 +4,12 @@
 //! Unknown keys are rejected, and every error names the key and where its value came
 //! from (the file's path or the environment variable), so a bad deploy fails at start
 //! with a message that says what to fix.
+//!
+//! A leaf: this module holds the settings and the checks that need nothing but
+//! them. Each owner checks its own rules (the Kafka properties in `kafka`, the
+//! routes in `http`, the snapshot store in `snapshot`, the schemas in `decode`);
+//! `startup::prepare` runs them all once and reports every problem together, each
+//! with its source ([`Settings::refuse`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,9 +19,6 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Metadata};
 use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::classify::{self, Rule};
-use crate::view::{MAX_TOPICS, UNCLASSIFIED};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "ANALYZER_";
@@ -42,6 +45,30 @@ pub struct Settings {
     pub snapshot: SnapshotSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
+    /// Where each value came from, for problems found after loading.
+    #[serde(skip)]
+    pub sources: Sources,
+}
+
+/// Where the loaded values came from (the layers), to name a problem's source, and
+/// the `${NAME}` references that no environment variable resolved.
+#[derive(Clone, Default)]
+pub struct Sources {
+    layers: Option<std::sync::Arc<Figment>>,
+    unresolved: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sources")
+    }
+}
+
+impl PartialEq for Sources {
+    /// Settings compare by their values, never by where they came from.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// `[kafka]`: the broker and topics to index.
@@ -186,19 +213,6 @@ impl Default for ClassifySettings {
     }
 }
 
-impl ClassifySettings {
-    /// The classification rule these settings describe.
-    pub fn rule(&self) -> Rule {
-        match self.by {
-            ClassifyBy::JsonField if self.name.starts_with('/') => Rule::json_pointer(&self.name),
-            ClassifyBy::JsonField => Rule::JsonField(self.name.clone()),
-            ClassifyBy::Header => Rule::Header(self.name.clone()),
-            ClassifyBy::Topic => Rule::Topic,
-            ClassifyBy::AvroRecord => Rule::AvroRecord,
-        }
-    }
-}
-
 /// `[cache]`: the in-memory payload cache.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -306,19 +320,6 @@ impl AvroSettings {
     pub fn enabled(&self) -> bool {
         self.schemas_dir.is_some() || self.schema_registry_url.is_some()
     }
-
-    /// Where the decoder finds its schemas.
-    pub fn source(&self) -> crate::decode::avro::AvroSource<'_> {
-        crate::decode::avro::AvroSource {
-            schemas_dir: self.schemas_dir.as_deref(),
-            types: Some(&self.types),
-            registry_url: self.schema_registry_url.as_deref(),
-            registry_credentials: self
-                .schema_registry_username
-                .as_deref()
-                .zip(self.schema_registry_password.as_deref()),
-        }
-    }
 }
 
 /// `[snapshot]`: index snapshots. Off when neither `dir` nor `url` is set.
@@ -421,7 +422,9 @@ pub enum ConfigFile {
 /// The default configuration file name, looked up in the working directory.
 pub const DEFAULT_FILE: &str = "analyzer.toml";
 
-/// Loads and validates the configuration from its three layers.
+/// Loads the configuration from its three layers. Values of the wrong shape fail
+/// here; unresolved `${NAME}` references, the cross-field checks and each owner's
+/// run in `startup::prepare`, so that one start reports every problem.
 pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
     let path = match file {
         ConfigFile::Explicit(path) if !path.is_file() => {
@@ -440,16 +443,11 @@ pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
     let mut unresolved = settings.kafka.resolve_env_references(lookup);
     unresolved.extend(settings.avro.resolve_env_references(lookup));
-    let problems: Vec<String> = unresolved
-        .into_iter()
-        .chain(settings.problems())
-        .map(|(key, problem)| format!("{key}: {problem}{}", source_of(&figment, &key)))
-        .collect();
-    if problems.is_empty() {
-        Ok(settings)
-    } else {
-        Err(ConfigError { problems })
-    }
+    settings.sources = Sources {
+        layers: Some(std::sync::Arc::new(figment)),
+        unresolved,
+    };
+    Ok(settings)
 }
 
 fn figment(file: Option<&Path>) -> Figment {
@@ -511,9 +509,24 @@ fn describe(error: &figment::Error) -> String {
 }
 
 impl Settings {
-    /// Cross-field checks, as (key, problem) pairs; empty when the settings are usable.
+    /// Every one of `problems`, (key, problem) pairs, with where its value came from.
+    pub fn refuse(&self, problems: Vec<(String, String)>) -> ConfigError {
+        let source = |key: &str| match &self.sources.layers {
+            Some(figment) => source_of(figment, key),
+            None => String::new(),
+        };
+        ConfigError {
+            problems: problems
+                .into_iter()
+                .map(|(key, problem)| format!("{key}: {problem}{}", source(&key)))
+                .collect(),
+        }
+    }
+
+    /// Config's own cross-field checks, as (key, problem) pairs; each owner checks
+    /// the rest (see the module's doc).
     pub fn problems(&self) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
+        let mut problems = self.sources.unresolved.clone();
         let mut problem = |key: &str, text: String| problems.push((key.to_owned(), text));
         if self.kafka.brokers.trim().is_empty() {
             problem("kafka.brokers", "must name at least one broker".into());
@@ -521,21 +534,12 @@ impl Settings {
         if self.kafka.topics.is_empty() {
             problem("kafka.topics", "must name at least one topic".into());
         }
-        if self.kafka.topics.len() > MAX_TOPICS {
-            problem(
-                "kafka.topics",
-                format!("at most {MAX_TOPICS} topics can be indexed"),
-            );
-        }
         for (i, topic) in self.kafka.topics.iter().enumerate() {
             if topic.trim().is_empty() {
                 problem("kafka.topics", "a topic name is empty".into());
             } else if self.kafka.topics[..i].contains(topic) {
                 problem("kafka.topics", format!("topic {topic:?} is listed twice"));
             }
-        }
-        for (key, text) in crate::kafka::property_problems(&self.kafka) {
-            problem(&key, text);
         }
         match &self.http.auth_token {
             Some(token) if token.trim().is_empty() => {
@@ -565,12 +569,6 @@ impl Settings {
                 "must name the field or header that holds the type".into(),
             );
         }
-        if let Some(url) = &self.snapshot.url
-            && let Err(why) =
-                crate::snapshot::s3::S3Store::from_env(url, |name| std::env::var(name).ok())
-        {
-            problem("snapshot.url", why);
-        }
         if self.snapshot.interval_secs == 0 {
             problem("snapshot.interval_secs", "must be at least 1".into());
         }
@@ -593,15 +591,6 @@ impl Settings {
             if !route.path.starts_with('/') || route.path.len() < 2 {
                 problem(&key, format!("path {:?} must start with '/'", route.path));
             }
-            if crate::http::RESERVED_PATHS
-                .iter()
-                .any(|p| route.path == *p || route.path.starts_with(&format!("{p}/")))
-            {
-                problem(
-                    &key,
-                    format!("path {:?} is used by the API itself", route.path),
-                );
-            }
             if self.routes[..i].iter().any(|r| r.path == route.path) {
                 problem(&key, format!("path {:?} is declared twice", route.path));
             }
@@ -610,26 +599,12 @@ impl Settings {
                     problem(&format!("{key}.stats_key"), problem_found);
                 }
             }
-            if route.event_type.is_empty()
-                || route.event_type.len() > classify::MAX_TYPE_LEN
-                || route.event_type == UNCLASSIFIED
-            {
-                problem(
-                    &key,
-                    format!(
-                        "type {:?} must be 1 to {} bytes and not {:?}",
-                        route.event_type,
-                        classify::MAX_TYPE_LEN,
-                        UNCLASSIFIED
-                    ),
-                );
-            }
         }
         problems
     }
 
-    /// What is wrong with `[avro]` and how `[classify]` uses it, loading the
-    /// schemas to find out (a bad file stops the start, naming it).
+    /// What is wrong with `[avro]` and how `[classify]` uses it (the schemas
+    /// themselves are checked as they load, in `decode`).
     fn avro_problems(&self) -> Vec<(String, String)> {
         let avro = &self.avro;
         let mut problems = Vec::new();
@@ -645,11 +620,6 @@ impl Settings {
                 "schema_registry_username and schema_registry_password go together".to_owned(),
             ));
         }
-        if avro.enabled()
-            && let Err(found) = crate::decode::avro::Avro::load(&avro.source())
-        {
-            problems.extend(found);
-        }
         problems
     }
 
@@ -657,11 +627,8 @@ impl Settings {
     /// route's key or by another declared type's name (`/stats` could not tell them apart).
     fn stats_key_problems(&self, i: usize, stats_key: &str) -> Vec<String> {
         let mut problems = Vec::new();
-        if stats_key.is_empty() || stats_key.len() > classify::MAX_TYPE_LEN {
-            problems.push(format!(
-                "{stats_key:?} must be 1 to {} bytes",
-                classify::MAX_TYPE_LEN
-            ));
+        if stats_key.is_empty() {
+            problems.push(format!("{stats_key:?} must not be empty"));
         }
         let own_type = &self.routes[i].event_type;
         for (j, other) in self.routes.iter().enumerate() {

@@ -2,12 +2,17 @@
 // figment's Jail closures must return figment::Error, a large type we do not own.
 #![allow(clippy::result_large_err)]
 use super::*;
+use crate::classify::Rule;
 use figment::Jail;
 
+/// Loads `toml` as `analyzer.toml` and checks it as a start does: config's own
+/// checks and every owner's (`startup::prepare`), each problem with its source.
 fn load_in(jail: &mut Jail, toml: &str) -> Result<Settings, ConfigError> {
     jail.create_file("analyzer.toml", toml)
         .map_err(|e| ConfigError::one(e.to_string()))?;
-    load(&ConfigFile::Default)
+    let settings = load(&ConfigFile::Default)?;
+    crate::startup::prepare(&settings)?;
+    Ok(settings)
 }
 
 #[test]
@@ -77,7 +82,10 @@ fn defaults_apply_without_a_file() {
         jail.clear_env();
         let settings = load(&ConfigFile::Default).map_err(|e| e.to_string())?;
         assert_eq!(settings, Settings::default());
-        assert_eq!(settings.classify.rule(), Rule::JsonField("type".into()));
+        assert_eq!(
+            Rule::from_settings(&settings.classify),
+            Rule::JsonField("type".into())
+        );
         Ok(())
     });
 }
@@ -110,7 +118,7 @@ fn env_overrides_file_overrides_defaults() {
         assert_eq!(settings.kafka.properties["fetch.wait.max.ms"], "10");
         assert_eq!(settings.http.bind.to_string(), "127.0.0.1:9000");
         assert_eq!(
-            settings.classify.rule(),
+            Rule::from_settings(&settings.classify),
             Rule::Header("item_type_name".into())
         );
         assert_eq!(settings.routes[0].event_type, "blood_pressure");

@@ -43,6 +43,41 @@ pub const RESERVED_PATHS: [&str; 9] = [
     "/status",
 ];
 
+/// What is wrong with `[[routes]]` that only the API knows: a path the API itself
+/// uses, a type or `/stats` key it cannot serve; as (key, problem).
+pub fn route_problems(routes: &[crate::config::RouteSettings]) -> Vec<(String, String)> {
+    use crate::classify::MAX_TYPE_LEN;
+    use crate::view::UNCLASSIFIED;
+    let mut problems = Vec::new();
+    for (i, route) in routes.iter().enumerate() {
+        let key = format!("routes.{i}");
+        if RESERVED_PATHS
+            .iter()
+            .any(|p| route.path == *p || route.path.starts_with(&format!("{p}/")))
+        {
+            let problem = format!("path {:?} is used by the API itself", route.path);
+            problems.push((key.clone(), problem));
+        }
+        if route.event_type.is_empty()
+            || route.event_type.len() > MAX_TYPE_LEN
+            || route.event_type == UNCLASSIFIED
+        {
+            let problem = format!(
+                "type {:?} must be 1 to {MAX_TYPE_LEN} bytes and not {UNCLASSIFIED:?}",
+                route.event_type
+            );
+            problems.push((key.clone(), problem));
+        }
+        if let Some(stats_key) = &route.stats_key
+            && stats_key.len() > MAX_TYPE_LEN
+        {
+            let problem = format!("{stats_key:?} must be 1 to {MAX_TYPE_LEN} bytes");
+            problems.push((format!("{key}.stats_key"), problem));
+        }
+    }
+    problems
+}
+
 /// What the handlers share.
 pub struct AppState {
     /// The index.

@@ -71,6 +71,16 @@ const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
 /// Events read before the size of a cache entry is estimated.
 const SIZE_SAMPLE: u64 = 4096;
 
+/// What is wrong with `[kafka]` for the index: more topics than positions can name.
+pub fn settings_problems(kafka: &KafkaSettings) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if kafka.topics.len() > crate::view::MAX_TOPICS {
+        let problem = format!("at most {} topics can be indexed", crate::view::MAX_TOPICS);
+        problems.push(("kafka.topics".to_owned(), problem));
+    }
+    problems
+}
+
 /// A running ingest thread.
 pub struct IngestHandle {
     thread: Option<JoinHandle<()>>,

@@ -22,6 +22,25 @@ pub enum Location {
     S3(Box<s3::S3Store>),
 }
 
+/// Where `[snapshot]` keeps snapshots: its directory and its object storage, when
+/// set (S3 credentials, region and endpoint from `lookup`, the environment); a
+/// problem names its key.
+pub fn locations(
+    settings: &crate::config::SnapshotSettings,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Vec<Location>>, (String, String)> {
+    let mut locations = Vec::new();
+    if let Some(dir) = &settings.dir {
+        locations.push(Location::Dir(dir.clone()));
+    }
+    if let Some(url) = &settings.url {
+        let store =
+            s3::S3Store::from_env(url, lookup).map_err(|why| ("snapshot.url".to_owned(), why))?;
+        locations.push(Location::S3(Box::new(store)));
+    }
+    Ok((!locations.is_empty()).then_some(locations))
+}
+
 impl Location {
     /// Writes an encoded snapshot (of `topics`, holding `events`) and makes it the newest.
     pub fn write_encoded(

@@ -118,7 +118,9 @@ fn shipped_configurations_load() {
         "deploy/kubernetes/analyzer.toml",
         "examples/seed-dropin.toml",
     ] {
-        config::load(&ConfigFile::Explicit(repo(file))).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let settings = config::load(&ConfigFile::Explicit(repo(file)))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        analyzer::startup::prepare(&settings).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }
 

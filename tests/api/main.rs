@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod architecture;
 mod auth;
 mod avro;
 mod aws;

@@ -127,6 +127,21 @@ pub struct AvroSource<'a> {
     pub registry_credentials: Option<(&'a str, &'a str)>,
 }
 
+impl<'a> AvroSource<'a> {
+    /// Where `[avro]` says the schemas are.
+    pub fn of(settings: &'a crate::config::AvroSettings) -> Self {
+        AvroSource {
+            schemas_dir: settings.schemas_dir.as_deref(),
+            types: Some(&settings.types),
+            registry_url: settings.schema_registry_url.as_deref(),
+            registry_credentials: settings
+                .schema_registry_username
+                .as_deref()
+                .zip(settings.schema_registry_password.as_deref()),
+        }
+    }
+}
+
 impl Avro {
     /// Loads the local schemas and sets up the registry client. Problems come as
     /// (settings key, what is wrong), every one found.
