@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, from_fn};
 use actix_web::web::Data;
-use apistos::app::{BuildConfig, OpenApiWrapper};
 use log::{info, warn};
 
 use crate::classify::Rule;
@@ -132,11 +130,15 @@ impl Application {
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
+        let decoder = Arc::new(Decoder::new(
+            avro,
+            settings.classify.by == ClassifyBy::AvroRecord,
+        ));
         let options = IngestOptions {
             max_lateness_ms: settings.order.max_lateness_ms,
             rule: Rule::from_settings(&settings.classify),
             cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
-            avro: avro.clone(),
+            decoder: Arc::clone(&decoder),
             snapshots: snapshots.map(|locations| {
                 let every = Duration::from_secs(settings.snapshot.interval_secs);
                 (locations, settings.snapshot.write.then_some(every))
@@ -153,7 +155,7 @@ impl Application {
         let state = Data::new(AppState {
             view: view.clone(),
             fetcher: Fetcher::new(cache, reader, Arc::clone(&metrics)),
-            decoder: Decoder::new(avro, settings.classify.by == ClassifyBy::AvroRecord),
+            decoder,
             topics,
             ingest: ingest.status(),
             metrics: Arc::clone(&metrics),
@@ -164,59 +166,20 @@ impl Application {
             export_enabled: settings.http.export_enabled,
             snapshots_enabled: settings.snapshot.dir.is_some() || settings.snapshot.url.is_some(),
             tokens,
+            aliases: settings
+                .routes
+                .iter()
+                .map(|r| (r.path.clone(), r.event_type.clone()))
+                .collect(),
         });
         let cors_origins = settings.http.cors_origins.clone();
-        let aliases: Vec<(String, String)> = settings
-            .routes
-            .iter()
-            .map(|r| (r.path.clone(), r.event_type.clone()))
-            .collect();
         let shutdown_timeout = settings.http.shutdown_timeout_secs;
-        let server = HttpServer::new(move || {
-            let cors = http::cors(&cors_origins);
-            // Outermost last: metrics see every answer, JSON bodies cover CORS's
-            // refusals, and CORS answers preflights before the token is asked for.
-            actix_web::App::new()
-                .document(http::openapi::spec())
-                .app_data(state.clone())
-                .app_data(http::query::query_config())
-                .app_data(http::query::path_config())
-                .configure(http::routes(&aliases))
-                .wrap(from_fn(http::openapi::declare_stats_keys))
-                .wrap(from_fn(http::auth::require_token))
-                .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
-                .wrap(http::error::json_error_bodies())
-                .wrap(from_fn(http::metrics::record_request))
-                .build_with(http::openapi::OPENAPI_PATH, BuildConfig::default())
-                // The audit page and Swagger UI, served from the binary; not part of
-                // the API they use.
-                .route(
-                    http::ui::PAGE_ROUTE,
-                    actix_web::web::get().to(http::ui::get_page),
-                )
-                .route(
-                    http::ui::ASSET_ROUTE,
-                    actix_web::web::get().to(http::ui::get_asset),
-                )
-                .route(
-                    http::docs::DOCS_ROUTE,
-                    actix_web::web::get().to(http::docs::get_docs),
-                )
-                .route(
-                    http::docs::DOCS_ASSET_ROUTE,
-                    actix_web::web::get().to(http::docs::get_docs_asset),
-                )
-                // Plain text for scrapers, so not in the OpenAPI document.
-                .route(
-                    http::auth::METRICS_ROUTE,
-                    actix_web::web::get().to(http::metrics::get_metrics),
-                )
-        })
-        // Signals are handled in run_until_stopped, to log and order each step.
-        .disable_signals()
-        .shutdown_timeout(shutdown_timeout)
-        .listen(listener)?
-        .run();
+        let server = HttpServer::new(move || http::app(state.clone(), cors_origins.clone()))
+            // Signals are handled in run_until_stopped, to log and order each step.
+            .disable_signals()
+            .shutdown_timeout(shutdown_timeout)
+            .listen(listener)?
+            .run();
         info!("HTTP API listening on port {port}");
         Ok(Application {
             port,

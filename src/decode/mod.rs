@@ -10,7 +10,25 @@ use bytes::Bytes;
 
 pub mod avro;
 
-use avro::{Avro, AvroError};
+use avro::{Avro, Unreachable};
+
+/// Why a value of a format analyzer decodes cannot be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DecodeError {
+    /// It does not decode (reason `invalid_avro`).
+    #[error("invalid Avro: {0}")]
+    Invalid(String),
+    /// Its registry id has no usable schema (reason `unknown_schema`).
+    #[error("unknown schema: {0}")]
+    UnknownSchema(String),
+    /// The registry cannot be asked now: wait and retry.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// The registry was not asked for this id yet (a lookup asks it off the
+    /// request thread, then decodes again).
+    #[error("schema {0} is not known yet")]
+    NotAsked(u32),
+}
 
 /// What a rendered value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +83,7 @@ pub trait Format: Send + Sync {
         &self,
         event_type: Option<&str>,
         value: &Bytes,
-    ) -> Result<Option<Rendered>, AvroError>;
+    ) -> Result<Option<Rendered>, DecodeError>;
 }
 
 /// JSON values, served as stored once they parse.
@@ -73,7 +91,7 @@ pub trait Format: Send + Sync {
 pub struct Json;
 
 impl Format for Json {
-    fn render(&self, _: Option<&str>, value: &Bytes) -> Result<Option<Rendered>, AvroError> {
+    fn render(&self, _: Option<&str>, value: &Bytes) -> Result<Option<Rendered>, DecodeError> {
         let parses = serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
         Ok(parses.then(|| Rendered {
             kind: ValueKind::Json,
@@ -83,7 +101,7 @@ impl Format for Json {
 }
 
 /// Avro values, decoded to JSON (see [`avro`]). Never asks the registry: an id
-/// not fetched yet is [`AvroError::NotAsked`], for the caller to ask off its thread.
+/// not fetched yet is [`DecodeError::NotAsked`], for the caller to ask off its thread.
 pub struct AvroFormat {
     avro: Arc<Avro>,
     /// `classify.by = "avro_record"`: the type is the schema's name, not a key to
@@ -96,7 +114,7 @@ impl Format for AvroFormat {
         &self,
         event_type: Option<&str>,
         value: &Bytes,
-    ) -> Result<Option<Rendered>, AvroError> {
+    ) -> Result<Option<Rendered>, DecodeError> {
         let event_type = event_type.filter(|_| !self.by_record_name);
         Ok(self
             .avro
@@ -141,14 +159,39 @@ impl Decoder {
         Decoder { formats, avro }
     }
 
-    /// The Avro decoding, when configured.
-    pub fn avro(&self) -> Option<&Arc<Avro>> {
-        self.avro.as_ref()
+    /// Whether values are checked by decoding at ingest (a format that can fail
+    /// is configured: Avro), so that what does not decode goes to `unclassified`.
+    pub fn checks_values(&self) -> bool {
+        self.avro.is_some()
+    }
+
+    /// At ingest: checks that `value` (an event of `rule_type`, if the rule gave
+    /// one) decodes, building nothing; the writer schema's name when it is of a
+    /// format with schemas, Ok(None) when it is of none. Asks the registry for an
+    /// id it does not know yet (blocking).
+    pub fn check(
+        &self,
+        rule_type: Option<&str>,
+        value: &[u8],
+    ) -> Result<Option<Arc<str>>, DecodeError> {
+        match &self.avro {
+            Some(avro) => avro.check(rule_type, value),
+            None => Ok(None),
+        }
+    }
+
+    /// At lookup, after [`DecodeError::NotAsked`]: asks the registry for schema
+    /// `id` (blocking: call it off the request thread); rendering again then finds it.
+    pub fn ask_registry(&self, id: u32) -> Result<(), Unreachable> {
+        match self.avro.as_ref().and_then(|avro| avro.registry()) {
+            Some(registry) => registry.get(id).map(drop),
+            None => Ok(()),
+        }
     }
 
     /// The value of an event of `event_type`, rendered by the first format that
     /// takes it, else as stored.
-    pub fn render(&self, event_type: Option<&str>, value: Bytes) -> Result<Rendered, AvroError> {
+    pub fn render(&self, event_type: Option<&str>, value: Bytes) -> Result<Rendered, DecodeError> {
         for format in &self.formats {
             if let Some(rendered) = format.render(event_type, &value)? {
                 return Ok(rendered);

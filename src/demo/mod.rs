@@ -313,7 +313,7 @@ mod tests {
                     );
                     decoded += 1;
                 }
-                Err(crate::decode::avro::AvroError::Invalid(_)) => invalid += 1,
+                Err(crate::decode::DecodeError::Invalid(_)) => invalid += 1,
                 other => panic!("{other:?}"),
             }
         }

@@ -3,7 +3,7 @@
 //! and `GET /events/{type}/export?from=I&to=J`: any range of them as NDJSON,
 //! streamed a page at a time.
 
-use actix_web::web::{Data, Json, Path, Query};
+use actix_web::web::{Data, Json, Query};
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use apistos::paths::Responses;
 use apistos::reference_or::ReferenceOr;
@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
-use super::error::ApiError;
-use super::events::AliasType;
+use super::error::{Answers, ApiError, ErrorCode, Failure};
 use super::events::render;
+use super::query::EventType;
 use crate::decode::{Rendered, ValueKind};
 use crate::fetch::Payload;
 use crate::view::{Found, Lookup};
@@ -42,6 +42,32 @@ pub struct RangeQuery {
 
 fn default_limit() -> u64 {
     DEFAULT_LIMIT
+}
+
+/// What a page of events can answer besides the page.
+pub struct BrowseFailures;
+
+impl Answers for BrowseFailures {
+    const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::Unauthorized,
+        ErrorCode::UnknownType,
+        ErrorCode::KafkaUnavailable,
+    ];
+}
+
+/// What an export can answer besides its stream.
+pub struct ExportFailures;
+
+impl Answers for ExportFailures {
+    const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::Unauthorized,
+        ErrorCode::ExportDisabled,
+        ErrorCode::UnknownType,
+        ErrorCode::KafkaUnavailable,
+        ErrorCode::Internal,
+    ];
 }
 
 /// A page of a type's events.
@@ -236,39 +262,15 @@ async fn range(
     tag = "events",
     operation_id = "get_event_range",
     summary = "A page of a type's events, in full",
-    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON or Avro decoded to JSON (then `avro_schema` names the writer schema), else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 404,
-    error_code = 503
+    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON or Avro decoded to JSON (then `avro_schema` names the writer schema), else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`."
 )]
 pub async fn get_event_range(
     _auth: BearerAuth,
     state: Data<AppState>,
-    event_type: Path<String>,
+    event_type: EventType,
     query: Query<RangeQuery>,
-) -> Result<Json<EventRange>, ApiError> {
-    range(&state, &event_type, &query).await.map(Json)
-}
-
-/// A page of the events of the type this alias route serves.
-#[api_operation(
-    tag = "events",
-    operation_id = "get_alias_event_range",
-    summary = "A page of this route's type's events, in full",
-    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}/range for its type.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 404,
-    error_code = 503
-)]
-pub async fn get_alias_event_range(
-    _auth: BearerAuth,
-    state: Data<AppState>,
-    alias: Data<AliasType>,
-    query: Query<RangeQuery>,
-) -> Result<Json<EventRange>, ApiError> {
-    range(&state, &alias.0, &query).await.map(Json)
+) -> Result<Json<EventRange>, Failure<BrowseFailures>> {
+    Ok(Json(range(&state, &event_type, &query).await?))
 }
 
 /// Events an export reads and writes at a time: its memory bound, whatever the range.
@@ -336,25 +338,20 @@ fn ndjson(events: &[BrowsedEvent]) -> Result<Bytes, ApiError> {
     tag = "events",
     operation_id = "export_events",
     summary = "Export a range of a type's events as NDJSON",
-    description = "Every event of `type` with an index from `from` (default 0) up to `to` (exclusive; default: the count when the request started), one JSON object a line, each as in /events/{type}/range. Streamed 500 events at a time, as fast as the client reads: memory stays bounded whatever the range, and the export stops when the client goes away. Uncached events are read from Kafka in one pass per partition. If Kafka becomes unreachable mid-export, the connection is closed before the end (the body is then incomplete). 403 when the server sets [http] export_enabled = false.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 403,
-    error_code = 404,
-    error_code = 503
+    description = "Every event of `type` with an index from `from` (default 0) up to `to` (exclusive; default: the count when the request started), one JSON object a line, each as in /events/{type}/range. Streamed 500 events at a time, as fast as the client reads: memory stays bounded whatever the range, and the export stops when the client goes away. Uncached events are read from Kafka in one pass per partition. If Kafka becomes unreachable mid-export, the connection is closed before the end (the body is then incomplete). 403 when the server sets [http] export_enabled = false."
 )]
 pub async fn get_event_export(
     _auth: BearerAuth,
     state: Data<AppState>,
-    event_type: Path<String>,
+    event_type: EventType,
     query: Query<ExportQuery>,
-) -> Result<Export, ApiError> {
+) -> Result<Export, Failure<ExportFailures>> {
     if !state.export_enabled {
-        return Err(ApiError::ExportDisabled);
+        return Err(ApiError::ExportDisabled.into());
     }
-    let event_type = event_type.into_inner();
+    let event_type = event_type.0;
     let Some(index) = state.view.type_index(&event_type) else {
-        return Err(ApiError::UnknownType(event_type));
+        return Err(ApiError::UnknownType(event_type).into());
     };
     let end = query.to.unwrap_or(u64::MAX).min(index.len());
     let from = query.from.min(end);

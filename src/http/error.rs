@@ -4,6 +4,8 @@
 //! programs.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
@@ -272,10 +274,74 @@ impl From<FetchError> for ApiError {
     }
 }
 
-/// The table grouped by status, as (status, every description of that status).
-fn statuses() -> Vec<(StatusCode, String)> {
+/// The error codes a route family can answer: what its OpenAPI operation
+/// documents, taken from the table, and all that its handler may return (checked
+/// in debug builds, so every test run holds the two together).
+pub trait Answers {
+    /// The codes, each a row of the table.
+    const CODES: &'static [ErrorCode];
+}
+
+/// An [`ApiError`] of a route family `F`: answered as the error is, documented
+/// with `F`'s codes.
+pub struct Failure<F>(ApiError, PhantomData<F>);
+
+impl<F: Answers> From<ApiError> for Failure<F> {
+    fn from(error: ApiError) -> Self {
+        debug_assert!(
+            F::CODES.contains(&error.code()),
+            "{:?} answers {:?}, which its Answers::CODES leave out",
+            std::any::type_name::<F>(),
+            error.code()
+        );
+        Failure(error, PhantomData)
+    }
+}
+
+impl<F: Answers> From<FetchError> for Failure<F> {
+    fn from(error: FetchError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl<F> fmt::Debug for Failure<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<F> fmt::Display for Failure<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<F> ResponseError for Failure<F> {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.error_response()
+    }
+}
+
+impl<F: Answers> ApiErrorComponent for Failure<F> {
+    fn schemas_by_status_code(
+        oas_version: OpenApiVersion,
+    ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
+        json_schemas::<ErrorMessage>(oas_version, &statuses(F::CODES))
+    }
+
+    fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
+        json_responses::<ErrorMessage>(oas_version, &statuses(F::CODES))
+    }
+}
+
+/// `codes`' rows grouped by status, as (status, every description of that status).
+fn statuses(codes: &[ErrorCode]) -> Vec<(StatusCode, String)> {
     let mut by_status: BTreeMap<u16, (StatusCode, Vec<&str>)> = BTreeMap::new();
-    for code in ErrorCode::ALL {
+    for &code in codes {
         let (status, description) = code.row();
         by_status
             .entry(status.as_u16())
@@ -287,18 +353,6 @@ fn statuses() -> Vec<(StatusCode, String)> {
         .into_values()
         .map(|(status, descriptions)| (status, descriptions.join("; ")))
         .collect()
-}
-
-impl ApiErrorComponent for ApiError {
-    fn schemas_by_status_code(
-        oas_version: OpenApiVersion,
-    ) -> BTreeMap<String, (String, ReferenceOr<ApistosSchema>)> {
-        json_schemas::<ErrorMessage>(oas_version, &statuses())
-    }
-
-    fn error_responses(oas_version: OpenApiVersion) -> Vec<(String, Response)> {
-        json_responses::<ErrorMessage>(oas_version, &statuses())
-    }
 }
 
 /// Gives the framework's own error responses (404 for an unknown path, 405 for a

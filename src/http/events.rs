@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
-use super::error::ApiError;
+use super::error::{Answers, ApiError, ErrorCode, Failure};
 use super::openapi::event_responses;
-use super::query::{EventQuery, Target, ValueFormat};
+use super::query::{EventQuery, EventType, Target, ValueFormat};
+use crate::decode::DecodeError;
 use crate::decode::Rendered;
-use crate::decode::avro::AvroError;
 use crate::fetch::Payload;
 use crate::view::{Found, Lookup, Position, UNCLASSIFIED};
 
@@ -146,25 +146,54 @@ pub async fn render(
 ) -> Result<Rendered, ApiError> {
     let typed = (event_type != UNCLASSIFIED).then_some(event_type);
     let mut outcome = state.decoder.render(typed, value.clone());
-    if let (Err(AvroError::NotAsked(id)), Some(avro)) = (&outcome, state.decoder.avro()) {
-        let (id, avro) = (*id, Arc::clone(avro));
-        let asked = actix_web::web::block(move || avro.registry().map(|r| r.get(id))).await;
+    if let Err(DecodeError::NotAsked(id)) = outcome {
+        let decoder = Arc::clone(&state.decoder);
+        let asked = actix_web::web::block(move || decoder.ask_registry(id)).await;
         outcome = match asked {
-            Ok(Some(Err(unreachable))) => Err(AvroError::Unreachable(unreachable)),
+            Ok(Err(unreachable)) => Err(DecodeError::Unreachable(unreachable)),
             _ => state.decoder.render(typed, value.clone()),
         };
     }
     match outcome {
         Ok(rendered) => Ok(rendered),
         Err(_) if typed.is_none() => Ok(Rendered::raw(value)),
-        Err(AvroError::Unreachable(e)) => Err(ApiError::RegistryUnavailable(e.to_string())),
-        Err(AvroError::NotAsked(id)) => Err(ApiError::RegistryUnavailable(format!(
+        Err(DecodeError::Unreachable(e)) => Err(ApiError::RegistryUnavailable(e.to_string())),
+        Err(DecodeError::NotAsked(id)) => Err(ApiError::RegistryUnavailable(format!(
             "the Schema Registry was not asked for schema {id}"
         ))),
-        Err(e @ (AvroError::Invalid(_) | AvroError::UnknownSchema(_))) => {
+        Err(e @ (DecodeError::Invalid(_) | DecodeError::UnknownSchema(_))) => {
             Err(ApiError::DecodeFailed(format!("{event_type}: {e}")))
         }
     }
+}
+
+/// What a lookup can answer besides its event.
+pub struct LookupFailures;
+
+impl Answers for LookupFailures {
+    const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::Unauthorized,
+        ErrorCode::NoSuchIndex,
+        ErrorCode::UnknownType,
+        ErrorCode::NoEventAtTime,
+        ErrorCode::EventGone,
+        ErrorCode::KafkaUnavailable,
+        ErrorCode::RegistryUnavailable,
+        ErrorCode::DecodeFailed,
+        ErrorCode::Internal,
+    ];
+}
+
+/// What a position lookup can answer besides the position.
+pub struct PositionFailures;
+
+impl Answers for PositionFailures {
+    const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::Unauthorized,
+        ErrorCode::PositionNotIndexed,
+    ];
 }
 
 /// Get the Nth event of a type.
@@ -172,47 +201,15 @@ pub async fn render(
     tag = "events",
     operation_id = "get_event",
     summary = "Get the Nth event of a type",
-    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka, except Avro values (with [avro] configured: a container file, a type with a local schema, or Confluent framing with a registry) which answer their decoded JSON with `X-Avro-Schema` (the writer schema's full name) and, when framed, `X-Avro-Schema-Id`; `format=raw` answers the exact bytes of any event. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 404,
-    error_code = 410,
-    error_code = 500,
-    error_code = 503
+    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka, except Avro values (with [avro] configured: a container file, a type with a local schema, or Confluent framing with a registry) which answer their decoded JSON with `X-Avro-Schema` (the writer schema's full name) and, when framed, `X-Avro-Schema-Id`; `format=raw` answers the exact bytes of any event. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined."
 )]
 pub async fn get_event(
     _auth: BearerAuth,
     state: Data<AppState>,
-    event_type: Path<String>,
+    event_type: EventType,
     query: Query<EventQuery>,
-) -> Result<EventPayload, ApiError> {
-    event(&state, &event_type, &query).await
-}
-
-/// The type an alias route serves.
-#[derive(Debug, Clone)]
-pub struct AliasType(pub String);
-
-/// Get the Nth event of the type this alias route serves.
-#[api_operation(
-    tag = "events",
-    operation_id = "get_alias_event",
-    summary = "Get the Nth event of this route's type",
-    description = "An alias declared in the configuration's [[routes]]: same as /events/{type}?index=N (or ?time=T, and format) for its type.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 404,
-    error_code = 410,
-    error_code = 500,
-    error_code = 503
-)]
-pub async fn get_alias_event(
-    _auth: BearerAuth,
-    state: Data<AppState>,
-    alias: Data<AliasType>,
-    query: Query<EventQuery>,
-) -> Result<EventPayload, ApiError> {
-    event(&state, &alias.0, &query).await
+) -> Result<EventPayload, Failure<LookupFailures>> {
+    Ok(event(&state, &event_type, &query).await?)
 }
 
 /// Where an indexed event stands in its type.
@@ -233,16 +230,13 @@ pub struct IndexedPosition {
     tag = "events",
     operation_id = "get_position",
     summary = "Find the type and index of the event at a Kafka position",
-    description = "For an auditor holding a Kafka coordinate: the type and per-type index of the event at topic/partition/offset, and whether that index is settled.",
-    error_code = 400,
-    error_code = 401,
-    error_code = 404
+    description = "For an auditor holding a Kafka coordinate: the type and per-type index of the event at topic/partition/offset, and whether that index is settled."
 )]
 pub async fn get_position(
     _auth: BearerAuth,
     state: Data<AppState>,
     path: Path<(String, i32, i64)>,
-) -> Result<Json<IndexedPosition>, ApiError> {
+) -> Result<Json<IndexedPosition>, Failure<PositionFailures>> {
     let (topic, partition, offset) = path.into_inner();
     let not_indexed = || ApiError::PositionNotIndexed {
         topic: topic.clone(),

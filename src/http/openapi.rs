@@ -193,21 +193,27 @@ pub fn event_responses() -> Responses {
     }
 }
 
-/// Middleware on the OpenAPI document: when routes declare `stats_key`s, the `Stats`
-/// schema lists them as required properties. apistos derives schemas from types,
-/// and these keys come from the configuration, so they are added to the served JSON.
-pub async fn declare_stats_keys(
+/// Middleware on the OpenAPI document: the error body's schema (see
+/// `with_error_message`) and what the configuration adds to it. apistos
+/// derives the document from the handlers' types; `[[routes]]` come from the
+/// configuration: each alias is documented from the operations it shares with
+/// `/events/{type}`, and the `stats_key`s they declare become required properties
+/// of the `Stats` schema.
+pub async fn document_deployment(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let keys: Vec<String> = match request.app_data::<Data<AppState>>() {
-        Some(state) if request.path() == OPENAPI_PATH => {
-            state.stats_keys.keys().map(str::to_owned).collect()
-        }
-        _ => Vec::new(),
-    };
+    let (keys, aliases): (Vec<String>, Vec<(String, String)>) =
+        match request.app_data::<Data<AppState>>() {
+            Some(state) if request.path() == OPENAPI_PATH => (
+                state.stats_keys.keys().map(str::to_owned).collect(),
+                state.aliases.clone(),
+            ),
+            _ => Default::default(),
+        };
+    let is_document = request.path() == OPENAPI_PATH;
     let response = next.call(request).await?;
-    if keys.is_empty() || !response.status().is_success() {
+    if !is_document || !response.status().is_success() {
         return Ok(response.map_into_boxed_body());
     }
     let (request, response) = response.into_parts();
@@ -217,12 +223,61 @@ pub async fn declare_stats_keys(
         .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
     let mut document: serde_json::Value =
         serde_json::from_slice(&body).map_err(actix_web::error::ErrorInternalServerError)?;
+    with_error_message(&mut document);
     with_stats_keys(&mut document, &keys);
+    with_aliases(&mut document, &aliases);
     let body = serde_json::to_vec(&document).map_err(actix_web::error::ErrorInternalServerError)?;
     Ok(ServiceResponse::new(
         request,
         response.set_body(BoxBody::new(body)),
     ))
+}
+
+/// `document` with the `ErrorMessage` schema its error responses refer to.
+/// apistos (1.0.0-pre-release.14) registers an error type's schemas only for an
+/// operation that lists `error_code`s; ours take their codes from
+/// [`super::error::Answers`] instead, so the schema is added here, once.
+fn with_error_message(document: &mut serde_json::Value) {
+    use super::error::ErrorMessage;
+    let Some((name, schema)) = ErrorMessage::schema(OpenApiVersion::OAS3_0) else {
+        return;
+    };
+    if let (Ok(schema), Some(schemas)) = (
+        serde_json::to_value(schema),
+        document.pointer_mut("/components/schemas"),
+    ) {
+        schemas[name] = schema;
+    }
+}
+
+/// `document` with a path per alias (and its `/range`), each the operation of
+/// `/events/{type}` (and its range) for the alias's type: without the `type`
+/// parameter, under an operation id of its own.
+fn with_aliases(document: &mut serde_json::Value, aliases: &[(String, String)]) {
+    for (path, event_type) in aliases {
+        for (template, alias_path) in [
+            ("/events/{type}", path.clone()),
+            ("/events/{type}/range", format!("{path}/range")),
+        ] {
+            let Some(mut item) = document["paths"].get(template).cloned() else {
+                continue;
+            };
+            if let Some(operation) = item.get_mut("get") {
+                if let Some(parameters) = operation["parameters"].as_array_mut() {
+                    parameters.retain(|p| !(p["in"] == "path" && p["name"] == "type"));
+                }
+                let id = operation["operationId"].as_str().unwrap_or("get");
+                let slug: String = alias_path
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                operation["operationId"] = format!("{id}_at{slug}").into();
+                let summary = operation["summary"].as_str().unwrap_or_default();
+                operation["summary"] = format!("{summary}: alias of type {event_type:?}").into();
+            }
+            document["paths"][alias_path] = item;
+        }
+    }
 }
 
 /// `document`'s `Stats` schema with `keys` as required integer properties; other

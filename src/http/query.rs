@@ -141,6 +141,80 @@ fn time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Er
     })
 }
 
+/// The type an alias route (`[[routes]]`) serves, in its resource's data.
+#[derive(Debug, Clone)]
+pub struct AliasType(pub String);
+
+/// The event type a request is about: the `{type}` of `/events/{type}...`, or the
+/// type of the alias route that was reached. One handler serves both.
+#[derive(Debug, Clone)]
+pub struct EventType(pub String);
+
+impl actix_web::FromRequest for EventType {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(
+        request: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use futures_util::FutureExt as _;
+        if let Some(alias) = request.app_data::<actix_web::web::Data<AliasType>>() {
+            return std::future::ready(Ok(EventType(alias.0.clone())));
+        }
+        // As `Path<String>` reads it (percent-decoded, `path_config`'s errors);
+        // its future is ready at once.
+        let extracted = actix_web::web::Path::<String>::from_request(request, payload)
+            .now_or_never()
+            .unwrap_or_else(|| {
+                Err(ApiError::Internal("the path was not read at once".into()).into())
+            });
+        std::future::ready(extracted.map(|path| EventType(path.into_inner())))
+    }
+}
+
+impl ApiComponent for EventType {
+    fn child_schemas(
+        oas: apistos::OpenApiVersion,
+    ) -> Vec<(
+        String,
+        apistos::reference_or::ReferenceOr<apistos::ApistosSchema>,
+    )> {
+        <actix_web::web::Path<String> as ApiComponent>::child_schemas(oas)
+    }
+
+    fn schema(
+        oas: apistos::OpenApiVersion,
+    ) -> Option<(
+        String,
+        apistos::reference_or::ReferenceOr<apistos::ApistosSchema>,
+    )> {
+        <actix_web::web::Path<String> as ApiComponent>::schema(oas)
+    }
+
+    fn raw_schema(
+        oas: apistos::OpenApiVersion,
+    ) -> Option<apistos::reference_or::ReferenceOr<apistos::ApistosSchema>> {
+        <actix_web::web::Path<String> as ApiComponent>::raw_schema(oas)
+    }
+
+    fn parameters(
+        oas: apistos::OpenApiVersion,
+        description: Option<String>,
+    ) -> Vec<apistos::paths::Parameter> {
+        // Documented as `/events/{type}` has it; an alias's document drops it.
+        <actix_web::web::Path<String> as ApiComponent>::parameters(oas, description)
+    }
+}
+
+impl std::ops::Deref for EventType {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
-use super::error::ApiError;
+use super::error::{Answers, ErrorCode, Failure};
 use crate::config::RouteSettings;
 
 /// Per-type event counts: `{"blood_pressure": 22, "heart_rate": 33}`.
@@ -61,15 +61,24 @@ impl StatsKeys {
     }
 }
 
+/// What `/stats` can answer besides the counts.
+pub struct StatsFailures;
+
+impl Answers for StatsFailures {
+    const CODES: &'static [ErrorCode] = &[ErrorCode::Unauthorized];
+}
+
 /// Exact event counts per type.
 #[api_operation(
     tag = "stats",
     operation_id = "get_stats",
     summary = "Count events per type",
-    description = "Exact number of indexed events of each type, including types declared in routes that have none yet; a route's `stats_key`, when set, replaces its type's name. Unclassified events are not counted here.",
-    error_code = 401
+    description = "Exact number of indexed events of each type, including types declared in routes that have none yet; a route's `stats_key`, when set, replaces its type's name. Unclassified events are not counted here."
 )]
-pub async fn get_stats(_auth: BearerAuth, state: Data<AppState>) -> Result<Json<Stats>, ApiError> {
+pub async fn get_stats(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+) -> Result<Json<Stats>, Failure<StatsFailures>> {
     Ok(Json(state.stats_keys.apply(state.view.counts())))
 }
 

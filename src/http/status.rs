@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
-use super::error::ApiError;
+use super::error::{Answers, ErrorCode, Failure};
 use time::format_description::well_known::Rfc3339;
 
 use crate::ingest::{PartitionReport, ReadError, ReadErrors};
@@ -320,20 +320,25 @@ fn partition_status(p: PartitionReport, errors: &ReadErrors) -> PartitionStatus 
     }
 }
 
+/// What `/status` can answer besides the status.
+pub struct StatusFailures;
+
+impl Answers for StatusFailures {
+    const CODES: &'static [ErrorCode] = &[ErrorCode::InvalidQuery, ErrorCode::Unauthorized];
+}
+
 /// Operational status.
 #[api_operation(
     tag = "operations",
     operation_id = "get_status",
     summary = "Operational status",
-    description = "Version, uptime, broker connection, per-partition offsets and lag, the numbering's watermark, per-type counts with first and last positions (the 1,000 largest types unless `types=all`), unclassified counts by reason, payload cache figures.",
-    error_code = 400,
-    error_code = 401
+    description = "Version, uptime, broker connection, per-partition offsets and lag, the numbering's watermark, per-type counts with first and last positions (the 1,000 largest types unless `types=all`), unclassified counts by reason, payload cache figures."
 )]
 pub async fn get_status(
     _auth: BearerAuth,
     state: Data<AppState>,
     query: Query<StatusQuery>,
-) -> Result<Json<Status>, ApiError> {
+) -> Result<Json<Status>, Failure<StatusFailures>> {
     let ingest = &state.ingest;
     let brokers: Vec<BrokerStatus> = ingest
         .brokers()

@@ -13,11 +13,11 @@ use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message a
 use super::status::lock;
 use super::{Indexer, MAX_RETRY_BACKOFF, POLL_TIMEOUT};
 use crate::classify::{self, Headers, Message, Rule, Unclassified};
-use crate::decode::avro::AvroError;
+use crate::decode::DecodeError;
 
 impl Indexer {
-    /// The message's type by the rule, checked against Avro decoding when `[avro]`
-    /// is set: an Avro value that does not decode goes to `unclassified`. While
+    /// The message's type by the rule, checked by decoding when a value format is
+    /// configured: a value that does not decode goes to `unclassified`. While
     /// the registry cannot be read this waits, retrying with backoff; None if
     /// ingest is stopped meanwhile.
     pub(super) fn type_of<'a>(
@@ -25,10 +25,10 @@ impl Indexer {
         topic: &'a str,
         message: &'a BorrowedMessage<'_>,
     ) -> Option<Result<Cow<'a, str>, Unclassified>> {
-        // Fields borrowed apart: the Avro decoder is used in place, no reference
-        // count taken per message.
+        // Fields borrowed apart: the decoder is used in place, no reference count
+        // taken per message.
         let Indexer {
-            avro,
+            decoder,
             rule,
             waiting,
             status,
@@ -36,9 +36,9 @@ impl Indexer {
             undecodable,
             ..
         } = self;
-        let Some(avro) = avro.as_deref() else {
+        if !decoder.checks_values() {
             return Some(classify(rule, topic, message));
-        };
+        }
         let by_record_name = *rule == Rule::AvroRecord;
         let rule_type = if by_record_name {
             None
@@ -56,8 +56,8 @@ impl Indexer {
         let mut backoff = Duration::from_secs(1);
         let mut attempt = 0u32;
         loop {
-            let outcome = avro.check(rule_type.as_deref(), value);
-            if *waiting && !matches!(outcome, Err(AvroError::Unreachable(_))) {
+            let outcome = decoder.check(rule_type.as_deref(), value);
+            if *waiting && !matches!(outcome, Err(DecodeError::Unreachable(_))) {
                 *waiting = false;
                 *lock(&status.waiting_for) = None;
                 info!("the schema registry answers again: ingest goes on");
@@ -70,7 +70,7 @@ impl Indexer {
                     });
                 }
                 Ok(None) => return Some(rule_type.ok_or(Unclassified::InvalidAvro)),
-                Err(AvroError::Unreachable(e)) => {
+                Err(DecodeError::Unreachable(e)) => {
                     attempt += 1;
                     warn!(
                         "{e}; ingest waits at {topic}/{}@{} (attempt {attempt}, next in {backoff:?}): nothing is indexed until the registry answers",
@@ -85,10 +85,10 @@ impl Indexer {
                     backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
                     continue;
                 }
-                Err(AvroError::Invalid(why)) => (Unclassified::InvalidAvro, why),
+                Err(DecodeError::Invalid(why)) => (Unclassified::InvalidAvro, why),
                 // check() asks the registry itself: it never answers this.
-                Err(e @ AvroError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
-                Err(AvroError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
+                Err(e @ DecodeError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
+                Err(DecodeError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
             };
             if let Some(count) = undecodable.due() {
                 warn!(

@@ -33,7 +33,7 @@ use rdkafka::{ClientContext as _, Message as _};
 
 use crate::classify::{Rule, Unclassified};
 use crate::config::KafkaSettings;
-use crate::decode::avro::Avro;
+use crate::decode::Decoder;
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole, TokenSource};
 use crate::snapshot::Location;
@@ -121,8 +121,8 @@ pub struct IngestOptions {
     pub rule: Rule,
     /// Whether the cache keeps each event's headers.
     pub cache_headers: bool,
-    /// Avro decoding, when `[avro]` is set.
-    pub avro: Option<Arc<Avro>>,
+    /// The value formats: what does not decode goes to `unclassified`.
+    pub decoder: Arc<Decoder>,
     /// `[snapshot] dir` and how often to write one (None: never, only read), when set.
     pub snapshots: Option<(Vec<Location>, Option<Duration>)>,
     /// OAUTHBEARER tokens analyzer makes (MSK IAM).
@@ -140,7 +140,7 @@ pub fn spawn(
         max_lateness_ms,
         rule,
         cache_headers,
-        avro,
+        decoder,
         snapshots,
         tokens,
     } = options;
@@ -169,7 +169,7 @@ pub fn spawn(
             too_many_types: Sampled::default(),
             cache_headers,
             value_bytes_seen: 0,
-            avro,
+            decoder,
             undecodable: Sampled::default(),
             waiting: false,
             stop: Arc::clone(&stop),
@@ -229,8 +229,8 @@ struct Indexer {
     max_lateness_ms: u64,
     late_warnings: Sampled,
     too_many_types: Sampled,
-    /// Avro decoding, when `[avro]` is set.
-    avro: Option<Arc<Avro>>,
+    /// The value formats, checking values when one is configured.
+    decoder: Arc<Decoder>,
     undecodable: Sampled,
     /// Set while ingest waits for the Schema Registry (spares a lock per message).
     waiting: bool,

@@ -54,7 +54,7 @@ fn indexer_with(n: i64) -> (View, Indexer) {
         too_many_types: Sampled::default(),
         cache_headers: false,
         value_bytes_seen: 0,
-        avro: None,
+        decoder: Arc::default(),
         undecodable: Sampled::default(),
         waiting: false,
         stop: Arc::new(AtomicBool::new(false)),

@@ -62,20 +62,38 @@ async fn spec_documents_every_status_and_alias_routes() {
         serde_json::json!(["message", "code"])
     );
     // Every stable error code is in the body's schema, and a lookup documents the
-    // meaning of each code it can answer.
+    // meaning of each code it can answer, and of no other: its family's codes.
     let schema = serde_json::to_string(&spec["components"]["schemas"]["ErrorMessage"]).unwrap();
     let lookup = serde_json::to_string(&spec["paths"]["/events/{type}"]).unwrap();
-    for code in analyzer::http::error::ErrorCode::ALL {
+    use analyzer::http::error::{Answers, ErrorCode};
+    let answers = <analyzer::http::events::LookupFailures as Answers>::CODES;
+    for code in ErrorCode::ALL {
         let name = serde_json::to_value(code).unwrap();
         assert!(
             schema.contains(name.as_str().unwrap()),
             "{name} not in {schema}"
         );
-        let (status, description) = code.row();
-        if [400, 401, 404, 410, 503].contains(&status.as_u16()) {
-            assert!(lookup.contains(description), "{name}: {description}");
-        }
+        let (_, description) = code.row();
+        assert_eq!(
+            lookup.contains(description),
+            answers.contains(&code),
+            "{name}: {description}"
+        );
     }
+    // An alias is documented from the lookup: the same answers, no `type` parameter.
+    let alias = &spec["paths"]["/blood_pressure"]["get"];
+    let event = &spec["paths"]["/events/{type}"]["get"];
+    assert_eq!(alias["responses"], event["responses"]);
+    let in_path = |operation: &serde_json::Value| {
+        let parameters = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        parameters.iter().filter(|p| p["in"] == "path").count()
+    };
+    assert_eq!((in_path(event), in_path(alias)), (1, 0));
+    assert_ne!(alias["operationId"], event["operationId"]);
+    assert!(spec["paths"]["/blood_pressure/range"]["get"].is_object());
     assert!(spec["paths"]["/stats"]["get"].is_object());
     // A declared stats key is a required property of the served Stats schema.
     let stats = &spec["components"]["schemas"]["Stats"];

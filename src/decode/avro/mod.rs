@@ -21,7 +21,10 @@ pub mod registry;
 pub mod schema;
 
 use datum::DatumError;
-use registry::{Answer, Registry, Unreachable};
+pub use registry::Unreachable;
+use registry::{Answer, Registry};
+
+use super::DecodeError as AvroError;
 use schema::{NodeId, Schemas};
 
 /// Container-file schemas kept parsed, by their text; beyond this many distinct
@@ -62,24 +65,6 @@ pub enum Framing {
     Schemaless,
     /// Confluent framing, with this registry schema id.
     Registry(u32),
-}
-
-/// Why a value that is Avro cannot be read.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum AvroError {
-    /// It does not decode (reason `invalid_avro`).
-    #[error("invalid Avro: {0}")]
-    Invalid(String),
-    /// Its registry id has no usable schema (reason `unknown_schema`).
-    #[error("unknown schema: {0}")]
-    UnknownSchema(String),
-    /// The registry cannot be asked now: wait and retry.
-    #[error(transparent)]
-    Unreachable(#[from] Unreachable),
-    /// The registry was not asked for this id yet (a lookup asks it off the
-    /// request thread, then decodes again).
-    #[error("schema {0} is not known yet")]
-    NotAsked(u32),
 }
 
 impl From<DatumError> for AvroError {

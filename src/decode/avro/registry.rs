@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,8 +16,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest schema answer read (a registry answer is a few KiB).
 const MAX_ANSWER_BYTES: u64 = 8 << 20;
 /// Ids without a usable schema kept; beyond this many (values with made-up ids),
-/// such an id is asked again each time rather than grow memory.
+/// such an id is not kept (memory stays bounded) and new ids are asked at a rate.
 const MAX_UNKNOWN_IDS: usize = 10_000;
+/// Past `MAX_UNKNOWN_IDS`, new ids asked per second at most: a producer that makes
+/// ids up cannot hold ingest in one registry request per message. An id over the
+/// rate is answered unknown at once, without a request (the event goes to
+/// `unclassified` as `unknown_schema`, kept), and asked again when it comes back.
+const FLOOD_ASKS_PER_SECOND: u32 = 10;
 
 /// What the registry says of an id.
 #[derive(Debug, Clone)]
@@ -53,6 +58,24 @@ struct Answers {
     by_id: HashMap<u32, Answer>,
     /// Ids answered without a usable schema so far.
     unknown: usize,
+    /// Past `MAX_UNKNOWN_IDS`: the second asks are counted in, and how many.
+    flood_window: Option<(Instant, u32)>,
+}
+
+impl Answers {
+    /// Whether a new id may be asked now: always, until more than
+    /// `MAX_UNKNOWN_IDS` ids had no schema; then `FLOOD_ASKS_PER_SECOND`.
+    fn may_ask(&mut self, now: Instant) -> bool {
+        if self.unknown < MAX_UNKNOWN_IDS {
+            return true;
+        }
+        let (started, asked) = self.flood_window.get_or_insert((now, 0));
+        if now.duration_since(*started) >= Duration::from_secs(1) {
+            (*started, *asked) = (now, 0);
+        }
+        *asked += 1;
+        *asked <= FLOOD_ASKS_PER_SECOND
+    }
 }
 
 impl Registry {
@@ -88,10 +111,20 @@ impl Registry {
             .cloned()
     }
 
-    /// The answer for `id`: cached, or asked now (blocking, up to a few seconds).
+    /// The answer for `id`: cached, or asked now (blocking, up to a few seconds),
+    /// or, past `MAX_UNKNOWN_IDS` ids without a schema and over the rate, unknown
+    /// without asking.
     pub fn get(&self, id: u32) -> Result<Answer, Unreachable> {
-        if let Some(answer) = self.cached(id) {
-            return Ok(answer);
+        {
+            let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(answer) = answers.by_id.get(&id) {
+                return Ok(answer.clone());
+            }
+            if !answers.may_ask(Instant::now()) {
+                return Ok(Answer::Unknown(format!(
+                    "schema {id} was not asked: over {MAX_UNKNOWN_IDS} ids without a schema came (made-up ids?), and new ids are asked at most {FLOOD_ASKS_PER_SECOND} a second"
+                )));
+            }
         }
         let answer = self.ask(id)?;
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -161,5 +194,119 @@ fn parse_answer(body: &str) -> Answer {
     match Schemas::parse_one(&answer.schema) {
         Ok((schemas, root)) => Answer::Schema(WriterSchema::new(Arc::new(schemas), root)),
         Err(e) => Answer::Unknown(format!("its schema does not parse: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A registry stand-in on a free port answering every request with
+    /// `respond(path)` (status, body); the URL and the count of requests.
+    fn serve(respond: fn(&str) -> (u16, String)) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counted = Arc::clone(&counted);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    let _ = writer.set_nodelay(true);
+                    // Keep-alive: one request after another on the connection.
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                        while line != "\r\n" {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                        }
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        let (status, body) = respond(&path);
+                        // One write: a head and a body apart wait out delayed ACKs.
+                        let answer = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if writer.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    #[test]
+    fn fifty_thousand_made_up_ids_cost_a_bounded_number_of_requests() {
+        let (url, requests) = serve(|_| (404, r#"{"error_code":40403}"#.to_owned()));
+        let registry = Registry::new(&url, None);
+        let started = Instant::now();
+        for id in 0..50_000 {
+            let answer = registry.get(id).unwrap();
+            assert!(matches!(answer, Answer::Unknown(_)), "{id}");
+        }
+        let seconds = started.elapsed().as_secs() as usize + 1;
+        let asked = requests.load(Ordering::Relaxed);
+        let bound = MAX_UNKNOWN_IDS + FLOOD_ASKS_PER_SECOND as usize * seconds;
+        assert!(
+            asked <= bound,
+            "{asked} requests for 50,000 ids, bound {bound}"
+        );
+        let kept = registry.answers.lock().unwrap().by_id.len();
+        assert_eq!(kept, MAX_UNKNOWN_IDS, "memory stays bounded");
+        // Unknown ids seen before are answered from memory, without a request.
+        registry.get(7).unwrap();
+        assert_eq!(requests.load(Ordering::Relaxed), asked);
+    }
+
+    #[test]
+    fn refusals_and_server_errors_are_waited_out_and_never_taken_as_answers() {
+        for respond in [
+            (|_: &str| (401, r#"{"message":"Unauthorized"}"#.to_owned()))
+                as fn(&str) -> (u16, String),
+            |_| (500, "Internal Server Error".to_owned()),
+            |_| (503, "".to_owned()),
+        ] {
+            let (url, _) = serve(respond);
+            let registry = Registry::new(&url, Some(("u", "p")));
+            let error = registry.get(1).unwrap_err();
+            assert!(error.reason.contains("HTTP"), "{error}");
+            assert!(registry.cached(1).is_none(), "asked again later");
+        }
+    }
+
+    #[test]
+    fn a_schema_that_is_not_avro_or_does_not_parse_is_unknown_and_says_why() {
+        let (url, _) = serve(|path| match path {
+            "/schemas/ids/1" => (
+                200,
+                r#"{"schema":"syntax = \"proto3\";","schemaType":"PROTOBUF"}"#.to_owned(),
+            ),
+            "/schemas/ids/2" => (200, r#"{"schema":"{\"type\":\"record\"}"}"#.to_owned()),
+            "/schemas/ids/3" => (200, "not json".to_owned()),
+            _ => (200, r#"{"schema":"\"long\""}"#.to_owned()),
+        });
+        let registry = Registry::new(&url, None);
+        let why = |id| match registry.get(id).unwrap() {
+            Answer::Unknown(why) => why,
+            Answer::Schema(_) => panic!("schema {id} taken"),
+        };
+        assert!(why(1).contains("PROTOBUF schema, not Avro"), "{}", why(1));
+        assert!(why(2).contains("does not parse"), "{}", why(2));
+        assert!(why(3).contains("answer does not parse"), "{}", why(3));
+        assert!(matches!(registry.get(4).unwrap(), Answer::Schema(_)));
     }
 }

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::decode::DecodeError;
 
 const SCHEMALESS: &[u8] = include_bytes!("testdata/schemaless.bin");
 const CONTAINER_NULL: &[u8] = include_bytes!("testdata/container-null.avro");
@@ -104,7 +105,7 @@ fn broken_values_are_invalid_avro_with_a_reason() {
     ] {
         let error = avro.check(Some(FIXTURE_TYPE), value).unwrap_err();
         assert!(
-            matches!(&error, AvroError::Invalid(m) if m.contains(why)),
+            matches!(&error, DecodeError::Invalid(m) if m.contains(why)),
             "{why}: {error}"
         );
     }
@@ -264,11 +265,11 @@ fn framed_values_wait_for_a_registry_that_cannot_be_reached() {
     let framed = [0, 0, 0, 0, 7, 2];
     assert!(matches!(
         avro.check(Some("t"), &framed),
-        Err(AvroError::Unreachable(_))
+        Err(DecodeError::Unreachable(_))
     ));
     assert!(matches!(
         avro.to_json(Some("t"), &framed, false),
-        Err(AvroError::NotAsked(7))
+        Err(DecodeError::NotAsked(7))
     ));
     // Too short or another magic byte: not framed, not Avro.
     for value in [&[0, 0, 0, 7][..], &[1, 0, 0, 0, 7, 2], b"{}"] {
