@@ -203,7 +203,8 @@ impl Indexer {
                 .insert((topic(mark.topic)?, mark.partition), state);
         }
         for (i, counts) in snapshot.unclassified.iter().enumerate() {
-            let topic = topic(i as u16)?;
+            let i = u16::try_from(i).map_err(|_| SnapshotError(format!("topic index {i}")))?;
+            let topic = topic(i)?;
             for (reason, count) in counts {
                 self.status.restore_unclassified(topic, reason, *count);
             }

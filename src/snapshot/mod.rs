@@ -207,6 +207,9 @@ impl Snapshot {
             let topic = r.small()?;
             let partition = r.partition()?;
             let next_offset = unzigzag(r.get()?);
+            if next_offset < 0 {
+                return fail(format!("next offset {next_offset}"));
+            }
             let clock = r.get()?;
             let last_timestamp = match r.get()? {
                 0 => None,
@@ -219,6 +222,9 @@ impl Snapshot {
                         .map_err(|_| SnapshotError("a checksum beyond 32 bits".into()))?,
                 ),
             };
+            if next_offset == 0 && (last_timestamp.is_some() || last_checksum.is_some()) {
+                return fail("a last record in a partition with none read");
+            }
             snapshot.partitions.push(PartitionMark {
                 topic,
                 partition,
@@ -241,8 +247,13 @@ impl Snapshot {
                 let n = r.count()?;
                 let mut rows = Vec::with_capacity(n);
                 let (mut offset, mut clock) = (0u64, 0u64);
-                for _ in 0..n {
-                    offset = offset.wrapping_add(r.get()?);
+                for i in 0..n {
+                    let delta = r.get()?;
+                    // Offsets rise within a stream, and fit a Kafka offset (i64).
+                    offset = match offset.checked_add(delta) {
+                        Some(next) if (i == 0 || delta > 0) && next <= i64::MAX as u64 => next,
+                        _ => return fail(format!("offset {offset} + {delta} in a stream")),
+                    };
                     clock = clock.wrapping_add(r.get()?);
                     rows.push((offset, clock));
                 }
@@ -265,7 +276,41 @@ impl Snapshot {
         if r.pos != body.len() {
             return fail("bytes left after the snapshot");
         }
+        snapshot.check_rows_against_partitions()?;
         Ok(snapshot)
+    }
+}
+
+impl Snapshot {
+    /// A CRC proves no authorship (a bucket may be shared): every row must lie in a
+    /// partition the snapshot marks once, below where its reading stood.
+    fn check_rows_against_partitions(&self) -> Result<(), SnapshotError> {
+        let mut next_offsets = std::collections::HashMap::new();
+        for mark in &self.partitions {
+            if next_offsets
+                .insert((mark.topic, mark.partition), mark.next_offset)
+                .is_some()
+            {
+                return fail(format!("partition {}/{} marked twice", mark.topic, mark.partition));
+            }
+        }
+        for stream in self.types.iter().flat_map(|t| &t.streams) {
+            let next = next_offsets.get(&(stream.topic, stream.partition));
+            let last = stream.rows.last().map_or(0, |(offset, _)| *offset as i64);
+            match next {
+                Some(next) if stream.rows.is_empty() || last < *next => {}
+                _ => {
+                    return fail(format!(
+                        "rows up to offset {last} in partition {}/{}, which is not marked there",
+                        stream.topic, stream.partition
+                    ));
+                }
+            }
+        }
+        if self.unclassified.len() > self.topics.len() {
+            return fail("unclassified counts of more topics than the snapshot names");
+        }
+        Ok(())
     }
 }
 
@@ -406,7 +451,10 @@ impl Reader<'_> {
 
     fn partition(&mut self) -> Result<i32, SnapshotError> {
         let v = unzigzag(self.get()?);
-        i32::try_from(v).or_else(|_| fail(format!("partition {v}")))
+        i32::try_from(v)
+            .ok()
+            .filter(|p| *p >= 0)
+            .map_or_else(|| fail(format!("partition {v}")), Ok)
     }
 
     fn string(&mut self) -> Result<String, SnapshotError> {

@@ -83,6 +83,38 @@ fn any_damage_is_an_error_never_another_snapshot() {
 }
 
 #[test]
+fn a_well_formed_but_hostile_snapshot_is_refused_with_its_reason() {
+    // Each is encoded whole, with a valid checksum: only its values are hostile.
+    let hostile: [(&str, fn(&mut Snapshot)); 8] = [
+        ("next offset -9223372036854775808", |s| {
+            s.partitions[0].next_offset = i64::MIN
+        }),
+        ("a last record in a partition with none read", |s| {
+            s.partitions[1].last_checksum = Some(1)
+        }),
+        ("partition -1", |s| s.partitions[1].partition = -1),
+        ("in a stream", |s| {
+            s.types[0].streams[0].rows[2].0 = u64::MAX
+        }),
+        ("in a stream", |s| s.types[0].streams[0].rows[1].0 = 0),
+        ("which is not marked there", |s| {
+            s.types[0].streams[0].rows[2].0 = 5
+        }),
+        ("which is not marked there", |s| s.types[2].streams[0].topic = 7),
+        ("marked twice", |s| {
+            let mark = s.partitions[0].clone();
+            s.partitions.push(mark)
+        }),
+    ];
+    for (reason, make_hostile) in hostile {
+        let mut snapshot = sample();
+        make_hostile(&mut snapshot);
+        let error = Snapshot::decode(&snapshot.encode()).unwrap_err().0;
+        assert!(error.contains(reason), "{reason:?} not in {error:?}");
+    }
+}
+
+#[test]
 fn the_store_keeps_the_newest_whole_and_says_why_it_cannot_read_one() {
     let dir = std::env::temp_dir().join(format!("analyzer-snapshot-store-{}", std::process::id()));
     let _ = fs_remove(&dir);
