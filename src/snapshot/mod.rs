@@ -291,7 +291,10 @@ impl Snapshot {
                 .insert((mark.topic, mark.partition), mark.next_offset)
                 .is_some()
             {
-                return fail(format!("partition {}/{} marked twice", mark.topic, mark.partition));
+                return fail(format!(
+                    "partition {}/{} marked twice",
+                    mark.topic, mark.partition
+                ));
             }
         }
         for stream in self.types.iter().flat_map(|t| &t.streams) {

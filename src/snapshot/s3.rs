@@ -253,7 +253,11 @@ impl S3Store {
                 })?;
                 Ok(Some((manifest, etag)))
             }
-            404 => Ok(None),
+            // No manifest yet; but a bucket that does not exist is a misconfiguration,
+            // not a first start.
+            404 if !String::from_utf8_lossy(&body).contains("<Code>NoSuchBucket</Code>") => {
+                Ok(None)
+            }
             _ => fail(format!(
                 "GET {}: HTTP {status}: {}",
                 self.key(super::store::MANIFEST),

@@ -100,7 +100,9 @@ fn a_well_formed_but_hostile_snapshot_is_refused_with_its_reason() {
         ("which is not marked there", |s| {
             s.types[0].streams[0].rows[2].0 = 5
         }),
-        ("which is not marked there", |s| s.types[2].streams[0].topic = 7),
+        ("which is not marked there", |s| {
+            s.types[2].streams[0].topic = 7
+        }),
         ("marked twice", |s| {
             let mark = s.partitions[0].clone();
             s.partitions.push(mark)

@@ -572,3 +572,97 @@ async fn numbers_survive_retention_on_the_pod_and_on_replicas_from_its_snapshot(
         .unwrap();
     assert_eq!(gone.status(), 410);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_storage_failures_are_errors_that_say_what_failed() {
+    let s3 = std::env::var("TANSU_TEST_S3")
+        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let client = reqwest::Client::new();
+    let bucket = format!("analyzer-failures-{}", std::process::id());
+    let created = client.put(format!("{s3}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let keys = s3_keys(&client, &s3, &bucket, "f/").await;
+    assert!(keys.is_empty(), "{keys:?}");
+    // A free port: nothing listens there.
+    let unreachable = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let (writable, endpoint) = (format!("s3://{bucket}/f"), s3.clone());
+    let segment = tokio::task::spawn_blocking(move || {
+        let store = |url: &str, endpoint: &str| {
+            let endpoint = endpoint.to_owned();
+            let env = move |name: &str| match name {
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
+                "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+                _ => None,
+            };
+            analyzer::snapshot::s3::S3Store::from_env(url, env).unwrap()
+        };
+        let topics = vec!["t".to_owned()];
+        let snapshot = analyzer::snapshot::Snapshot {
+            topics: topics.clone(),
+            ..Default::default()
+        };
+        let bytes = snapshot.encode();
+        // An endpoint nobody answers: both ways, the method and the URL.
+        let down = store("s3://bucket/p", &unreachable);
+        let error = down.write_encoded(&bytes, &topics, 0).unwrap_err().0;
+        assert!(
+            error.starts_with("PUT ") && error.contains(&unreachable),
+            "{error}"
+        );
+        let error = down.read().unwrap_err().0;
+        assert!(
+            error.starts_with("GET ") && error.contains(&unreachable),
+            "{error}"
+        );
+        // A failed PUT (no such bucket): the status and the server's words.
+        let missing = store("s3://no-such-bucket-here/p", &endpoint);
+        let error = missing.write_encoded(&bytes, &topics, 0).unwrap_err().0;
+        assert!(
+            error.contains("HTTP 404") && error.contains("NoSuchBucket"),
+            "{error}"
+        );
+        // A failed GET of the manifest: the same.
+        let error = missing.read().unwrap_err().0;
+        assert!(
+            error.contains("HTTP 404") || error.contains("NoSuchBucket"),
+            "{error}"
+        );
+        let written = store(&writable, &endpoint)
+            .write_encoded(&bytes, &topics, 0)
+            .unwrap();
+        written.manifest.segment
+    })
+    .await
+    .unwrap();
+    // A manifest naming a segment that is gone: refused, saying which. (moto
+    // wants an Authorization header on a DELETE, and checks no signature.)
+    let deleted = client
+        .delete(format!("{s3}/{bucket}/f/{segment}"))
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{deleted:?}");
+    let url = format!("s3://{bucket}/f");
+    tokio::task::spawn_blocking(move || {
+        let env = |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
+            "AWS_ENDPOINT_URL" => Some(s3.clone()),
+            _ => None,
+        };
+        let store = analyzer::snapshot::s3::S3Store::from_env(&url, env).unwrap();
+        let error = store.read().unwrap_err().0;
+        assert!(
+            error.contains(&segment) && error.contains("names a segment that cannot be read"),
+            "{error}"
+        );
+    })
+    .await
+    .unwrap();
+}
