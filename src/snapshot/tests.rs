@@ -85,7 +85,8 @@ fn any_damage_is_an_error_never_another_snapshot() {
 #[test]
 fn a_well_formed_but_hostile_snapshot_is_refused_with_its_reason() {
     // Each is encoded whole, with a valid checksum: only its values are hostile.
-    let hostile: [(&str, fn(&mut Snapshot)); 8] = [
+    type MakeHostile = fn(&mut Snapshot);
+    let hostile: [(&str, MakeHostile); 8] = [
         ("next offset -9223372036854775808", |s| {
             s.partitions[0].next_offset = i64::MIN
         }),
@@ -104,7 +105,7 @@ fn a_well_formed_but_hostile_snapshot_is_refused_with_its_reason() {
             s.types[2].streams[0].topic = 7
         }),
         ("marked twice", |s| {
-            let mark = s.partitions[0].clone();
+            let mark = s.partitions[0];
             s.partitions.push(mark)
         }),
     ];
