@@ -56,13 +56,14 @@ async fn cold_lookups_answer_503_while_the_broker_is_down_then_recover() {
 }
 
 #[tokio::test]
-async fn more_concurrent_cold_lookups_than_pooled_readers_all_answer_503_in_time() {
+async fn more_concurrent_cold_lookups_than_pooled_readers_all_answer_503_at_one_deadline() {
     let cluster = mock_cluster("events", 1);
     let app = uncached_app_over(&cluster, 20).await;
     cluster.broker_down(1).unwrap();
     // 10 lookups, 4 pooled readers: the 2 s deadline covers the wait for a reader,
-    // so all answer by then, not in waves of 2 s (which took 6 s).
-    let asked = Instant::now();
+    // so all answer at one deadline, not in waves of 2 s (which took 6 s). Checked
+    // on the answers' spread, not on a speed: the first answers at a deadline,
+    // and no other waits a second one.
     let lookups: Vec<_> = (0..10)
         .map(|i| {
             let (client, url) = (
@@ -70,9 +71,11 @@ async fn more_concurrent_cold_lookups_than_pooled_readers_all_answer_503_in_time
                 format!("{}/events/A?index={i}", app.base),
             );
             tokio::spawn(async move {
+                let asked = Instant::now();
                 let response = client.get(url).send().await.unwrap();
                 let status = response.status().as_u16();
-                (status, response.json::<serde_json::Value>().await.unwrap())
+                let body = response.json::<serde_json::Value>().await.unwrap();
+                (status, body, asked.elapsed())
             })
         })
         .collect();
@@ -80,15 +83,15 @@ async fn more_concurrent_cold_lookups_than_pooled_readers_all_answer_503_in_time
     for lookup in lookups {
         answers.push(lookup.await.unwrap());
     }
-    let took = asked.elapsed();
-    for (status, body) in &answers {
+    for (status, body, _) in &answers {
         assert_eq!(*status, 503, "{body}");
         assert_eq!(body["code"], "kafka_unavailable", "{body}");
     }
-    // A deadline contract, checked with room for a loaded machine: 2x the timeout.
+    let took: Vec<_> = answers.iter().map(|(_, _, took)| *took).collect();
+    let (first, last) = (took.iter().min().unwrap(), took.iter().max().unwrap());
     assert!(
-        took < analyzer::startup::POINT_READ_TIMEOUT * 2,
-        "10 concurrent cold lookups took {took:?}"
+        *last < *first + analyzer::startup::POINT_READ_TIMEOUT,
+        "answered in waves: {took:?}"
     );
 }
 

@@ -163,8 +163,9 @@ async fn metrics_agree_with_stats_and_use_route_templates() {
         10.0
     );
     assert_eq!(samples["analyzer_index_entries"], 100.0);
-    // 12 bytes an entry; the first chunk of each index holds 64 entries.
-    assert!(samples["analyzer_index_bytes"] >= 12.0 * 100.0);
+    // Allocated, not used: at least a byte an entry (what an entry costs once
+    // packed, a few bytes, is measured in benches/index_memory.rs).
+    assert!(samples["analyzer_index_bytes"] >= 100.0);
     assert_eq!(samples["analyzer_caught_up"], 1.0);
     assert_eq!(samples["analyzer_topic_resets_total"], 0.0);
     assert!(samples["analyzer_payload_cache_hits_total"] >= 1.0);

@@ -35,6 +35,14 @@ async fn sigterm_during_a_request_finishes_it_then_exits_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained as it comes: trace logs can fill a pipe read only after exit, and a
+    // child blocked on a full pipe never exits.
+    let mut stderr = child.stderr.take().unwrap();
+    let draining = std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = stderr.read_to_string(&mut log);
+        log
+    });
 
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -92,13 +100,7 @@ async fn sigterm_during_a_request_finishes_it_then_exits_0() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = draining.join().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let response = answered.unwrap_or_else(|e| panic!("in-flight request failed: {e}\n{log}"));
     assert_eq!(response.status(), 200, "{log}");
