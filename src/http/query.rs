@@ -110,14 +110,18 @@ fn index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::E
     .map(Some)
 }
 
-/// Epoch milliseconds of an integer or an RFC 3339 date-time.
+/// Epoch milliseconds of an integer or an RFC 3339 date-time. A date-time inside
+/// a millisecond gives the next one: `time` asks for events at or after it, and
+/// clocks are whole milliseconds.
 pub fn parse_time(raw: &str) -> Option<i64> {
     if let Ok(ms) = raw.parse::<i64>() {
         return Some(ms);
     }
     let at =
         time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).ok()?;
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+    let nanos = at.unix_timestamp_nanos();
+    let ms = nanos.div_euclid(1_000_000) + i128::from(nanos.rem_euclid(1_000_000) != 0);
+    i64::try_from(ms).ok()
 }
 
 /// What `time` takes, for the OpenAPI document: epoch ms or an RFC 3339 date-time.

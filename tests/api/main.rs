@@ -24,6 +24,7 @@ mod lookups;
 mod numbering;
 mod openapi;
 mod ops;
+mod properties;
 mod requests;
 mod shutdown;
 mod snapshots;

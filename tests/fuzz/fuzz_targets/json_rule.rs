@@ -1,14 +1,8 @@
-//! Any bytes, on the paths the JSON rules use: the fast path and serde_json alone
-//! answer the same type or the same reason.
+//! Fuzz target: the property in `properties/json_rule.rs` (which `cargo test` also
+//! runs, as a proptest and over the corpus).
 #![no_main]
 
-use analyzer::classify::{serde_string_at, string_at};
-use libfuzzer_sys::fuzz_target;
+#[path = "../properties/json_rule.rs"]
+mod property;
 
-fuzz_target!(|data: &[u8]| {
-    let paths: [&[&str]; 4] = [&["type"], &["meta", "type"], &["list", "0"], &["0", "1"]];
-    for path in paths {
-        let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-        assert_eq!(string_at(data, &path), serde_string_at(data, &path));
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| property::check(data));
