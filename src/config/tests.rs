@@ -386,13 +386,8 @@ fn avro_credentials_come_from_the_environment_in_pairs() {
 }
 
 #[test]
-fn every_connection_snippet_in_the_readme_loads() {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Connecting to your cluster\n")
-        .nth(1)
-        .and_then(|rest| rest.split("\n## ").next())
-        .expect("the README's connection section");
+fn every_connection_snippet_in_the_docs_loads() {
+    let section = include_str!("../../docs/connecting.md");
     let snippets: Vec<&str> = section
         .split("```toml\n")
         .skip(1)

@@ -428,7 +428,7 @@ impl Indexer {
             }
         }
         // The key too, and the headers when asked (`cache.headers`) or already
-        // parsed by the header rule: parsing them costs catch-up 17-30% (README).
+        // parsed by the header rule: parsing them costs catch-up 17-30% (BENCHMARKS-HISTORY.md).
         if self.indexed == SIZE_SAMPLE {
             // The first estimate of an entry's size: enough to know what to cache.
             self.skip_what_the_cache_would_evict();

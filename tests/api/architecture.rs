@@ -85,6 +85,47 @@ fn no_two_modules_import_each_other_and_config_is_a_leaf() {
     }
 }
 
+/// ARCHITECTURE.md's module table: module -> what it may import (None: any).
+fn allowed_imports() -> BTreeMap<String, Option<BTreeSet<String>>> {
+    let doc = include_str!("../../ARCHITECTURE.md");
+    let table = doc.split("\n## Modules\n").nth(1).unwrap();
+    let mut allowed = BTreeMap::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let module = cells[0]
+            .trim_start_matches("| ")
+            .trim_matches('`')
+            .to_owned();
+        let last = cells.last().unwrap().trim_end_matches(" |").trim();
+        let names = last
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        allowed.insert(module, (last != "any").then_some(names));
+    }
+    allowed
+}
+
+#[test]
+fn every_module_imports_only_what_architecture_md_allows_it() {
+    let graph = imports();
+    let allowed = allowed_imports();
+    for (module, names) in &graph {
+        let rule = allowed
+            .get(module)
+            .unwrap_or_else(|| panic!("ARCHITECTURE.md's module table lacks {module}"));
+        if let Some(rule) = rule {
+            let extra: Vec<&String> = names.difference(rule).collect();
+            assert!(
+                extra.is_empty(),
+                "{module} imports {extra:?}, which ARCHITECTURE.md does not allow"
+            );
+        }
+    }
+}
+
 #[test]
 fn no_source_file_is_past_800_lines() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -354,7 +354,7 @@ async fn untrusted_and_expired_broker_certificates_are_shown_until_a_good_one_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sasl_scram_failure_is_shown_and_not_ready() {
     // tansu's --authentication runs the SCRAM-SHA-512 exchange; it knows no user
-    // (see the README: its `user create` did not give it one that it knows).
+    // (see docs/connecting.md: its `user create` did not give it one that it knows).
     let port = free_port();
     let url = format!("tcp://127.0.0.1:{port}");
     let _tansu = Tansu::start_advertising(port, &Storage::Memory, &url, &["--authentication"]);

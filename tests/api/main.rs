@@ -17,6 +17,7 @@ mod conformance;
 mod connect;
 mod demo;
 mod deploy;
+mod docs;
 mod dropin;
 mod faults;
 mod hostile;

@@ -1,7 +1,7 @@
 //! The fuzz targets' properties (`tests/fuzz/properties/`), run on every test run:
 //! each over its corpus (`tests/fuzz/corpus/<target>/`, the seeds and anything
 //! `cargo fuzz` found and we kept) and as a proptest on generated inputs. The same
-//! functions are the cargo-fuzz targets, for longer runs (README, "Fuzzing").
+//! functions are the cargo-fuzz targets, for longer runs (docs/testing.md, "Fuzzing").
 
 use std::path::Path;
 

@@ -228,7 +228,7 @@ impl Avro {
         }))
     }
 
-    /// Which bytes are Avro, in the order the README gives: a container file; a
+    /// Which bytes are Avro, in the order docs/avro.md gives: a container file; a
     /// type with a local schema; with a registry, byte 0 and a schema id.
     fn locate<'v>(
         &self,
