@@ -32,7 +32,7 @@
 //! 11. TLS: catch-up through a TLS terminator (socat) in front of tansu, against a
 //!     plain consumer through the same terminator. `E2E_ONLY=tls` alone.
 //!
-//! `E2E_ONLY=catchup` runs section 1 alone. `E2E_PIN=1` pins the broker to core 0 and
+//! `E2E_ONLY=catchup` runs section 1 alone, `E2E_ONLY=export` section 8. `E2E_PIN=1` pins the broker to core 0 and
 //! everything else (analyzer, the plain consumer, wrk) to core 1 (taskset), as in
 //! production where the broker is remote.
 //!
@@ -391,10 +391,17 @@ fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
 
 /// `method path` without a body; the status and body.
 fn http_request(port: u16, method: &str, path: &str) -> (u16, Vec<u8>) {
+    http_request_with(port, method, path, &[])
+}
+
+/// `method path` with `headers` (`Name: value` lines), without a body; the status
+/// and the body as sent (chunk framing included).
+fn http_request_with(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = Vec::new();
@@ -714,6 +721,74 @@ fn row(figure: &str, value: String, baseline: String, ratio: String, goal: &str)
     println!("| {figure} | {value} | {baseline} | {ratio} | {goal} |");
 }
 
+/// Section 8, export: the heaviest type as NDJSON, from the cache and from Kafka,
+/// against a plain consumer reading the same span (the whole topic) in the same run;
+/// and the bytes on the wire of the cached export, as is and compressed.
+fn export_section(broker: &Broker, events: u64, heaviest: u64, work: &Path) {
+    let export_path = format!("/events/{}/export", TYPES[0]);
+    let started = Instant::now();
+    assert_eq!(plain_consume(broker, "e2e-1p"), events);
+    let plain = started.elapsed();
+    for (label, cache) in [("cached", 1u64 << 30), ("from Kafka", 0)] {
+        // With its headers in the cache, a cached export needs no Kafka read.
+        let headers = [("ANALYZER_CACHE__HEADERS", "true")];
+        let (analyzer, _) = Analyzer::start_with(broker, "e2e-1p", cache, &headers, false, work);
+        let started = Instant::now();
+        let (status, body) = http_get(analyzer.port, &export_path);
+        let took = started.elapsed();
+        assert_eq!(status, 200);
+        // The body is chunked: count the events, not the lines.
+        let exported = body.windows(9).filter(|w| w == b"{\"index\":").count() as u64;
+        assert_eq!(exported, heaviest, "export of {}", TYPES[0]);
+        row(
+            &format!("export of {heaviest} {} events, {label}", TYPES[0]),
+            format!(
+                "{:.2} s, {:.0} events/s",
+                took.as_secs_f64(),
+                heaviest as f64 / took.as_secs_f64()
+            ),
+            format!(
+                "{:.2} s (plain consumer reading the {events}-event span)",
+                plain.as_secs_f64()
+            ),
+            format!("{:.2}x", took.as_secs_f64() / plain.as_secs_f64()),
+            "report",
+        );
+        if cache == 0 {
+            continue;
+        }
+        for encoding in ["gzip", "br", "zstd"] {
+            let started = Instant::now();
+            let accept = format!("Accept-Encoding: {encoding}");
+            let (status, compressed) =
+                http_request_with(analyzer.port, "GET", &export_path, &[&accept]);
+            let took_compressed = started.elapsed();
+            assert_eq!(status, 200);
+            row(
+                &format!(
+                    "export of {heaviest} {} events, cached, bytes on the wire, {encoding}",
+                    TYPES[0]
+                ),
+                format!(
+                    "{:.1} MB in {:.2} s",
+                    compressed.len() as f64 / 1e6,
+                    took_compressed.as_secs_f64()
+                ),
+                format!(
+                    "{:.1} MB in {:.2} s (uncompressed)",
+                    body.len() as f64 / 1e6,
+                    took.as_secs_f64()
+                ),
+                format!(
+                    "{:.2}x the bytes",
+                    compressed.len() as f64 / body.len() as f64
+                ),
+                "report",
+            );
+        }
+    }
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
@@ -740,7 +815,13 @@ fn main() {
                 env_number("E2E_REPEATS", 5).max(1),
                 &work,
             ),
-            other => panic!("E2E_ONLY={other}: avro, snapshot, catchup or tls"),
+            "export" => {
+                let events = env_number("E2E_EVENTS", 1_000_000);
+                let broker = Broker::start(&work);
+                let one = broker.topic("e2e-1p", 1, events);
+                export_section(&broker, events, one[0], &work);
+            }
+            other => panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls or export"),
         }
         let _ = std::fs::remove_dir_all(&work);
         return;
@@ -870,38 +951,7 @@ fn main() {
         ),
     );
 
-    // 8. Export: the heaviest type as NDJSON, from the cache and from Kafka, against
-    // a plain consumer reading the same span (the whole topic) in the same run.
-    let export_path = format!("/events/{}/export", TYPES[0]);
-    let started = Instant::now();
-    assert_eq!(plain_consume(&broker, "e2e-1p"), events);
-    let plain = started.elapsed();
-    for (label, cache) in [("cached", 1u64 << 30), ("from Kafka", 0)] {
-        // With its headers in the cache, a cached export needs no Kafka read.
-        let headers = [("ANALYZER_CACHE__HEADERS", "true")];
-        let (analyzer, _) = Analyzer::start_with(&broker, "e2e-1p", cache, &headers, false, &work);
-        let started = Instant::now();
-        let (status, body) = http_get(analyzer.port, &export_path);
-        let took = started.elapsed();
-        assert_eq!(status, 200);
-        // The body is chunked: count the events, not the lines.
-        let exported = body.windows(9).filter(|w| w == b"{\"index\":").count() as u64;
-        assert_eq!(exported, heaviest, "export of {}", TYPES[0]);
-        row(
-            &format!("export of {heaviest} {} events, {label}", TYPES[0]),
-            format!(
-                "{:.2} s, {:.0} events/s",
-                took.as_secs_f64(),
-                heaviest as f64 / took.as_secs_f64()
-            ),
-            format!(
-                "{:.2} s (plain consumer reading the {events}-event span)",
-                plain.as_secs_f64()
-            ),
-            format!("{:.2}x", took.as_secs_f64() / plain.as_secs_f64()),
-            "report",
-        );
-    }
+    export_section(&broker, events, heaviest, &work);
 
     // 3. Versus the naive per-request scan, on a smaller topic.
     let naive_counts = broker.topic("e2e-naive", 1, naive_events);

@@ -1,7 +1,8 @@
 //! The HTTP API, one file per route family: [`events`] (lookups), [`browse`]
 //! (ranges and exports), [`stats`], [`status`], [`health`] (probes), [`metrics`]
-//! (the scrape and request metrics), [`ui`] (the audit page) and [`docs`]
-//! (Swagger UI); beside them [`routes`] (the one place routes are registered),
+//! (the scrape and request metrics), [`timeline`] (histograms), [`ui`] (the audit
+//! page) and [`docs`] (Swagger UI); beside them [`routes`] (the one place routes are
+//! registered),
 //! [`state`] (what handlers share), [`error`] (the one error table), [`auth`],
 //! [`query`] and [`openapi`].
 //!
@@ -21,6 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod stats;
 pub mod status;
+pub mod timeline;
 pub mod ui;
 
 pub use routes::{RESERVED_PATHS, app, route_problems};

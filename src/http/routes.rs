@@ -5,7 +5,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Condition, from_fn};
+use actix_web::middleware::{Compress, Condition, from_fn};
 use actix_web::web::Data;
 use apistos::app::{BuildConfig, OpenApiWrapper};
 use apistos::web;
@@ -16,7 +16,8 @@ use super::events::{
 };
 use super::query::AliasType;
 use super::{
-    AppState, auth, browse, docs, error, events, health, metrics, openapi, query, stats, status, ui,
+    AppState, auth, browse, docs, error, events, health, metrics, openapi, query, stats, status,
+    timeline, ui,
 };
 use crate::config::RouteSettings;
 
@@ -83,8 +84,9 @@ pub fn app(
 > {
     let cors = cors(&cors_origins);
     let aliases = state.aliases.clone();
-    // Outermost last: metrics see every answer, JSON bodies cover CORS's
-    // refusals, and CORS answers preflights before the token is asked for.
+    // Outermost last: metrics see every answer, compression takes every body as
+    // the client asked (`Accept-Encoding`: gzip, br or zstd), JSON bodies cover
+    // CORS's refusals, and CORS answers preflights before the token is asked for.
     let mut app = actix_web::App::new()
         .document(openapi::spec())
         .app_data(state)
@@ -95,6 +97,7 @@ pub fn app(
         .wrap(from_fn(auth::require_token))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(error::json_error_bodies())
+        .wrap(Compress::default())
         .wrap(from_fn(metrics::record_request))
         .build_with(openapi::OPENAPI_PATH, BuildConfig::default())
         // The audit page and Swagger UI, served from the binary; not part of the
@@ -138,6 +141,10 @@ fn documented(cfg: &mut apistos::web::ServiceConfig) {
         )
         .service(
             web::resource("/events/{type}/export").route(web::get().to(browse::get_event_export)),
+        )
+        .service(
+            web::resource("/events/{type}/histogram")
+                .route(web::get().to(timeline::get_event_histogram)),
         )
         .service(
             web::resource("/positions/{topic}/{partition}/{offset}")

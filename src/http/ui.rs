@@ -3,8 +3,8 @@
 //! them on screen as text only, and its Content-Security-Policy allows scripts,
 //! styles and requests to this server alone.
 
-use actix_web::HttpResponse;
 use actix_web::web::Path;
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::docs::embedded;
 
@@ -21,19 +21,21 @@ const STYLE: &str = include_str!("ui/app.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The audit page.
-pub async fn get_page() -> HttpResponse {
-    embedded("text/html; charset=utf-8", PAGE, CONTENT_SECURITY_POLICY)
+pub async fn get_page(request: HttpRequest) -> HttpResponse {
+    embedded(
+        &request,
+        "text/html; charset=utf-8",
+        PAGE,
+        CONTENT_SECURITY_POLICY,
+    )
 }
 
 /// One of the page's files; any other name is a 404.
-pub async fn get_asset(file: Path<String>) -> HttpResponse {
-    match file.as_str() {
-        "app.js" => embedded(
-            "text/javascript; charset=utf-8",
-            SCRIPT,
-            CONTENT_SECURITY_POLICY,
-        ),
-        "app.css" => embedded("text/css; charset=utf-8", STYLE, CONTENT_SECURITY_POLICY),
-        _ => HttpResponse::NotFound().finish(),
-    }
+pub async fn get_asset(request: HttpRequest, file: Path<String>) -> HttpResponse {
+    let (content_type, body) = match file.as_str() {
+        "app.js" => ("text/javascript; charset=utf-8", SCRIPT),
+        "app.css" => ("text/css; charset=utf-8", STYLE),
+        _ => return HttpResponse::NotFound().finish(),
+    };
+    embedded(&request, content_type, body, CONTENT_SECURITY_POLICY)
 }

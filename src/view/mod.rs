@@ -190,6 +190,17 @@ pub struct Found {
     pub settled: bool,
 }
 
+/// A type's events counted by clock over equal spans of time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Histogram {
+    /// Each span's width (ms).
+    pub bucket_ms: u64,
+    /// Events whose clock falls in each span.
+    pub counts: Vec<u64>,
+    /// Of those, the tentative ones (clock at or above the watermark).
+    pub tentative: Vec<u64>,
+}
+
 /// The answer to a (type, index) or (type, time) lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -252,6 +263,43 @@ impl View {
             }
             None => Lookup::UnknownType,
         }
+    }
+
+    /// How many events of `event_type` have their clock in each of `buckets` equal
+    /// spans of `[from, to)` (the last one cut at `to`), and how many of those are
+    /// tentative; `None` for a type never seen. From the clocks alone: a time seek
+    /// per bucket edge, O(buckets × partitions × log n), no payload read.
+    pub fn histogram(
+        &self,
+        event_type: &str,
+        from: u64,
+        to: u64,
+        buckets: u64,
+    ) -> Option<Histogram> {
+        let index = self.shared.index(event_type)?;
+        // The watermark before the seeks: an event settled then is settled now.
+        let watermark = self.watermark();
+        let buckets = buckets.max(1);
+        let span = to.saturating_sub(from);
+        let bucket_ms = span.div_ceil(buckets).max(1);
+        let edge = |i: u64| from.saturating_add(bucket_ms.saturating_mul(i)).min(to);
+        let below = |clock: u64| index.count_before_clock(clock);
+        let tentative_from = below(watermark);
+        let mut histogram = Histogram {
+            bucket_ms,
+            counts: Vec::with_capacity(buckets as usize),
+            tentative: Vec::with_capacity(buckets as usize),
+        };
+        let mut start = below(edge(0));
+        for i in 0..buckets {
+            let end = below(edge(i + 1));
+            histogram.counts.push(end - start);
+            histogram
+                .tentative
+                .push(end.saturating_sub(start.max(tentative_from)));
+            start = end;
+        }
+        Some(histogram)
     }
 
     /// The type and index of the event at `position`, if it is indexed. O(types ×

@@ -509,3 +509,43 @@ mod properties {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn a_histogram_counts_what_a_scan_of_the_clocks_counts(
+        events in prop::collection::vec((0u16..3, 0i32..3, 0u64..1_000), 0..300),
+        from in 0u64..1_100,
+        width in 0u64..1_200,
+        buckets in 1u64..40,
+        watermark in 0u64..1_100,
+    ) {
+        let (view, mut writer) = new_view(&topics());
+        writer.declare("A");
+        // Clocks rise along each partition, as the caller's running maximum does.
+        let mut clocks = std::collections::BTreeMap::new();
+        let mut offsets = std::collections::BTreeMap::new();
+        let mut all = Vec::new();
+        for (topic, partition, timestamp) in events {
+            let clock = clocks.entry((topic, partition)).or_insert(0u64);
+            *clock = (*clock).max(timestamp);
+            let offset = offsets.entry((topic, partition)).or_insert(0i64);
+            writer.append("A", &event(at(topic, partition, *offset), *clock)).unwrap();
+            *offset += 1;
+            all.push(*clock);
+        }
+        writer.advance(watermark);
+        let watermark = view.watermark();
+        let to = from + width;
+        let histogram = view.histogram("A", from, to, buckets).unwrap();
+        prop_assert_eq!(histogram.counts.len() as u64, buckets);
+        let w = histogram.bucket_ms;
+        for i in 0..buckets {
+            let (start, end) = ((from + w * i).min(to), (from + w * (i + 1)).min(to));
+            let inside = |c: &&u64| **c >= start && **c < end;
+            prop_assert_eq!(histogram.counts[i as usize], all.iter().filter(inside).count() as u64);
+            let tentative = all.iter().filter(inside).filter(|c| **c >= watermark).count();
+            prop_assert_eq!(histogram.tentative[i as usize], tentative as u64);
+        }
+        prop_assert!(view.histogram("nothing", from, to, buckets).is_none());
+    }
+}

@@ -31,4 +31,6 @@ mod shutdown;
 mod snapshots;
 mod soak;
 mod stalls;
+mod timeline;
 mod transactions;
+mod wire;

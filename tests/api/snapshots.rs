@@ -383,12 +383,7 @@ async fn two_writers_cannot_overwrite_each_other_in_object_storage() {
     assert!(created.status().is_success(), "{created:?}");
     let url = format!("s3://{bucket}/lease");
     tokio::task::spawn_blocking(move || {
-        let env = |name: &str| match name {
-            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
-            "AWS_ENDPOINT_URL" => Some(s3.clone()),
-            _ => None,
-        };
-        let store = || analyzer::snapshot::s3::S3Store::from_env(&url, env).unwrap();
+        let store = || s3_store(&url, &s3);
         let (first, second) = (store(), store());
         let topics = vec!["t".to_owned()];
         let snapshot = analyzer::snapshot::Snapshot {
@@ -409,6 +404,16 @@ async fn two_writers_cannot_overwrite_each_other_in_object_storage() {
     })
     .await
     .unwrap();
+}
+
+/// A store at `url` (`s3://bucket/prefix`) on the test S3 server at `endpoint`.
+fn s3_store(url: &str, endpoint: &str) -> analyzer::snapshot::s3::S3Store {
+    let env = |name: &str| match name {
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
+        _ => None,
+    };
+    analyzer::snapshot::s3::S3Store::from_env(url, env).unwrap()
 }
 
 /// Object keys under `prefix` in `bucket` of the test S3 server.
@@ -601,15 +606,7 @@ async fn object_storage_failures_are_errors_that_say_what_failed() {
     };
     let (writable, endpoint) = (format!("s3://{bucket}/f"), s3.clone());
     let segment = tokio::task::spawn_blocking(move || {
-        let store = |url: &str, endpoint: &str| {
-            let endpoint = endpoint.to_owned();
-            let env = move |name: &str| match name {
-                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
-                "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-                _ => None,
-            };
-            analyzer::snapshot::s3::S3Store::from_env(url, env).unwrap()
-        };
+        let store = s3_store;
         let topics = vec!["t".to_owned()];
         let snapshot = analyzer::snapshot::Snapshot {
             topics: topics.clone(),
@@ -662,12 +659,7 @@ async fn object_storage_failures_are_errors_that_say_what_failed() {
     assert!(deleted.status().is_success(), "{deleted:?}");
     let url = format!("s3://{bucket}/f");
     tokio::task::spawn_blocking(move || {
-        let env = |name: &str| match name {
-            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_owned()),
-            "AWS_ENDPOINT_URL" => Some(s3.clone()),
-            _ => None,
-        };
-        let store = analyzer::snapshot::s3::S3Store::from_env(&url, env).unwrap();
+        let store = s3_store(&url, &s3);
         let error = store.read().unwrap_err().0;
         assert!(
             error.contains(&segment) && error.contains("names a segment that cannot be read"),
