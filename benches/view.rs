@@ -143,5 +143,21 @@ fn counts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, lookups, appends, counts);
+/// `/events/{type}/histogram` at 10M events, 100 spans over the whole type, against
+/// `/stats`' counts in the same run.
+fn histograms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("histogram");
+    let n = 10_000_000;
+    let (view, _writer) = view_with(n, true);
+    let (first, last) = (clock(0), clock(n as i64 - 1) + 1);
+    group.bench_function(BenchmarkId::new("stats_counts_baseline", n), |b| {
+        b.iter(|| black_box(view.counts()))
+    });
+    group.bench_function(BenchmarkId::new("histogram_100", n), |b| {
+        b.iter(|| black_box(view.histogram("t", first, last, 100)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lookups, appends, counts, histograms);
 criterion_main!(benches);
