@@ -69,7 +69,14 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
     let mut problems = settings.problems();
     problems.extend(ingest::settings_problems(&settings.kafka));
-    problems.extend(kafka::property_problems(&settings.kafka));
+    // A property still written `${NAME}` is reported as unresolved; librdkafka's
+    // opinion of the literal text would only add noise.
+    if !problems
+        .iter()
+        .any(|(key, _)| key.starts_with("kafka.properties"))
+    {
+        problems.extend(kafka::property_problems(&settings.kafka));
+    }
     problems.extend(http::route_problems(&settings.routes));
     let tokens = TokenSource::from_settings(&settings.kafka, env)
         .map_err(|why| problems.push(("kafka.auth".to_owned(), why)));
