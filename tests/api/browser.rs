@@ -320,6 +320,59 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     }
     browser.screenshot("page-list").await;
 
+    // The timeline: its bars are /histogram's counts, and a bar opens the list at
+    // the first event of its span.
+    let histogram = get(format!("{base}/events/A/histogram?buckets=60")).await;
+    let wanted: Vec<String> = histogram["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let started = Instant::now();
+    let bars = loop {
+        let bars = browser
+            .client
+            .find_all(Locator::Css("#timeline g.bar"))
+            .await
+            .unwrap();
+        let mut drawn = Vec::new();
+        for bar in &bars {
+            drawn.push(bar.attr("data-count").await.unwrap().unwrap_or_default());
+        }
+        if drawn == wanted {
+            break bars;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bars {drawn:?}, /histogram {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let last_full = wanted.iter().rposition(|c| c != "0").unwrap();
+    let start = bars[last_full].attr("data-from").await.unwrap().unwrap();
+    let first_of_span = client
+        .get(format!("{base}/events/A?time={start}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let index = first_of_span.headers()["x-index"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    bars[last_full].click().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let url = browser.client.current_url().await.unwrap();
+        if url.as_str().ends_with(&format!("#/events/A?from={index}")) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("page-timeline").await;
+
     // Go to a time: the first event at or after it, by the rule (here, A#0).
     let first = get(format!("{base}/events/A/range?limit=1")).await;
     let time = first["events"][0]["timestamp"].as_i64().unwrap();

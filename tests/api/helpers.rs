@@ -289,9 +289,16 @@ pub async fn spawn_app(settings: &Settings) -> TestApp {
     let view = app.view();
     let status = app.ingest_status();
     tokio::spawn(app.run_until_stopped());
+    // Idle connections are dropped before actix's 5 s keep-alive closes them: a
+    // request sent on one the server is closing fails (IncompleteMessage), which
+    // a pause of a few seconds between requests (promtool, a loaded machine) hit.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("HTTP client");
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client,
         view,
         status,
     }

@@ -22,6 +22,19 @@ function el(tag, attributes, ...children) {
   return node;
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, String(value));
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
 function show(...nodes) {
   main.replaceChildren(...nodes);
   main.focus();
@@ -185,6 +198,74 @@ async function overview() {
   refreshTypes();
 }
 
+// ---- the timeline: a type's events counted over time, drawn from /histogram
+
+const BARS = 60;
+
+// A bar chart of `type`'s events over [from, to) (the whole span when absent):
+// click a bar to list the type from that time; drag over bars to zoom in.
+function timeline(type, span) {
+  const figure = el("figure", { id: "timeline", class: "timeline" });
+  const query = "?buckets=" + BARS + (span ? "&from=" + span.from + "&to=" + span.to : "");
+  json(path(type) + "/histogram" + query).then((h) => drawTimeline(figure, type, h, span)).catch((error) => {
+    figure.replaceChildren(el("p", { class: "muted", text: "No timeline: " + String(error.message || error) }));
+  });
+  return figure;
+}
+
+function drawTimeline(figure, type, h, span) {
+  const total = h.counts.reduce((a, b) => a + b, 0);
+  const max = Math.max(1, ...h.counts);
+  const width = 10, height = 60;
+  const chart = svg("svg", {
+    viewBox: "0 0 " + h.counts.length * width + " " + height, preserveAspectRatio: "none",
+    class: "bars", role: "img", "aria-label": type + ": " + total + " events over time",
+  });
+  let dragFrom = null;
+  const open = async (start) => {
+    try {
+      const response = await api(path(type) + "?time=" + start);
+      if (!response.ok) throw new Error((await response.json()).message);
+      location.hash = link(type) + "?from=" + response.headers.get("X-Index");
+    } catch (error) { failure(error); }
+  };
+  h.counts.forEach((count, i) => {
+    const start = h.from + i * h.bucket_ms;
+    const end = Math.min(h.to, start + h.bucket_ms);
+    const tall = count ? Math.max(1.5, (count / max) * (height - 2)) : 0;
+    const settledTall = count ? tall * (count - h.tentative[i]) / count : 0;
+    const bar = svg("g", {
+      class: "bar", "data-count": count, "data-from": start, tabindex: "0",
+      onpointerdown: () => { dragFrom = i; },
+      onpointerup: () => {
+        if (dragFrom !== null && dragFrom !== i) {
+          const [a, b] = [Math.min(dragFrom, i), Math.max(dragFrom, i)];
+          figure.replaceWith(timeline(type, { from: h.from + a * h.bucket_ms, to: Math.min(h.to, h.from + (b + 1) * h.bucket_ms) }));
+        } else if (count) open(start);
+        dragFrom = null;
+      },
+      onkeydown: (e) => { if (e.key === "Enter" && count) open(start); },
+    },
+    svg("title", { text: count.toLocaleString("en") + " events, " + utc(start) + " to " + utc(end) + (h.tentative[i] ? " (" + h.tentative[i] + " tentative)" : "") }),
+    svg("rect", { class: "hit", x: i * width, y: 0, width, height }),
+    svg("rect", { class: "tentative", x: i * width + 1, y: height - tall, width: width - 2, height: tall - settledTall }),
+    svg("rect", { class: "settled", x: i * width + 1, y: height - settledTall, width: width - 2, height: settledTall }));
+    chart.append(bar);
+  });
+  const caption = el("figcaption", { class: "muted" },
+    el("span", { text: utc(h.from) }),
+    el("span", { text: total.toLocaleString("en") + " events in " + h.counts.length + " spans of " + duration(h.bucket_ms) + "; click a bar to list from there, drag to zoom" }),
+    el("span", { text: utc(h.to) }));
+  const reset = span ? el("button", { type: "button", text: "Whole span", onclick: () => figure.replaceWith(timeline(type)) }) : "";
+  figure.replaceChildren(chart, caption, reset);
+}
+
+function duration(ms) {
+  const units = [["d", 86400000], ["h", 3600000], ["min", 60000], ["s", 1000]];
+  for (const [unit, size] of units) if (ms >= size) return (ms / size).toLocaleString("en", { maximumFractionDigits: 1 }) + " " + unit;
+  return ms + " ms";
+}
+
 function navButton(label, from, type, enabled) {
   return el("button", {
     type: "button", text: label,
@@ -231,6 +312,7 @@ async function list(type, from) {
       }, goTime, el("button", { type: "submit", text: "Go to time" })),
       el("button", { type: "button", text: "Export page", onclick: () => download(path(type) + "/export?from=" + from + "&to=" + end, type + "-" + from + "-" + end + ".ndjson").catch(failure) }),
       el("button", { type: "button", text: "Export all", onclick: () => download(path(type) + "/export", type + ".ndjson").catch(failure) })),
+    timeline(type),
     el("p", { class: "muted", text: page.total ? "Events " + from + " to " + (end - 1) : "No events." }),
     el("div", { class: "scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { class: "num", text: "index" }), el("th", { class: "hide-narrow", text: "time" }),
