@@ -302,12 +302,10 @@ async fn positions(client: &reqwest::Client, base: &str, event_type: &str) -> Ve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_starts_from_the_shared_snapshot_in_object_storage() {
-    let s3 = std::env::var("TANSU_TEST_S3")
-        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let s3 = env("TANSU_TEST_S3");
     let client = reqwest::Client::new();
     let bucket = format!("analyzer-snap-{}", std::process::id());
-    let created = client.put(format!("{s3}/{bucket}")).send().await.unwrap();
-    assert!(created.status().is_success(), "{created:?}");
+    new_bucket(&bucket).await;
     let topic = new_topic(&broker(), "snap-s3", 3).await;
     produce(&broker(), &topic, &mixed(3_000, 3)).await;
     let aws = [
@@ -372,15 +370,9 @@ async fn a_replica_starts_from_the_shared_snapshot_in_object_storage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_writers_cannot_overwrite_each_other_in_object_storage() {
-    let s3 = std::env::var("TANSU_TEST_S3")
-        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let s3 = env("TANSU_TEST_S3");
     let bucket = format!("analyzer-lease-{}", std::process::id());
-    let created = reqwest::Client::new()
-        .put(format!("{s3}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "{created:?}");
+    new_bucket(&bucket).await;
     let url = format!("s3://{bucket}/lease");
     tokio::task::spawn_blocking(move || {
         let store = || s3_store(&url, &s3);
@@ -591,12 +583,10 @@ async fn numbers_survive_retention_on_the_pod_and_on_replicas_from_its_snapshot(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_storage_failures_are_errors_that_say_what_failed() {
-    let s3 = std::env::var("TANSU_TEST_S3")
-        .unwrap_or_else(|_| panic!("TANSU_TEST_S3 is not set: run ./scripts/test.sh"));
+    let s3 = env("TANSU_TEST_S3");
     let client = reqwest::Client::new();
     let bucket = format!("analyzer-failures-{}", std::process::id());
-    let created = client.put(format!("{s3}/{bucket}")).send().await.unwrap();
-    assert!(created.status().is_success(), "{created:?}");
+    new_bucket(&bucket).await;
     let keys = s3_keys(&client, &s3, &bucket, "f/").await;
     assert!(keys.is_empty(), "{keys:?}");
     // A free port: nothing listens there.
