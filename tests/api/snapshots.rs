@@ -275,8 +275,13 @@ async fn kill_9_at_any_moment_leaves_a_snapshot_whole_or_none() {
     assert_eq!(status["unclassified"]["count"], 6_000, "{status}");
 }
 
-/// Every position of `event_type` as the analyzer at `base` lists them, in order.
-async fn positions(client: &reqwest::Client, base: &str, event_type: &str) -> Vec<(i64, i64)> {
+/// Every position of `event_type` as the analyzer at `base` lists them, in order, each
+/// with whether Kafka still has it.
+async fn positions(
+    client: &reqwest::Client,
+    base: &str,
+    event_type: &str,
+) -> Vec<(i64, i64, bool)> {
     let mut all = Vec::new();
     loop {
         let page = get_json(
@@ -287,7 +292,9 @@ async fn positions(client: &reqwest::Client, base: &str, event_type: &str) -> Ve
             ),
         )
         .await;
-        let events = page["events"].as_array().unwrap();
+        let events = page["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{event_type} from {}: {page}", all.len()));
         if events.is_empty() {
             return all;
         }
@@ -295,6 +302,7 @@ async fn positions(client: &reqwest::Client, base: &str, event_type: &str) -> Ve
             (
                 e["partition"].as_i64().unwrap(),
                 e["offset"].as_i64().unwrap(),
+                e["gone"] == true,
             )
         }));
     }
@@ -564,13 +572,21 @@ async fn numbers_survive_retention_on_the_pod_and_on_replicas_from_its_snapshot(
     wait_indexed(&client, &fresh.base, 360 - low as u64).await;
     for event_type in ["A", "B", "unclassified"] {
         let numbered = positions(&client, &first.base, event_type).await;
-        assert!(numbered.iter().any(|(_, offset)| *offset < low));
+        assert!(numbered.iter().any(|(_, offset, _)| *offset < low));
+        // Listed, and listed as gone, exactly below the log start.
+        for (_, offset, gone) in &numbered {
+            assert_eq!(
+                *gone,
+                *offset < low,
+                "{event_type} at {offset}, log start {low}"
+            );
+        }
         assert_eq!(
             positions(&client, &replica.base, event_type).await,
             numbered,
             "{event_type}"
         );
-        let surviving: Vec<_> = numbered.into_iter().filter(|(_, o)| *o >= low).collect();
+        let surviving: Vec<_> = numbered.into_iter().filter(|(_, o, _)| *o >= low).collect();
         assert_eq!(positions(&client, &fresh.base, event_type).await, surviving);
     }
     let gone = client
