@@ -12,7 +12,7 @@ use actix_web::dev::Server;
 use actix_web::web::Data;
 use log::{info, warn};
 
-use crate::classify::Rule;
+use crate::classify::{KeyRule, Rule};
 use crate::config::{ClassifyBy, ConfigError, Settings};
 use crate::decode::Decoder;
 use crate::decode::avro::{Avro, AvroSource};
@@ -129,6 +129,7 @@ impl Application {
             writer.declare(&route.event_type);
         }
         writer.limit_types(settings.classify.max_types);
+        writer.limit_keys(settings.keys.max_keys);
         let cache = PayloadCache::new(settings.cache.max_bytes);
         let reader = KafkaReader::new(
             topics.clone(),
@@ -144,6 +145,7 @@ impl Application {
         let options = IngestOptions {
             max_lateness_ms: settings.order.max_lateness_ms,
             rule: Rule::from_settings(&settings.classify),
+            key_rule: KeyRule::from_settings(&settings.keys),
             cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
             decoder: Arc::clone(&decoder),
             snapshots: snapshots.map(|locations| {
@@ -171,6 +173,7 @@ impl Application {
             protect_metrics: settings.http.protect_metrics,
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
             export_enabled: settings.http.export_enabled,
+            keys_enabled: settings.keys.by != crate::config::KeysBy::None,
             snapshots_enabled: settings.snapshot.dir.is_some() || settings.snapshot.url.is_some(),
             tokens,
             aliases: settings

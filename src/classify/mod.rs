@@ -160,12 +160,7 @@ impl Rule {
 
     /// The rule for a JSON pointer like `/meta/type` (`~1` is `/`, `~0` is `~`).
     pub fn json_pointer(pointer: &str) -> Rule {
-        let tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
-        Rule::JsonPointer(
-            tokens
-                .map(|t| t.replace("~1", "/").replace("~0", "~"))
-                .collect(),
-        )
+        Rule::JsonPointer(pointer_tokens(pointer))
     }
 
     /// The event type of `message`, or why it has none.
@@ -190,6 +185,63 @@ impl Rule {
         };
         check_name(event_type)
     }
+}
+
+/// How to find an event's entity key, for the key index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRule {
+    /// The Kafka record key.
+    KafkaKey,
+    /// A string at a path into the JSON value (one token: a top-level field).
+    JsonField(Vec<String>),
+    /// The value of a message header (the last one, if repeated).
+    Header(String),
+}
+
+impl KeyRule {
+    /// The rule `[keys]` describes; None when the key index is off.
+    pub fn from_settings(settings: &crate::config::KeysSettings) -> Option<KeyRule> {
+        use crate::config::KeysBy;
+        match settings.by {
+            KeysBy::None => None,
+            KeysBy::KafkaKey => Some(KeyRule::KafkaKey),
+            KeysBy::JsonField if settings.name.starts_with('/') => {
+                Some(KeyRule::JsonField(pointer_tokens(&settings.name)))
+            }
+            KeysBy::JsonField => Some(KeyRule::JsonField(vec![settings.name.clone()])),
+            KeysBy::Header => Some(KeyRule::Header(settings.name.clone())),
+        }
+    }
+
+    /// Whether the rule reads headers (parsing them costs ingest time).
+    pub fn reads_headers(&self) -> bool {
+        matches!(self, KeyRule::Header(_))
+    }
+
+    /// The key of a message with this Kafka `key`, or None: no key, field missing or
+    /// not a string, header absent or null. A JSON field's key is its text.
+    pub fn key_of<'a, H: Headers<'a> + ?Sized>(
+        &self,
+        key: Option<&'a [u8]>,
+        message: &Message<'a, '_, H>,
+    ) -> Option<Cow<'a, [u8]>> {
+        match self {
+            KeyRule::KafkaKey => key.map(Cow::Borrowed),
+            KeyRule::Header(name) => message.headers.last(name).flatten().map(Cow::Borrowed),
+            KeyRule::JsonField(path) => match string_at(message.value?, path).ok()? {
+                Cow::Borrowed(text) => Some(Cow::Borrowed(text.as_bytes())),
+                Cow::Owned(text) => Some(Cow::Owned(text.into_bytes())),
+            },
+        }
+    }
+}
+
+/// A JSON pointer's unescaped reference tokens (`~1` is `/`, `~0` is `~`).
+fn pointer_tokens(pointer: &str) -> Vec<String> {
+    let tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
+    tokens
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 /// The name as a type, or why it cannot be one (empty, too long, reserved).

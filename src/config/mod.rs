@@ -43,6 +43,8 @@ pub struct Settings {
     pub avro: AvroSettings,
     /// Index snapshots, so a restart resumes instead of re-reading the topic.
     pub snapshot: SnapshotSettings,
+    /// The key index: every event of one entity, across types.
+    pub keys: KeysSettings,
     /// Extra paths that serve one type's events: `GET {path}?index=N`.
     pub routes: Vec<RouteSettings>,
     /// Where each value came from, for problems found after loading.
@@ -209,6 +211,44 @@ impl Default for ClassifySettings {
             by: ClassifyBy::JsonField,
             name: "type".into(),
             max_types: 10_000,
+        }
+    }
+}
+
+/// Which part of a message is its entity's key, for the key index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeysBy {
+    /// No key index (it costs memory: turned on by the user).
+    None,
+    /// The Kafka record key.
+    KafkaKey,
+    /// A string field of the JSON value (same path syntax as `classify.name`).
+    JsonField,
+    /// A message header's value.
+    Header,
+}
+
+/// `[keys]`: the key index, so that one entity's history is one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSettings {
+    /// `none` (default), `kafka_key`, `json_field` or `header`.
+    pub by: KeysBy,
+    /// json_field: a top-level field name or a JSON pointer like `/patient/id`;
+    /// header: the header name; otherwise ignored.
+    pub name: String,
+    /// At most this many distinct keys are indexed; an event with a new key beyond
+    /// it is left out of the key index (counted), never out of its type.
+    pub max_keys: u64,
+}
+
+impl Default for KeysSettings {
+    fn default() -> Self {
+        KeysSettings {
+            by: KeysBy::None,
+            name: String::new(),
+            max_keys: 2_000_000,
         }
     }
 }
@@ -572,6 +612,15 @@ impl Settings {
         if self.snapshot.interval_secs == 0 {
             problem("snapshot.interval_secs", "must be at least 1".into());
         }
+        if matches!(self.keys.by, KeysBy::JsonField | KeysBy::Header) && self.keys.name.is_empty() {
+            problem(
+                "keys.name",
+                "must name the field or header that holds the key".into(),
+            );
+        }
+        if self.keys.by != KeysBy::None && self.keys.max_keys == 0 {
+            problem("keys.max_keys", "must be at least 1".into());
+        }
         for (key, text) in self.avro_problems() {
             problem(&key, text);
         }
@@ -657,59 +706,6 @@ impl Settings {
         }
         problems
     }
-
-    /// The settings as printable lines, with secret-looking properties masked.
-    pub fn masked_summary(&self) -> String {
-        let properties: Vec<String> = self
-            .kafka
-            .properties
-            .iter()
-            .map(|(k, v)| {
-                let lower = k.to_lowercase();
-                let secret = ["password", "secret", "token", "key"]
-                    .iter()
-                    .any(|s| lower.contains(s));
-                format!("{k}={}", if secret { "****" } else { v })
-            })
-            .collect();
-        let routes: Vec<String> = self
-            .routes
-            .iter()
-            .map(|r| format!("{} -> {}", r.path, r.event_type))
-            .collect();
-        format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} routes=[{}]",
-            self.kafka.brokers,
-            self.kafka.topics,
-            properties.join(", "),
-            self.kafka.metadata_refresh_secs,
-            self.kafka.auth,
-            self.kafka.aws_region,
-            self.http.bind,
-            self.http.shutdown_timeout_secs,
-            if self.http.auth_token.is_some() {
-                "set"
-            } else {
-                "none"
-            },
-            self.http.protect_metrics,
-            self.http.cors_origins,
-            self.classify.by,
-            self.classify.name,
-            self.classify.max_types,
-            self.cache.max_bytes,
-            self.cache.headers,
-            self.order.max_lateness_ms,
-            self.metrics.max_type_series,
-            self.avro.schemas_dir,
-            self.avro.schema_registry_url,
-            self.avro.types.len(),
-            self.snapshot.dir,
-            self.snapshot.interval_secs,
-            self.snapshot.write,
-            routes.join(", "),
-        )
-    }
 }
 
 fn list_or_csv<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -752,5 +748,6 @@ fn property_map<'de, D: Deserializer<'de>>(
         .collect())
 }
 
+mod summary;
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,8 @@ pub struct Payload {
     pub key: Option<Bytes>,
     /// The headers, in order (None: no headers; no allocation for the common case).
     pub headers: Option<Arc<[EventHeader]>>,
+    /// Whether the value is null (a tombstone), not merely empty.
+    pub tombstone: bool,
     /// Whether `headers` were read from the message. The cache may skip them:
     /// librdkafka parses a message's headers (an allocation even when there are
     /// none) on first access, which slowed catch-up with the cache on by 17-30%.
@@ -96,6 +98,7 @@ impl Payload {
             timestamp_ms: message.timestamp().to_millis(),
             key: message.key().map(Bytes::copy_from_slice),
             headers,
+            tombstone: message.payload().is_none(),
             headers_read: with_headers,
         }
     }

@@ -121,6 +121,9 @@ pub struct BrowsedEvent {
     /// is its JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avro_schema: Option<String>,
+    /// True when the value is null: a tombstone (a key's deletion marker).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tombstone: bool,
     /// True when Kafka no longer has the event (retention, compaction): no value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gone: bool,
@@ -141,7 +144,7 @@ pub struct BrowsedHeader {
 }
 
 /// `bytes` as (text, base64): one of them, by whether they are UTF-8.
-fn text_or_base64(bytes: &Bytes) -> (Option<String>, Option<String>) {
+pub fn text_or_base64(bytes: &[u8]) -> (Option<String>, Option<String>) {
     match std::str::from_utf8(bytes) {
         Ok(text) => (Some(text.to_owned()), None),
         Err(_) => (None, Some(BASE64.encode(bytes))),
@@ -170,6 +173,7 @@ impl BrowsedEvent {
             value: None,
             value_base64: None,
             avro_schema: None,
+            tombstone: payload.as_ref().is_some_and(|p| p.tombstone),
             gone: payload.is_none(),
         };
         let Some(payload) = payload else {
@@ -183,8 +187,10 @@ impl BrowsedEvent {
             .headers()
             .iter()
             .map(|header| {
-                let (value, value_base64) =
-                    header.value.as_ref().map_or((None, None), text_or_base64);
+                let (value, value_base64) = header
+                    .value
+                    .as_ref()
+                    .map_or((None, None), |v| text_or_base64(v));
                 BrowsedHeader {
                     name: header.name.clone(),
                     value,
@@ -192,6 +198,9 @@ impl BrowsedEvent {
                 }
             })
             .collect();
+        if payload.tombstone {
+            return event;
+        }
         let rendered = rendered.unwrap_or_else(|| Rendered::raw(payload.value));
         event.avro_schema = rendered.avro_schema.as_deref().map(str::to_owned);
         let json = (rendered.kind == ValueKind::Json)
@@ -215,17 +224,28 @@ async fn events(
     let mut found = Vec::new();
     for at in from..end {
         if let Lookup::Found(event) = state.view.get(event_type, at) {
-            found.push(event);
+            found.push((event_type, event));
         }
     }
-    let positions: Vec<_> = found.iter().map(|f| f.position).collect();
+    in_full(state, &found).await
+}
+
+/// Each found event (with its type) in full: the uncached ones read from Kafka in
+/// one pass per partition, each value rendered as its type's.
+pub async fn in_full(
+    state: &AppState,
+    found: &[(&str, Found)],
+) -> Result<Vec<BrowsedEvent>, ApiError> {
+    let positions: Vec<_> = found.iter().map(|(_, f)| f.position).collect();
     let payloads = state.fetcher.payloads(&positions).await?;
     let mut events = Vec::with_capacity(found.len());
-    for (found, payload) in found.iter().zip(payloads) {
+    for ((event_type, found), payload) in found.iter().zip(payloads) {
         // A value that does not render (registry down) is listed as its bytes.
         let rendered = match &payload {
-            Some(payload) => render(state, event_type, payload.value.clone()).await.ok(),
-            None => None,
+            Some(payload) if !payload.tombstone => {
+                render(state, event_type, payload.value.clone()).await.ok()
+            }
+            _ => None,
         };
         events.push(BrowsedEvent::new(state, found, payload, rendered));
     }

@@ -54,11 +54,15 @@ pub enum ErrorCode {
     Internal,
     /// The request was refused before it reached the API (too large, malformed).
     InvalidRequest,
+    /// No event with this key was indexed.
+    NoSuchKey,
+    /// The key index is off on this server.
+    KeyIndexOff,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidQuery,
         ErrorCode::Unauthorized,
         ErrorCode::ExportDisabled,
@@ -74,6 +78,8 @@ impl ErrorCode {
         ErrorCode::DecodeFailed,
         ErrorCode::Internal,
         ErrorCode::InvalidRequest,
+        ErrorCode::NoSuchKey,
+        ErrorCode::KeyIndexOff,
     ];
 
     /// The table: this code's HTTP status and what it means, for the OpenAPI document.
@@ -138,6 +144,14 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => (
                 StatusCode::BAD_REQUEST,
                 "`invalid_request`: the request was refused before it reached the API",
+            ),
+            ErrorCode::NoSuchKey => (
+                StatusCode::NOT_FOUND,
+                "`no_such_key`: no event with this key has been indexed (or its key was left out past [keys] max_keys)",
+            ),
+            ErrorCode::KeyIndexOff => (
+                StatusCode::NOT_FOUND,
+                "`key_index_off`: the key index is off on this server ([keys] by is `none`, the default)",
             ),
         }
     }
@@ -217,6 +231,14 @@ pub enum ApiError {
     /// An Avro event did not decode at lookup.
     #[error("The event's Avro value does not decode: {0}. ?format=raw answers its bytes.")]
     DecodeFailed(String),
+    /// No event with this key was indexed.
+    #[error("No event with key {0} has been indexed.")]
+    NoSuchKey(String),
+    /// The key index is off.
+    #[error(
+        "The key index is off on this server: set [keys] by to \"kafka_key\", \"json_field\" or \"header\"."
+    )]
+    KeyIndexOff,
     /// analyzer could not answer.
     #[error("{0}")]
     Internal(String),
@@ -237,6 +259,8 @@ impl ApiError {
             ApiError::ExportDisabled => ErrorCode::ExportDisabled,
             ApiError::RegistryUnavailable(_) => ErrorCode::RegistryUnavailable,
             ApiError::DecodeFailed(_) => ErrorCode::DecodeFailed,
+            ApiError::NoSuchKey(_) => ErrorCode::NoSuchKey,
+            ApiError::KeyIndexOff => ErrorCode::KeyIndexOff,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -19,7 +19,7 @@ use super::query::{EventQuery, EventType, Target, ValueFormat};
 use crate::decode::DecodeError;
 use crate::decode::Rendered;
 use crate::fetch::Payload;
-use crate::view::{Found, Lookup, Position, UNCLASSIFIED};
+use crate::view::{Found, KeySeek, Lookup, Position, UNCLASSIFIED};
 
 /// Response header naming the event's topic.
 pub const HEADER_TOPIC: &str = "X-Kafka-Topic";
@@ -93,13 +93,28 @@ async fn event(
     state: &AppState,
     event_type: &str,
     query: &EventQuery,
+    key: Option<Vec<u8>>,
 ) -> Result<EventPayload, ApiError> {
     let target = query.target()?;
-    let lookup = match target {
-        Target::Index(index) => state.view.get(event_type, index),
-        Target::Time(time) => state
-            .view
-            .first_at_or_after(event_type, u64::try_from(time).unwrap_or(0)),
+    let clock = |time: i64| u64::try_from(time).unwrap_or(0);
+    let lookup = match (target, key) {
+        (Target::Index(index), None) => state.view.get(event_type, index),
+        (Target::Time(time), None) => state.view.first_at_or_after(event_type, clock(time)),
+        (_, Some(key)) => {
+            if !state.keys_enabled {
+                return Err(ApiError::KeyIndexOff);
+            }
+            let seek = match target {
+                Target::Index(index) => KeySeek::Index(index),
+                Target::Time(time) => KeySeek::Clock(clock(time)),
+            };
+            match state.view.key_lookup(&key, event_type, seek) {
+                Lookup::OutOfRange { len: 0 } if state.view.key_summary(&key).is_none() => {
+                    return Err(ApiError::NoSuchKey(String::from_utf8_lossy(&key).into()));
+                }
+                lookup => lookup,
+            }
+        }
     };
     let found = match (lookup, target) {
         (Lookup::Found(found), _) => found,
@@ -181,6 +196,8 @@ impl Answers for LookupFailures {
         ErrorCode::KafkaUnavailable,
         ErrorCode::RegistryUnavailable,
         ErrorCode::DecodeFailed,
+        ErrorCode::NoSuchKey,
+        ErrorCode::KeyIndexOff,
         ErrorCode::Internal,
     ];
 }
@@ -208,8 +225,13 @@ pub async fn get_event(
     state: Data<AppState>,
     event_type: EventType,
     query: Query<EventQuery>,
+    request: HttpRequest,
 ) -> Result<EventPayload, Failure<LookupFailures>> {
-    Ok(event(&state, &event_type, &query).await?)
+    let key = match query.key {
+        Some(_) => super::keys::query_key(&request)?,
+        None => None,
+    };
+    Ok(event(&state, &event_type, &query, key).await?)
 }
 
 /// Where an indexed event stands in its type.

@@ -186,6 +186,7 @@ impl Collector for LiveState {
                 .encode(kafka_errors.encode_family(&[("reason", reason.as_str())])?)?;
         }
         let cache = self.cache.stats();
+        let keys = self.view.key_counts();
         let gauges = [
             (
                 "analyzer_ready",
@@ -221,6 +222,16 @@ impl Collector for LiveState {
                 "analyzer_index_bytes",
                 "Memory allocated for index positions",
                 self.view.allocated_bytes() as i64,
+            ),
+            (
+                "analyzer_keys",
+                "Distinct keys in the key index ([keys]); capped by keys.max_keys",
+                keys.keys as i64,
+            ),
+            (
+                "analyzer_key_index_bytes",
+                "Memory the key index holds, estimated from what it keeps",
+                keys.bytes as i64,
             ),
             (
                 "analyzer_payload_cache_bytes",
@@ -264,6 +275,11 @@ impl Collector for LiveState {
                 "analyzer_late_events",
                 "Events that arrived with a clock below the watermark, each moving settled indexes after it",
                 self.view.late_events(),
+            ),
+            (
+                "analyzer_keys_left_out",
+                "Events left out of the key index because their key was new past keys.max_keys",
+                keys.left_out,
             ),
             (
                 "analyzer_duplicates_skipped",

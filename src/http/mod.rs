@@ -1,5 +1,5 @@
 //! The HTTP API, one file per route family: [`events`] (lookups), [`browse`]
-//! (ranges and exports), [`stats`], [`status`], [`health`] (probes), [`metrics`]
+//! (ranges and exports), [`keys`] (one entity's history), [`stats`], [`status`], [`health`] (probes), [`metrics`]
 //! (the scrape and request metrics), [`timeline`] (histograms), [`ui`] (the audit
 //! page) and [`docs`] (Swagger UI); beside them [`routes`] (the one place routes are
 //! registered),
@@ -15,6 +15,7 @@ pub mod docs;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod query;

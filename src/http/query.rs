@@ -57,6 +57,11 @@ pub struct EventQuery {
     #[schemars(schema_with = "time_schema")]
     #[serde(default, deserialize_with = "time")]
     pub time: Option<i64>,
+    /// With the key index on: only events whose key is this one (its bytes
+    /// percent-encoded), `index` or `time` counting among those; `X-Index` stays
+    /// the event's index in its type.
+    #[serde(default)]
+    pub key: Option<String>,
     /// How the value is answered: `json` (the default: JSON as stored, Avro
     /// decoded to JSON, anything else as its bytes) or `raw` (the exact bytes
     /// stored in Kafka, `application/octet-stream`).

@@ -16,15 +16,16 @@ use super::events::{
 };
 use super::query::AliasType;
 use super::{
-    AppState, auth, browse, docs, error, events, health, metrics, openapi, query, stats, status,
-    timeline, ui,
+    AppState, auth, browse, docs, error, events, health, keys, metrics, openapi, query, stats,
+    status, timeline, ui,
 };
 use crate::config::RouteSettings;
 
 /// Paths the API itself uses; an alias route may not take them or go below them.
-pub const RESERVED_PATHS: [&str; 9] = [
+pub const RESERVED_PATHS: [&str; 10] = [
     "/ui",
     "/events",
+    "/keys",
     "/positions",
     "/stats",
     openapi::OPENAPI_PATH,
@@ -146,6 +147,8 @@ fn documented(cfg: &mut apistos::web::ServiceConfig) {
             web::resource("/events/{type}/histogram")
                 .route(web::get().to(timeline::get_event_histogram)),
         )
+        .service(web::resource("/keys/{key}").route(web::get().to(keys::get_key)))
+        .service(web::resource("/keys/{key}/events").route(web::get().to(keys::get_key_events)))
         .service(
             web::resource("/positions/{topic}/{partition}/{offset}")
                 .route(web::get().to(events::get_position)),

@@ -218,6 +218,20 @@ pub struct SnapshotStatus {
     pub last_error: Option<String>,
 }
 
+/// The key index (with `[keys] by` set).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
+#[schemars(crate = "apistos")]
+pub struct KeysStatus {
+    /// Distinct keys indexed.
+    pub keys: u64,
+    /// Events in the key index.
+    pub events: u64,
+    /// Events left out because their key was new past `keys.max_keys`.
+    pub left_out: u64,
+    /// Memory it holds, estimated from what it keeps.
+    pub bytes: u64,
+}
+
 /// `/status`: everything an operator or an audit UI may want to know.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
@@ -262,6 +276,9 @@ pub struct Status {
     /// Snapshots, when `[snapshot] dir` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotStatus>,
+    /// The key index, when `[keys] by` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeysStatus>,
 }
 
 /// How many types `/status` lists unless asked for all: a misconfigured type rule
@@ -437,6 +454,15 @@ pub async fn get_status(
                 last_bytes: report.last_bytes,
                 last_write_ms: report.last_write_ms,
                 last_error: report.last_error,
+            }
+        }),
+        keys: state.keys_enabled.then(|| {
+            let counts = state.view.key_counts();
+            KeysStatus {
+                keys: counts.keys,
+                events: counts.events,
+                left_out: counts.left_out,
+                bytes: counts.bytes,
             }
         }),
     }))

@@ -12,7 +12,7 @@ use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message a
 
 use super::status::lock;
 use super::{Indexer, MAX_RETRY_BACKOFF, POLL_TIMEOUT};
-use crate::classify::{self, Headers, Message, Rule, Unclassified};
+use crate::classify::{self, Headers, KeyRule, Message, Rule, Unclassified};
 use crate::decode::DecodeError;
 
 impl Indexer {
@@ -102,6 +102,22 @@ impl Indexer {
             return Some(Err(reason.0));
         }
     }
+}
+
+/// The message's entity key by `rule`, for the key index: None when it has none.
+pub(super) fn key_of<'a>(
+    rule: &KeyRule,
+    topic: &'a str,
+    message: &'a BorrowedMessage<'_>,
+) -> Option<Cow<'a, [u8]>> {
+    let headers = KafkaHeaders(rule.reads_headers().then(|| message.headers()).flatten());
+    let parts = Message {
+        topic,
+        value: message.payload(),
+        headers: &headers,
+    };
+    // As for the type: a header name that is not UTF-8 must not stop ingest.
+    catch_unwind(AssertUnwindSafe(|| rule.key_of(message.key(), &parts))).unwrap_or(None)
 }
 
 /// Sleeps `duration` in short steps; false if `stop` was set meanwhile.

@@ -31,13 +31,13 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext as _, Message as _};
 
-use crate::classify::{Rule, Unclassified};
+use crate::classify::{KeyRule, Rule, Unclassified};
 use crate::config::KafkaSettings;
 use crate::decode::Decoder;
 use crate::fetch::PayloadCache;
 use crate::kafka::{self, ClientRole, TokenSource};
 use crate::snapshot::Location;
-use crate::view::{Appended, Placed, Position, Refused, TopicId, Topics, ViewWriter};
+use crate::view::{Appended, Placed, Position, Refused, TopicId, Topics, UNCLASSIFIED, ViewWriter};
 
 mod classification;
 mod context;
@@ -119,6 +119,8 @@ pub struct IngestOptions {
     pub max_lateness_ms: u64,
     /// The classification rule.
     pub rule: Rule,
+    /// How an event's entity key is found (None: no key index).
+    pub key_rule: Option<KeyRule>,
     /// Whether the cache keeps each event's headers.
     pub cache_headers: bool,
     /// The value formats: what does not decode goes to `unclassified`.
@@ -139,6 +141,7 @@ pub fn spawn(
     let IngestOptions {
         max_lateness_ms,
         rule,
+        key_rule,
         cache_headers,
         decoder,
         snapshots,
@@ -156,6 +159,7 @@ pub fn spawn(
         indexer: Indexer {
             topics: Topics::new(&kafka.topics),
             rule,
+            key_rule,
             writer,
             cache,
             status: Arc::clone(&status),
@@ -216,6 +220,7 @@ struct Ingest {
 struct Indexer {
     topics: Topics,
     rule: Rule,
+    key_rule: Option<KeyRule>,
     writer: ViewWriter,
     cache: PayloadCache,
     status: Arc<IngestStatus>,
@@ -390,6 +395,7 @@ impl Indexer {
             clock: state.clock,
             value_bytes: value.map_or(0, |v| v.len() as u64),
         };
+        let mut indexed_under = typed.as_ref().ok().cloned();
         let appended = match typed {
             Ok(event_type) => match self.writer.append(&event_type, &event) {
                 Err(Refused::TooManyTypes { cap }) => {
@@ -401,6 +407,7 @@ impl Indexer {
                     }
                     self.status
                         .count_unclassified(topic, Unclassified::TooManyTypes);
+                    indexed_under = None;
                     self.writer
                         .append_unclassified(&event)
                         .map_err(Refused::from)
@@ -414,6 +421,14 @@ impl Indexer {
                     .map_err(Refused::from)
             }
         };
+        if appended.is_ok()
+            && let Some(rule) = &self.key_rule
+            && let Some(key) = classification::key_of(rule, topic_name, message)
+        {
+            let event_type = indexed_under.as_deref().unwrap_or(UNCLASSIFIED);
+            // The position was accepted by the type's append just now.
+            let _ = self.writer.append_key(&key, event_type, &event);
+        }
         match appended {
             Ok(Placed::InOrder) => {}
             Ok(Placed::Late) => self.late_warnings.warn(|| format!(

@@ -228,6 +228,13 @@ impl Ingest {
         else {
             return;
         };
+        if self.indexer.key_rule.is_some() {
+            // Resuming would leave the key index without the events before the cut.
+            let why = "not restored: snapshots do not carry the key index yet ([keys] is on), so every topic is read from its beginning";
+            info!("snapshot {why}");
+            lock(&self.indexer.status.snapshot).restore_error = Some(why.to_owned());
+            return;
+        }
         let started = Instant::now();
         // The newest usable one, where there are two locations.
         let mut newest: Option<(store::Manifest, Snapshot, String)> = None;

@@ -41,6 +41,7 @@ fn indexer_with(n: i64) -> (View, Indexer) {
     let indexer = Indexer {
         topics,
         rule: Rule::Topic,
+        key_rule: None,
         writer,
         cache,
         status,

@@ -17,10 +17,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
+mod keys;
 mod order;
 mod packed;
 mod position;
 
+pub use keys::{KeyAppend, KeyCounts, KeyEvent, KeySeek, KeySummary, KeyedEvent};
 pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
 
@@ -35,9 +37,14 @@ struct Shared {
     unclassified: RwLock<Arc<TypeIndex>>,
     watermark: AtomicU64,
     late: AtomicU64,
+    keys: RwLock<keys::KeyTable>,
 }
 
 impl Shared {
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, keys::KeyTable> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn unclassified(&self) -> Arc<TypeIndex> {
         Arc::clone(
             &self
@@ -588,6 +595,7 @@ impl ViewWriter {
         let kept = unclassified.without_topic(topic);
         dropped += unclassified.len() - kept.len();
         self.unclassified_head = 0;
+        self.keys_mut().remove_topic(topic);
         *self
             .shared
             .unclassified
@@ -639,3 +647,6 @@ impl ViewWriter {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod key_tests;

@@ -21,6 +21,7 @@ mod docs;
 mod dropin;
 mod faults;
 mod hostile;
+mod keys;
 mod lookups;
 mod numbering;
 mod openapi;
