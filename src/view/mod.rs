@@ -22,7 +22,7 @@ mod order;
 mod packed;
 mod position;
 
-pub use keys::{KeyAppend, KeyCounts, KeyEvent, KeySeek, KeySummary, KeyedEvent};
+pub use keys::{KeyAppend, KeyCounts, KeySeek, KeySummary, KeyedEvent, LeftOut};
 pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
 
@@ -41,10 +41,6 @@ struct Shared {
 }
 
 impl Shared {
-    fn keys(&self) -> std::sync::RwLockReadGuard<'_, keys::KeyTable> {
-        self.keys.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn unclassified(&self) -> Arc<TypeIndex> {
         Arc::clone(
             &self
@@ -595,12 +591,16 @@ impl ViewWriter {
         let kept = unclassified.without_topic(topic);
         dropped += unclassified.len() - kept.len();
         self.unclassified_head = 0;
-        self.keys_mut().remove_topic(topic);
         *self
             .shared
             .unclassified
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(kept);
+        // The key index refers to the streams just replaced: to their copies now.
+        let shared = Arc::clone(&self.shared);
+        self.keys_mut().remove_topic(topic, |event_type, slot| {
+            shared.index(event_type)?.stream(slot)
+        });
         dropped
     }
 
@@ -647,6 +647,3 @@ impl ViewWriter {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod key_tests;

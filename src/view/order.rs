@@ -23,7 +23,7 @@ const CLOCK: usize = 1;
 /// A partition's place in the tie-break between equal clocks: its topic's rank by
 /// name (not its place in the configuration, so replicas that list topics in another
 /// order agree), then the partition number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot {
     /// The rank of the topic's name among the configured topics' names.
     pub name_rank: u16,
@@ -42,12 +42,30 @@ struct Key {
 }
 
 /// One partition's events of one type: (offset, clock) rows, both never decreasing.
-struct Stream {
+pub(super) struct Stream {
     slot: Slot,
     rows: Table<2>,
     // The size of their values, kept per partition so that dropping a topic's
     // streams keeps the rest exact (and a rare type carries no per-topic array).
     bytes: AtomicU64,
+}
+
+impl Stream {
+    /// Its partition's place in the tie-break (and its topic and partition).
+    pub(super) fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// Rows appended so far.
+    pub(super) fn len(&self) -> u64 {
+        self.rows.len()
+    }
+
+    /// The (clock, offset) of `row`; (0, 0) past the end (callers stay below `len`).
+    pub(super) fn clock_and_offset(&self, row: u64) -> (u64, u64) {
+        let rows = self.rows.read();
+        (rows.get(row, CLOCK), rows.get(row, OFFSET))
+    }
 }
 
 /// A stream as one lookup reads it.
@@ -241,6 +259,12 @@ impl TypeIndex {
             .iter()
             .map(|s| s.bytes.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// Its stream in `slot`'s partition, if it has events there.
+    pub(super) fn stream(&self, slot: Slot) -> Option<Arc<Stream>> {
+        let streams = self.streams.read().unwrap_or_else(PoisonError::into_inner);
+        streams.iter().find(|s| s.slot == slot).map(Arc::clone)
     }
 
     fn streams(&self) -> Vec<Arc<Stream>> {

@@ -12,7 +12,7 @@ const TOPIC_BITS: u32 = 6;
 const PARTITION_BITS: u32 = 14;
 
 /// A topic, by its place in the configured topic list ([`Topics`] names it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicId(pub u16);
 
 impl TopicId {

@@ -1,0 +1,511 @@
+//! The key index's storage, compact: a key's events are 6 bytes each, the view
+//! stream they are in (an id of this table) and their row there, from which the
+//! stream gives their offset and clock in O(1). Nothing is stored twice.
+//!
+//! Keys live in one byte arena, found through a hash table of key ids (4 bytes a
+//! key, the key compared before it is trusted: exact). Their events live in
+//! segments of [`SEGMENT_KEYS`] keys: each segment holds its keys' sealed events
+//! back to back (a run per key, found by its start), and the events since its last
+//! seal in a sorted tail per key. A segment is sealed (runs and tails merged by
+//! the rule, into an exactly sized run array) once its tails pass an eighth of
+//! it, so an event is copied a bounded number of times (amortized O(1)), only one
+//! segment is ever copied at once (no doubling of the whole index), and a Vec's
+//! growth slack is paid only on the tails.
+//!
+//! A key's history is the merge of its run and its tail, both sorted by the rule
+//! (clock, topic name, partition, offset). Usually the tail comes after the run
+//! and the Nth event is an array access; when events of the key arrived out of
+//! order (from partitions read at different paces) the Nth is found by a binary
+//! search over the two: O(log n).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::view::order::{Slot, Stream};
+
+/// Keys a segment holds: small enough that sealing one is quick (a segment is
+/// copied while the index thread holds the key index's lock), large enough that
+/// its bookkeeping is nothing per key. (Tiny in unit tests, so that they cross
+/// segments and seals.)
+pub const SEGMENT_KEYS: usize = if cfg!(test) { 2 } else { 4096 };
+
+/// Tail events a segment takes before it is sealed, at least: sealing small
+/// segments often would copy them for little gain.
+const MIN_TAIL_BEFORE_SEAL: usize = if cfg!(test) { 3 } else { 256 };
+
+/// One event: a stream id (u16) and a row (u32), little-endian, 6 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry([u8; 6]);
+
+impl Entry {
+    fn new(stream: u16, row: u32) -> Entry {
+        let [s0, s1] = stream.to_le_bytes();
+        let [r0, r1, r2, r3] = row.to_le_bytes();
+        Entry([s0, s1, r0, r1, r2, r3])
+    }
+
+    /// The id of its stream in this table.
+    pub fn stream(self) -> u16 {
+        u16::from_le_bytes([self.0[0], self.0[1]])
+    }
+
+    /// Its row in that stream.
+    pub fn row(self) -> u32 {
+        u32::from_le_bytes([self.0[2], self.0[3], self.0[4], self.0[5]])
+    }
+}
+
+/// A view stream the table refers to, and the type it is of.
+struct StreamRef {
+    stream: Arc<Stream>,
+    type_id: u32,
+}
+
+/// Up to [`SEGMENT_KEYS`] keys' events.
+#[derive(Default)]
+struct Segment {
+    /// Sealed events, a run per key, each sorted by the rule.
+    runs: Vec<Entry>,
+    /// Where each key's run starts in `runs`, and where the last one ends.
+    starts: Vec<u32>,
+    /// Events since the last seal, per key that has any, each sorted.
+    tails: HashMap<u16, Vec<Entry>>,
+    tail_events: usize,
+}
+
+impl Segment {
+    fn run(&self, local: usize) -> &[Entry] {
+        match (self.starts.get(local), self.starts.get(local + 1)) {
+            (Some(&a), Some(&b)) => self.runs.get(a as usize..b as usize).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+
+    fn tail(&self, local: usize) -> &[Entry] {
+        u16::try_from(local)
+            .ok()
+            .and_then(|l| self.tails.get(&l))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Why an event is not in the key index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOut {
+    /// Its key is new and the index holds `keys.max_keys` keys.
+    TooManyKeys,
+    /// A limit of the compact form: 65,536 (type, partition) streams, 4G rows a
+    /// stream, 4 GiB of keys.
+    Capacity,
+}
+
+/// Every key's events.
+pub struct KeyTable {
+    hasher: std::hash::RandomState,
+    /// Key ids, found by their key's hash and checked against the key.
+    ids: HashTable<u32>,
+    /// Every key's bytes, back to back; key `i` ends at `key_ends[i]`.
+    key_bytes: Vec<u8>,
+    key_ends: Vec<u32>,
+    segments: Vec<Segment>,
+    streams: Vec<StreamRef>,
+    /// Stream ids by the stream's address.
+    stream_ids: HashMap<usize, u16>,
+    type_names: Vec<Arc<str>>,
+    type_ids: HashMap<Arc<str>, u32>,
+    pub(super) max_keys: u64,
+    pub(super) left_out: u64,
+    pub(super) events: u64,
+    /// Bumped by every topic reset: a snapshot read across one is not whole.
+    pub(super) generation: u64,
+}
+
+impl Default for KeyTable {
+    fn default() -> Self {
+        KeyTable {
+            hasher: std::hash::RandomState::new(),
+            ids: HashTable::new(),
+            key_bytes: Vec::new(),
+            key_ends: Vec::new(),
+            segments: Vec::new(),
+            streams: Vec::new(),
+            stream_ids: HashMap::new(),
+            type_names: Vec::new(),
+            type_ids: HashMap::new(),
+            max_keys: u64::MAX,
+            left_out: 0,
+            events: 0,
+            generation: 0,
+        }
+    }
+}
+
+/// An event's place in the numbering: (clock, slot, offset).
+type Order = (u64, Slot, u64);
+
+impl KeyTable {
+    /// Keys indexed.
+    pub fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// The bytes of key `id`.
+    pub fn key(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let end = self.key_ends.get(id).copied().unwrap_or(0) as usize;
+        let start = match id.checked_sub(1) {
+            Some(before) => self.key_ends.get(before).copied().unwrap_or(0) as usize,
+            None => 0,
+        };
+        self.key_bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// The id of `key`, if it is indexed.
+    pub fn id(&self, key: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        self.ids.find(hash, |&id| self.key(id) == key).copied()
+    }
+
+    fn new_id(&mut self, key: &[u8]) -> Result<u32, LeftOut> {
+        if self.key_ends.len() as u64 >= self.max_keys {
+            return Err(LeftOut::TooManyKeys);
+        }
+        let id = u32::try_from(self.key_ends.len()).map_err(|_| LeftOut::Capacity)?;
+        let end = u32::try_from(self.key_bytes.len() + key.len()).map_err(|_| LeftOut::Capacity)?;
+        self.key_bytes.extend_from_slice(key);
+        self.key_ends.push(end);
+        let (hasher, key_bytes, key_ends) = (&self.hasher, &self.key_bytes, &self.key_ends);
+        let key_of = |id: u32| {
+            let id = id as usize;
+            let start = id.checked_sub(1).map_or(0, |b| key_ends[b] as usize);
+            &key_bytes[start..key_ends[id] as usize]
+        };
+        self.ids.insert_unique(hasher.hash_one(key), id, |&other| {
+            hasher.hash_one(key_of(other))
+        });
+        let local = id as usize % SEGMENT_KEYS;
+        if local == 0 {
+            self.segments.push(Segment::default());
+        }
+        if let Some(segment) = self.segments.last_mut() {
+            if segment.starts.is_empty() {
+                segment.starts.push(0);
+            }
+            let end = segment.starts.last().copied().unwrap_or(0);
+            segment.starts.push(end);
+        }
+        Ok(id)
+    }
+
+    fn stream_id(&mut self, stream: &Arc<Stream>, event_type: &str) -> Result<u16, LeftOut> {
+        let address = Arc::as_ptr(stream) as usize;
+        if let Some(&id) = self.stream_ids.get(&address) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.streams.len()).map_err(|_| LeftOut::Capacity)?;
+        let type_id = match self.type_ids.get(event_type) {
+            Some(&type_id) => type_id,
+            None => {
+                let type_id = self.type_names.len() as u32;
+                let name: Arc<str> = Arc::from(event_type);
+                self.type_names.push(Arc::clone(&name));
+                self.type_ids.insert(name, type_id);
+                type_id
+            }
+        };
+        self.streams.push(StreamRef {
+            stream: Arc::clone(stream),
+            type_id,
+        });
+        self.stream_ids.insert(address, id);
+        Ok(id)
+    }
+
+    /// Adds the event at `row` of `stream` (of `event_type`) to `key`'s history.
+    pub fn append(
+        &mut self,
+        key: &[u8],
+        stream: &Arc<Stream>,
+        event_type: &str,
+        row: u64,
+    ) -> Result<(), LeftOut> {
+        let row = u32::try_from(row).map_err(|_| LeftOut::Capacity)?;
+        let stream_id = self.stream_id(stream, event_type)?;
+        let id = match self.id(key) {
+            Some(id) => id,
+            None => self.new_id(key)?,
+        };
+        let entry = Entry::new(stream_id, row);
+        let order = self.order(entry);
+        let (segment, local) = (id as usize / SEGMENT_KEYS, id as usize % SEGMENT_KEYS);
+        let local = u16::try_from(local).map_err(|_| LeftOut::Capacity)?;
+        let Some(mut tail) = self
+            .segments
+            .get_mut(segment)
+            .map(|s| s.tails.remove(&local).unwrap_or_default())
+        else {
+            return Err(LeftOut::Capacity);
+        };
+        // At the end unless it sorts before the tail's last (another partition).
+        let at = if tail.last().is_none_or(|&last| self.order(last) < order) {
+            tail.len()
+        } else {
+            tail.partition_point(|&e| self.order(e) < order)
+        };
+        tail.insert(at, entry);
+        self.events += 1;
+        let sealed = {
+            let Some(segment) = self.segments.get_mut(segment) else {
+                return Err(LeftOut::Capacity);
+            };
+            segment.tails.insert(local, tail);
+            segment.tail_events += 1;
+            segment.tail_events > MIN_TAIL_BEFORE_SEAL.max(segment.runs.len() / 8)
+        };
+        if sealed {
+            self.seal(segment);
+        }
+        Ok(())
+    }
+
+    /// The event's place in the numbering, from its stream.
+    fn order(&self, entry: Entry) -> Order {
+        match self.streams.get(entry.stream() as usize) {
+            Some(s) => {
+                let (clock, offset) = s.stream.clock_and_offset(u64::from(entry.row()));
+                (clock, s.stream.slot(), offset)
+            }
+            None => (0, Slot::default(), 0),
+        }
+    }
+
+    /// Merges segment `index`'s tails into its runs, by the rule; the new run array
+    /// is sized exactly.
+    fn seal(&mut self, index: usize) {
+        let Some(segment) = self.segments.get(index) else {
+            return;
+        };
+        let keys = segment.starts.len().saturating_sub(1);
+        let mut runs = Vec::with_capacity(segment.runs.len() + segment.tail_events);
+        let mut starts = Vec::with_capacity(segment.starts.len());
+        starts.push(0u32);
+        for local in 0..keys {
+            self.merge_into(segment.run(local), segment.tail(local), &mut runs);
+            // A segment's events fit u32 (4096 keys, the rows are u32 too).
+            starts.push(u32::try_from(runs.len()).unwrap_or(u32::MAX));
+        }
+        if let Some(segment) = self.segments.get_mut(index) {
+            segment.runs = runs;
+            segment.starts = starts;
+            segment.tails = HashMap::new();
+            segment.tail_events = 0;
+        }
+    }
+
+    fn merge_into(&self, run: &[Entry], tail: &[Entry], out: &mut Vec<Entry>) {
+        let in_order = match (run.last(), tail.first()) {
+            (Some(&last), Some(&first)) => self.order(last) < self.order(first),
+            _ => true,
+        };
+        if in_order {
+            out.extend_from_slice(run);
+            out.extend_from_slice(tail);
+            return;
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < run.len() || j < tail.len() {
+            let take_run = match (run.get(i), tail.get(j)) {
+                (Some(&a), Some(&b)) => self.order(a) < self.order(b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_run {
+                out.push(run[i]);
+                i += 1;
+            } else {
+                out.push(tail[j]);
+                j += 1;
+            }
+        }
+    }
+
+    /// Key `id`'s run and tail.
+    fn parts(&self, id: u32) -> (&[Entry], &[Entry]) {
+        let (segment, local) = (id as usize / SEGMENT_KEYS, id as usize % SEGMENT_KEYS);
+        match self.segments.get(segment) {
+            Some(s) => (s.run(local), s.tail(local)),
+            None => (&[], &[]),
+        }
+    }
+
+    /// How many events key `id` has.
+    pub fn count(&self, id: u32) -> u64 {
+        let (run, tail) = self.parts(id);
+        (run.len() + tail.len()) as u64
+    }
+
+    /// How many of the first `k` events of the merge come from `run`: O(1) when the
+    /// tail follows the run, else a binary search.
+    fn split(&self, run: &[Entry], tail: &[Entry], k: usize) -> usize {
+        let in_order = match (run.last(), tail.first()) {
+            (Some(&last), Some(&first)) => self.order(last) < self.order(first),
+            _ => true,
+        };
+        if in_order {
+            return k.min(run.len());
+        }
+        let (mut lo, mut hi) = (k.saturating_sub(tail.len()), k.min(run.len()));
+        while lo < hi {
+            let i = lo + (hi - lo) / 2;
+            // i < hi <= k, so j >= 1.
+            let j = k - i;
+            if self.order(run[i]) < self.order(tail[j - 1]) {
+                lo = i + 1;
+            } else {
+                hi = i;
+            }
+        }
+        lo
+    }
+
+    /// Key `id`'s events from its `from`-th, at most `limit`, in the numbering's order.
+    pub fn page(&self, id: u32, from: u64, limit: u64) -> Vec<Entry> {
+        let (run, tail) = self.parts(id);
+        let total = run.len() + tail.len();
+        let from = usize::try_from(from).unwrap_or(usize::MAX).min(total);
+        let end = from
+            .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
+            .min(total);
+        let mut i = self.split(run, tail, from);
+        let mut j = from - i;
+        let mut page = Vec::with_capacity(end - from);
+        while page.len() < end - from {
+            let take_run = match (run.get(i), tail.get(j)) {
+                (Some(&a), Some(&b)) => self.order(a) < self.order(b),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_run {
+                page.push(run[i]);
+                i += 1;
+            } else {
+                page.push(tail[j]);
+                j += 1;
+            }
+        }
+        page
+    }
+
+    /// Every event of key `id`, in no particular order (for counting).
+    pub fn unordered(&self, id: u32) -> impl Iterator<Item = Entry> + '_ {
+        let (run, tail) = self.parts(id);
+        run.iter().chain(tail).copied()
+    }
+
+    /// The type id of `entry`.
+    pub fn type_id(&self, entry: Entry) -> u32 {
+        self.streams
+            .get(entry.stream() as usize)
+            .map_or(u32::MAX, |s| s.type_id)
+    }
+
+    /// The name of type `id`.
+    pub fn type_name(&self, id: u32) -> Arc<str> {
+        self.type_names
+            .get(id as usize)
+            .map_or_else(|| Arc::from(""), Arc::clone)
+    }
+
+    /// The id of `event_type`, if any key has an event of it.
+    pub fn type_named(&self, event_type: &str) -> Option<u32> {
+        self.type_ids.get(event_type).copied()
+    }
+
+    /// `entry`'s clock, slot and offset.
+    pub fn resolve(&self, entry: Entry) -> (u64, Slot, u64) {
+        self.order(entry)
+    }
+
+    /// Its stream's type name and slot, and its row: what a snapshot records.
+    pub fn describe(&self, entry: Entry) -> Option<(Arc<str>, Slot, u64)> {
+        let s = self.streams.get(entry.stream() as usize)?;
+        Some((
+            self.type_name(s.type_id),
+            s.stream.slot(),
+            u64::from(entry.row()),
+        ))
+    }
+
+    /// Bytes held, from the capacities of what it keeps.
+    pub fn bytes(&self) -> u64 {
+        let entry = size_of::<Entry>();
+        let segments: usize = self
+            .segments
+            .iter()
+            .map(|s| {
+                s.runs.capacity() * entry
+                    + s.starts.capacity() * size_of::<u32>()
+                    + s.tails.capacity() * (size_of::<(u16, Vec<Entry>)>() + 1)
+                    + s.tails
+                        .values()
+                        .map(|t| t.capacity() * entry)
+                        .sum::<usize>()
+            })
+            .sum();
+        (self.ids.capacity() * (size_of::<u32>() + 1)
+            + self.key_bytes.capacity()
+            + self.key_ends.capacity() * size_of::<u32>()
+            + self.segments.capacity() * size_of::<Segment>()
+            + segments) as u64
+    }
+
+    /// Drops every event of `topic`, and points the remaining ones at the streams
+    /// `rebind` gives for their (type, slot) (a reset rebuilt the types' indexes;
+    /// the rows of other topics are the same). Its keys stay known, empty.
+    pub fn remove_topic(
+        &mut self,
+        topic: crate::view::TopicId,
+        rebind: impl Fn(&str, Slot) -> Option<Arc<Stream>>,
+    ) {
+        self.generation += 1;
+        let dropped: Vec<bool> = self
+            .streams
+            .iter()
+            .map(|s| s.stream.slot().topic == topic)
+            .collect();
+        let mut removed = 0u64;
+        for segment in &mut self.segments {
+            let keys = segment.starts.len().saturating_sub(1);
+            let mut runs = Vec::with_capacity(segment.runs.len());
+            let mut starts = vec![0u32];
+            let keep = |e: &&Entry| !dropped.get(e.stream() as usize).copied().unwrap_or(true);
+            for local in 0..keys {
+                runs.extend(segment.run(local).iter().filter(keep));
+                starts.push(u32::try_from(runs.len()).unwrap_or(u32::MAX));
+            }
+            removed += (segment.runs.len() - runs.len()) as u64;
+            for tail in segment.tails.values_mut() {
+                let before = tail.len();
+                tail.retain(|e| keep(&e));
+                removed += (before - tail.len()) as u64;
+                segment.tail_events -= before - tail.len();
+            }
+            runs.shrink_to_fit();
+            segment.runs = runs;
+            segment.starts = starts;
+        }
+        self.events -= removed;
+        self.stream_ids.clear();
+        for (id, s) in self.streams.iter_mut().enumerate() {
+            let name = self.type_names.get(s.type_id as usize).map(Arc::clone);
+            if let Some(fresh) = name.and_then(|n| rebind(&n, s.stream.slot())) {
+                s.stream = fresh;
+            }
+            self.stream_ids
+                .insert(Arc::as_ptr(&s.stream) as usize, id as u16);
+        }
+    }
+}
