@@ -5,6 +5,9 @@
 //! Then the cost of a rare type: 200,000 types of one event each (what a type rule
 //! picking a unique id makes, up to `classify.max_types`). Goal: at most 1,600 bytes
 //! a type, what a type cost before the bit-packed index.
+//! Then the key index: 10M events of 5 types over 1M keys drawn from a Zipf
+//! distribution (s = 1, as entity activity is), measured as the difference from the
+//! same events indexed without keys. Goal: at most 6 bytes an event plus 40 a key.
 //! `cargo bench --bench index_memory`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -84,6 +87,70 @@ fn bytes_per_type(types: u64) -> f64 {
     used as f64 / types as f64
 }
 
+/// 10M events of 5 types, each with a key drawn from a Zipf distribution over
+/// `keys` keys ("p-0000017"), indexed with or without the key index; returns the
+/// heap bytes held after, the peak while indexing, and the distinct keys seen.
+fn with_keys(keys: usize, index_keys: bool) -> (u64, u64, u64) {
+    let names: Vec<String> = (0..5).map(|t| format!("type_{t}")).collect();
+    // The Zipf CDF, built before counting (a bench's own table, not the index's).
+    let weights: Vec<f64> = (1..=keys).map(|r| 1.0 / r as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let mut cdf = Vec::with_capacity(keys);
+    let mut running = 0.0;
+    for w in &weights {
+        running += w / total;
+        cdf.push(running);
+    }
+    drop(weights);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut next_offset = [0i64; PARTITIONS];
+    let mut clocks = [0u64; PARTITIONS];
+    let mut now = 1_700_000_000_000u64;
+    let topics = Topics::new(&["events".to_owned()]);
+    let mut key = String::with_capacity(16);
+    let stats = dhat::HeapStats::get();
+    let (before, peak_before) = (stats.curr_bytes, stats.max_bytes);
+    let (view, mut writer) = new_view(&topics);
+    for n in 0..EVENTS {
+        now += rng.random_range(1..=10);
+        let partition = rng.random_range(0..PARTITIONS);
+        clocks[partition] = clocks[partition].max(now);
+        let event = Appended {
+            position: Position {
+                topic: TopicId(0),
+                partition: partition as i32,
+                offset: next_offset[partition],
+            },
+            clock: clocks[partition],
+            value_bytes: 200,
+        };
+        next_offset[partition] += 1;
+        let event_type = &names[rng.random_range(0..names.len())];
+        let u: f64 = rng.random();
+        let rank = cdf.partition_point(|c| *c < u).min(keys - 1);
+        writer.append(event_type, &event).unwrap();
+        if index_keys {
+            use std::fmt::Write as _;
+            key.clear();
+            let _ = write!(key, "p-{rank:07}");
+            writer
+                .append_key(key.as_bytes(), event_type, &event)
+                .unwrap();
+        }
+        if n % 10_000 == 0
+            && let Some(w) = watermark(clocks.iter().map(|c| (*c, false)), 300_000)
+        {
+            writer.advance(w);
+        }
+    }
+    let stats = dhat::HeapStats::get();
+    let used = stats.curr_bytes - before;
+    let peak = stats.max_bytes.max(peak_before) - before;
+    let distinct = view.key_counts().keys;
+    drop((view, writer));
+    (used as u64, peak as u64, distinct)
+}
+
 fn main() {
     // Criterion passes its own flags (`--bench`); this binary takes none.
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -95,6 +162,26 @@ fn main() {
              (goal <= 4: {verdict})"
         );
     }
+    let keys = 1_000_000;
+    let started = std::time::Instant::now();
+    let (without, _, _) = with_keys(keys, false);
+    let plain = started.elapsed();
+    let (with, peak, distinct) = with_keys(keys, true);
+    let keyed = started.elapsed() - plain;
+    let key_index = with - without;
+    let budget = 6 * EVENTS + 40 * distinct;
+    let verdict = if key_index <= budget { "met" } else { "missed" };
+    println!(
+        "index_memory/key_index: {key_index} bytes for {EVENTS} events over {distinct} keys \
+         (Zipf over {keys}): {:.2} bytes/event, or {:.1} bytes/key beyond 6 bytes/event; \
+         budget 6/event + 40/key = {budget} ({verdict}); peak while indexing {:.2} \
+         bytes/event with the rest of the index; indexing took {:.2}x as long with keys \
+         (under dhat)",
+        key_index as f64 / EVENTS as f64,
+        (key_index as f64 - 6.0 * EVENTS as f64) / distinct as f64,
+        peak as f64 / EVENTS as f64,
+        keyed.as_secs_f64() / plain.as_secs_f64(),
+    );
     let types = 200_000;
     let per_type = bytes_per_type(types);
     let verdict = if per_type <= 1_600.0 { "met" } else { "missed" };

@@ -159,5 +159,79 @@ fn histograms(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, lookups, appends, counts, histograms);
+/// A key for event `offset`: log-uniform over `keys` (about Zipf with s = 1, as
+/// entity activity is), from a cheap hash of the offset.
+fn key_of(offset: i64, keys: u64) -> String {
+    let u =
+        ((offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+    let rank = (keys as f64).powf(u) as u64 - 1;
+    format!("p-{rank:07}")
+}
+
+/// The key index: appends with keys against the same appends without (the
+/// view's own cost is the baseline), and a page of 50 of a key's events against
+/// 50 lookups of a type's, at 1M events over 100k keys.
+fn keys(c: &mut Criterion) {
+    let n = 1_000_000u64;
+    let keys = 100_000;
+    let names: Vec<String> = (0..n as i64).map(|o| key_of(o, keys)).collect();
+    let types = ["a", "b", "c", "d", "e"];
+    let build = |with_keys: bool| {
+        let (view, mut writer) = new_view(&Topics::new(&["events".to_owned()]));
+        for offset in 0..n as i64 {
+            let event_type = types[(offset % 5) as usize];
+            writer.append(event_type, &event(offset)).unwrap();
+            if with_keys {
+                writer
+                    .append_key(
+                        names[offset as usize].as_bytes(),
+                        event_type,
+                        &event(offset),
+                    )
+                    .unwrap();
+            }
+        }
+        writer.advance(u64::MAX);
+        (view, writer)
+    };
+    let mut group = c.benchmark_group("keys");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n));
+    group.bench_function(BenchmarkId::new("append_without_keys", n), |b| {
+        b.iter(|| black_box(build(false).0.total()))
+    });
+    group.bench_function(BenchmarkId::new("append_with_keys", n), |b| {
+        b.iter(|| black_box(build(true).0.key_counts().events))
+    });
+    group.finish();
+    let (view, _writer) = build(true);
+    let mut group = c.benchmark_group("keys");
+    // A key with a few hundred events: rank 10 of 100k.
+    let key = b"p-0000010";
+    let total = view.key_events(key, 0, 0).map_or(0, |(t, _)| t);
+    assert!(total >= 100, "{total}");
+    let mut from = 0;
+    group.bench_function(BenchmarkId::new("type_page_50_baseline", n), |b| {
+        b.iter(|| {
+            from = (from + 37) % 100_000;
+            black_box(
+                (from..from + 50)
+                    .filter_map(|i| match view.get("a", i) {
+                        analyzer::view::Lookup::Found(f) => Some(f.position.offset),
+                        _ => None,
+                    })
+                    .sum::<i64>(),
+            )
+        })
+    });
+    group.bench_function(BenchmarkId::new("key_page_50", n), |b| {
+        b.iter(|| {
+            from = (from + 37) % (total - 50);
+            black_box(view.key_events(key, from, 50).map(|(_, e)| e.len()))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lookups, appends, counts, histograms, keys);
 criterion_main!(benches);

@@ -213,6 +213,16 @@ impl KeyRule {
         }
     }
 
+    /// The rule in words, stable: what a snapshot's key index records, so that one
+    /// made with other keys is not taken for this one.
+    pub fn describe(&self) -> String {
+        match self {
+            KeyRule::KafkaKey => "kafka_key".to_owned(),
+            KeyRule::JsonField(path) => format!("json_field:{path:?}"),
+            KeyRule::Header(name) => format!("header:{name:?}"),
+        }
+    }
+
     /// Whether the rule reads headers (parsing them costs ingest time).
     pub fn reads_headers(&self) -> bool {
         matches!(self, KeyRule::Header(_))

@@ -16,9 +16,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::status::lock;
 use super::{Indexer, Ingest, PartitionState};
 use crate::snapshot::{
-    Encoder, Location, PartitionMark, Snapshot, SnapshotError, record_checksum, store,
+    Encoder, KeyRow, Location, PartitionMark, Snapshot, SnapshotError, record_checksum, store,
 };
-use crate::view::{Appended, Position, TopicId};
+use crate::view::{Appended, KeyCut, Position, TopicId, TypeCut, UNCLASSIFIED};
 
 /// How long a restart waits for the broker to show the snapshot's last records.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -32,6 +32,49 @@ pub(super) struct Snapshots {
     pub(super) writing: Option<JoinHandle<()>>,
     /// Events indexed when the latest was cut: none new, none written.
     pub(super) cut_at: Option<u64>,
+}
+
+/// The key index's section of a snapshot: every key at the cut with its events
+/// as rows of the cut's streams. False when a topic reset made the read not one cut.
+fn write_keys(encoder: &mut Encoder, rule: &str, key_cut: &KeyCut, cut: &[TypeCut]) -> bool {
+    // (type, topic, partition) -> (the type's place in the snapshot, rows at the cut).
+    let mut streams: HashMap<(&str, TopicId, i32), (u32, u64)> = HashMap::new();
+    for (type_ref, (name, type_streams)) in cut.iter().enumerate() {
+        let name = name.as_deref().unwrap_or(UNCLASSIFIED);
+        for stream in type_streams {
+            streams.insert(
+                (name, stream.topic, stream.partition),
+                (type_ref as u32, stream.len()),
+            );
+        }
+    }
+    encoder.start_keys(rule, key_cut.len());
+    let mut rows = Vec::new();
+    key_cut.read(
+        |event_type, topic, partition| {
+            streams
+                .get(&(event_type, topic, partition))
+                .map(|(_, len)| *len)
+        },
+        |key, events| {
+            rows.clear();
+            rows.extend(
+                events
+                    .iter()
+                    .filter_map(|(event_type, topic, partition, row)| {
+                        let (type_ref, _) =
+                            streams.get(&(event_type.as_ref(), *topic, *partition))?;
+                        Some(KeyRow {
+                            type_ref: *type_ref,
+                            topic: topic.0,
+                            partition: *partition,
+                            row: *row,
+                        })
+                    }),
+            );
+            encoder.key(key, &rows);
+        },
+    )
 }
 
 impl Indexer {
@@ -85,6 +128,10 @@ impl Indexer {
             .collect();
         let unclassified = self.status.unclassified_by_topic();
         let cut = self.writer.cut();
+        let keys = self
+            .key_rule
+            .as_ref()
+            .map(|rule| (rule.describe(), self.writer.key_cut()));
         let locations = Arc::clone(&snapshots.locations);
         let status = Arc::clone(&self.status);
         let writer = std::thread::Builder::new()
@@ -107,7 +154,14 @@ impl Indexer {
                         events += len as u64;
                     }
                 }
-                let bytes = encoder.finish(&unclassified);
+                encoder.unclassified(&unclassified);
+                if let Some((rule, key_cut)) = &keys
+                    && !write_keys(&mut encoder, rule, key_cut, &cut)
+                {
+                    info!("snapshot skipped: a topic was reset while it was read; the next one will be whole");
+                    return;
+                }
+                let bytes = encoder.finish();
                 for location in locations.iter() {
                     let outcome = location.write_encoded(&bytes, &topics, events);
                     let mut report = lock(&status.snapshot);
@@ -159,6 +213,23 @@ impl Indexer {
                 .copied()
                 .ok_or_else(|| SnapshotError(format!("topic index {i}")))
         };
+        // The key index must come from the same rule, or not from this snapshot.
+        let key_rule = self.key_rule.as_ref().map(|rule| rule.describe());
+        let keys = match (&key_rule, &snapshot.keys) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(SnapshotError(
+                    "it has no key index (written with [keys] off); [keys] is on".into(),
+                ));
+            }
+            (Some(rule), Some(section)) if *rule != section.rule => {
+                return Err(SnapshotError(format!(
+                    "its key index was made by {}, not by {rule} as [keys] says now",
+                    section.rule
+                )));
+            }
+            (Some(_), Some(section)) => Some(section),
+        };
         let mut restored = 0u64;
         for rows in &snapshot.types {
             for stream in &rows.streams {
@@ -189,6 +260,24 @@ impl Indexer {
                     appended.map_err(|e| SnapshotError(format!("cannot replay an event: {e}")))?;
                     restored += 1;
                 }
+            }
+        }
+        for key in keys.iter().flat_map(|section| &section.keys) {
+            for event in &key.events {
+                let event_type = snapshot
+                    .types
+                    .get(event.type_ref as usize)
+                    .map(|t| t.name.as_deref().unwrap_or(UNCLASSIFIED))
+                    .ok_or_else(|| SnapshotError(format!("type {}", event.type_ref)))?;
+                self.writer
+                    .restore_key(
+                        &key.key,
+                        event_type,
+                        topic(event.topic)?,
+                        event.partition,
+                        event.row,
+                    )
+                    .map_err(|e| SnapshotError(format!("cannot replay the key index: {e}")))?;
             }
         }
         for mark in &snapshot.partitions {
@@ -228,13 +317,6 @@ impl Ingest {
         else {
             return;
         };
-        if self.indexer.key_rule.is_some() {
-            // Resuming would leave the key index without the events before the cut.
-            let why = "not restored: snapshots do not carry the key index yet ([keys] is on), so every topic is read from its beginning";
-            info!("snapshot {why}");
-            lock(&self.indexer.status.snapshot).restore_error = Some(why.to_owned());
-            return;
-        }
         let started = Instant::now();
         // The newest usable one, where there are two locations.
         let mut newest: Option<(store::Manifest, Snapshot, String)> = None;

@@ -74,7 +74,10 @@ impl Location {
 
 /// The format written; a snapshot of any other is ignored (a full re-read).
 /// 2: each partition's last record also fingerprinted by a checksum.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: the key index, when it is on (a 2 reads as one without it).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format still read.
+pub const OLDEST_READ: u32 = 2;
 const MAGIC: &[u8; 8] = b"ANLZSNAP";
 
 /// Why a snapshot cannot be used.
@@ -97,6 +100,41 @@ pub struct Snapshot {
     pub types: Vec<TypeRows>,
     /// Unclassified counts per topic, by reason name.
     pub unclassified: Vec<Vec<(String, u64)>>,
+    /// The key index, when the writer had it on.
+    pub keys: Option<KeySection>,
+}
+
+/// The key index at the cut: each key's events by their type's stream and row,
+/// which the snapshot's rows give back in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeySection {
+    /// How keys were found (`[keys]`, as `KeyRule` describes it): a snapshot of
+    /// other keys is not this index.
+    pub rule: String,
+    /// Each key and its events, in its history's order.
+    pub keys: Vec<KeyRows>,
+}
+
+/// One key's events at the cut.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyRows {
+    /// The key's bytes.
+    pub key: Vec<u8>,
+    /// Its events, in its history's order.
+    pub events: Vec<KeyRow>,
+}
+
+/// One event of a key: the row of a stream of the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Index into [`Snapshot::types`].
+    pub type_ref: u32,
+    /// Index into [`Snapshot::topics`].
+    pub topic: u16,
+    /// The partition.
+    pub partition: i32,
+    /// The row in that type's stream of that partition.
+    pub row: u64,
 }
 
 /// One partition's reading at the cut.
@@ -176,7 +214,14 @@ impl Snapshot {
                 );
             }
         }
-        encoder.finish(&self.unclassified)
+        encoder.unclassified(&self.unclassified);
+        if let Some(section) = &self.keys {
+            encoder.start_keys(&section.rule, section.keys.len());
+            for key in &section.keys {
+                encoder.key(&key.key, &key.events);
+            }
+        }
+        encoder.finish()
     }
 
     /// Reads the binary form; anything short, corrupt or of another version is an
@@ -187,9 +232,9 @@ impl Snapshot {
         }
         let (body, crc) = bytes.split_at(bytes.len() - 4);
         let version = u32::from_le_bytes([body[8], body[9], body[10], body[11]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) {
             return fail(format!(
-                "format version {version}, this build reads {FORMAT_VERSION}"
+                "format version {version}, this build reads {OLDEST_READ} to {FORMAT_VERSION}"
             ));
         }
         if crc32fast::hash(body).to_le_bytes() != crc {
@@ -273,6 +318,27 @@ impl Snapshot {
             }
             snapshot.unclassified.push(counts);
         }
+        if version >= 3 && r.get()? == 1 {
+            let rule = r.string()?;
+            let mut keys = Vec::new();
+            for _ in 0..r.count()? {
+                let n = r.count()?;
+                let key = r.bytes(n)?.to_vec();
+                let mut events = Vec::new();
+                for _ in 0..r.count()? {
+                    let type_ref = u32::try_from(r.get()?)
+                        .map_err(|_| SnapshotError("a key event's type beyond 32 bits".into()))?;
+                    events.push(KeyRow {
+                        type_ref,
+                        topic: r.small()?,
+                        partition: r.partition()?,
+                        row: r.get()?,
+                    });
+                }
+                keys.push(KeyRows { key, events });
+            }
+            snapshot.keys = Some(KeySection { rule, keys });
+        }
         if r.pos != body.len() {
             return fail("bytes left after the snapshot");
         }
@@ -313,6 +379,29 @@ impl Snapshot {
         if self.unclassified.len() > self.topics.len() {
             return fail("unclassified counts of more topics than the snapshot names");
         }
+        // Every key event is a row the snapshot holds.
+        let mut lens = std::collections::HashMap::new();
+        for (type_ref, t) in self.types.iter().enumerate() {
+            for stream in &t.streams {
+                lens.insert(
+                    (type_ref as u32, stream.topic, stream.partition),
+                    stream.rows.len() as u64,
+                );
+            }
+        }
+        for key in self.keys.iter().flat_map(|k| &k.keys) {
+            for e in &key.events {
+                if lens
+                    .get(&(e.type_ref, e.topic, e.partition))
+                    .is_none_or(|len| e.row >= *len)
+                {
+                    return fail(format!(
+                        "a key event at row {} of type {} in {}/{}, which the snapshot does not hold",
+                        e.row, e.type_ref, e.topic, e.partition
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -321,6 +410,8 @@ impl Snapshot {
 /// encoded straight from the index's rows, never held as rows in between.
 pub struct Encoder {
     out: Vec<u8>,
+    /// Whether a key section was started.
+    keys: bool,
 }
 
 impl Encoder {
@@ -355,7 +446,7 @@ impl Encoder {
             }
         }
         put(&mut out, types as u64);
-        Encoder { out }
+        Encoder { out, keys: false }
     }
 
     /// Starts a type (None: the unclassified index) of `streams` streams.
@@ -393,8 +484,8 @@ impl Encoder {
         }
     }
 
-    /// Ends with the unclassified counts and the checksum.
-    pub fn finish(mut self, unclassified: &[Vec<(String, u64)>]) -> Vec<u8> {
+    /// The unclassified counts, after the types.
+    pub fn unclassified(&mut self, unclassified: &[Vec<(String, u64)>]) {
         let out = &mut self.out;
         put(out, unclassified.len() as u64);
         for counts in unclassified {
@@ -404,8 +495,37 @@ impl Encoder {
                 put(out, *count);
             }
         }
-        let crc = crc32fast::hash(out);
-        out.extend_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Starts the key index's section (after the unclassified counts): `keys`
+    /// keys to come, found by `rule`. Without it, the snapshot has no key index.
+    pub fn start_keys(&mut self, rule: &str, keys: usize) {
+        self.keys = true;
+        put(&mut self.out, 1);
+        put_bytes(&mut self.out, rule.as_bytes());
+        put(&mut self.out, keys as u64);
+    }
+
+    /// One key and its events, in its history's order.
+    pub fn key(&mut self, key: &[u8], events: &[KeyRow]) {
+        let out = &mut self.out;
+        put_bytes(out, key);
+        put(out, events.len() as u64);
+        for e in events {
+            put(out, u64::from(e.type_ref));
+            put(out, u64::from(e.topic));
+            put(out, zigzag(i64::from(e.partition)));
+            put(out, e.row);
+        }
+    }
+
+    /// Ends with the checksum.
+    pub fn finish(mut self) -> Vec<u8> {
+        if !self.keys {
+            put(&mut self.out, 0);
+        }
+        let crc = crc32fast::hash(&self.out);
+        self.out.extend_from_slice(&crc.to_le_bytes());
         self.out
     }
 }
@@ -458,6 +578,16 @@ impl Reader<'_> {
             .ok()
             .filter(|p| *p >= 0)
             .map_or_else(|| fail(format!("partition {v}")), Ok)
+    }
+
+    /// The next `n` bytes (a count already bounded by what is left).
+    fn bytes(&mut self, n: usize) -> Result<&[u8], SnapshotError> {
+        let bytes = self
+            .bytes
+            .get(self.pos..self.pos + n)
+            .ok_or_else(|| SnapshotError("truncated".into()))?;
+        self.pos += n;
+        Ok(bytes)
     }
 
     fn string(&mut self) -> Result<String, SnapshotError> {

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, Snapshot, SnapshotError};
+use super::{FORMAT_VERSION, OLDEST_READ, Snapshot, SnapshotError};
 
 /// The manifest's file name in the directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -102,14 +102,19 @@ pub fn manifest_of(bytes: &[u8], topics: &[String], events: u64) -> Manifest {
     }
 }
 
-/// Checks that a segment's bytes are what its manifest says (`name` for the error).
-pub fn check_segment(manifest: &Manifest, bytes: &[u8], name: &str) -> Result<(), SnapshotError> {
-    if manifest.format != FORMAT_VERSION {
+/// The format a manifest names, if this build reads it.
+fn check_format(format: u32) -> Result<(), SnapshotError> {
+    if !(OLDEST_READ..=FORMAT_VERSION).contains(&format) {
         return Err(SnapshotError(format!(
-            "format version {}, this build reads {FORMAT_VERSION}",
-            manifest.format
+            "format version {format}, this build reads {OLDEST_READ} to {FORMAT_VERSION}"
         )));
     }
+    Ok(())
+}
+
+/// Checks that a segment's bytes are what its manifest says (`name` for the error).
+pub fn check_segment(manifest: &Manifest, bytes: &[u8], name: &str) -> Result<(), SnapshotError> {
+    check_format(manifest.format)?;
     if bytes.len() as u64 != manifest.bytes || crc32fast::hash(bytes) != manifest.crc32 {
         return Err(SnapshotError(format!(
             "{name} is not what the manifest says ({} bytes, expected {}; corrupt or truncated)",
@@ -146,12 +151,7 @@ pub fn read(dir: &Path) -> Result<Option<(Manifest, Snapshot)>, SnapshotError> {
     };
     let manifest: Manifest = serde_json::from_slice(&json)
         .map_err(|e| SnapshotError(format!("{}: {e}", manifest_path.display())))?;
-    if manifest.format != FORMAT_VERSION {
-        return Err(SnapshotError(format!(
-            "format version {}, this build reads {FORMAT_VERSION}",
-            manifest.format
-        )));
-    }
+    check_format(manifest.format)?;
     let segment: PathBuf = dir.join(&manifest.segment);
     if manifest.segment.contains('/') || manifest.segment.contains("..") {
         return Err(SnapshotError(format!(

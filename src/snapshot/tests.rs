@@ -51,6 +51,37 @@ fn sample() -> Snapshot {
             },
         ],
         unclassified: vec![vec![("invalid_json".into(), 1)], vec![]],
+        keys: Some(KeySection {
+            rule: "kafka_key".into(),
+            keys: vec![
+                KeyRows {
+                    key: b"p-0017".to_vec(),
+                    events: vec![
+                        KeyRow {
+                            type_ref: 0,
+                            topic: 0,
+                            partition: 0,
+                            row: 0,
+                        },
+                        KeyRow {
+                            type_ref: 2,
+                            topic: 0,
+                            partition: 0,
+                            row: 0,
+                        },
+                    ],
+                },
+                KeyRows {
+                    key: vec![0xff, 0xfe],
+                    events: vec![KeyRow {
+                        type_ref: 0,
+                        topic: 0,
+                        partition: 0,
+                        row: 2,
+                    }],
+                },
+            ],
+        }),
     }
 }
 
@@ -60,6 +91,18 @@ fn a_snapshot_reads_back_as_written() {
     let bytes = snapshot.encode();
     assert_eq!(Snapshot::decode(&bytes).unwrap(), snapshot);
     assert_eq!(snapshot.events(), 4);
+    // Without the key index, and as format 2 wrote it (no key section at all).
+    let without = Snapshot {
+        keys: None,
+        ..sample()
+    };
+    let bytes = without.encode();
+    assert_eq!(Snapshot::decode(&bytes).unwrap(), without);
+    let mut version_2 = bytes[..bytes.len() - 5].to_vec(); // no "no keys" flag, no CRC
+    version_2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32fast::hash(&version_2);
+    version_2.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(Snapshot::decode(&version_2).unwrap(), without);
 }
 
 #[test]
@@ -86,7 +129,16 @@ fn any_damage_is_an_error_never_another_snapshot() {
 fn a_well_formed_but_hostile_snapshot_is_refused_with_its_reason() {
     // Each is encoded whole, with a valid checksum: only its values are hostile.
     type MakeHostile = fn(&mut Snapshot);
-    let hostile: [(&str, MakeHostile); 8] = [
+    let hostile: [(&str, MakeHostile); 11] = [
+        ("which the snapshot does not hold", |s| {
+            s.keys.as_mut().unwrap().keys[1].events[0].row = 3
+        }),
+        ("which the snapshot does not hold", |s| {
+            s.keys.as_mut().unwrap().keys[0].events[0].type_ref = 1
+        }),
+        ("which the snapshot does not hold", |s| {
+            s.keys.as_mut().unwrap().keys[0].events[0].partition = 2
+        }),
         ("next offset -9223372036854775808", |s| {
             s.partitions[0].next_offset = i64::MIN
         }),

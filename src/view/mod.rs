@@ -22,7 +22,7 @@ mod order;
 mod packed;
 mod position;
 
-pub use keys::{KeyAppend, KeyCounts, KeySeek, KeySummary, KeyedEvent, LeftOut};
+pub use keys::{KeyAppend, KeyCounts, KeyCut, KeySeek, KeySummary, KeyedEvent, LeftOut};
 pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
 

@@ -23,7 +23,7 @@ const CLOCK: usize = 1;
 /// A partition's place in the tie-break between equal clocks: its topic's rank by
 /// name (not its place in the configuration, so replicas that list topics in another
 /// order agree), then the partition number.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot {
     /// The rank of the topic's name among the configured topics' names.
     pub name_rank: u16,

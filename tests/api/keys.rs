@@ -404,3 +404,93 @@ async fn a_json_field_or_header_names_the_entity_on_tansu() {
         }
     }
 }
+
+/// Every key's history as `/keys/{key}/events` lists it: (type, index, partition, offset).
+async fn all_histories(
+    app: &crate::helpers::TestApp,
+    keys: &[Vec<u8>],
+) -> BTreeMap<Vec<u8>, Vec<(String, u64, i64, i64)>> {
+    let mut all = BTreeMap::new();
+    for key in keys {
+        let events = listed(app, key, 1000).await;
+        let history = events
+            .iter()
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap().to_owned(),
+                    e["index"].as_u64().unwrap(),
+                    e["partition"].as_i64().unwrap(),
+                    e["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        all.insert(key.clone(), history);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_restored_from_a_snapshot_answers_the_same_histories() {
+    use crate::snapshots::{copy_dir, scratch};
+    let brokers = broker();
+    let topic = new_topic(&brokers, "keys-snap", 3).await;
+    let keyed = |from: usize, n: usize| -> Vec<Event> {
+        (from..from + n)
+            .map(|i| {
+                let key = format!("order-{}", i % 40);
+                Event::json(["created", "paid", "shipped"][i % 3], i)
+                    .with_key(key.as_bytes())
+                    .on((i % 3) as i32)
+            })
+            .collect()
+    };
+    produce(&brokers, &topic, &keyed(0, 1_200)).await;
+    let dir = scratch("keys-first");
+    let with = |dir: &std::path::Path, by: KeysBy, name: &str| {
+        let mut settings = settings(&brokers, &[&topic]);
+        settings.snapshot.dir = Some(dir.to_owned());
+        settings.snapshot.interval_secs = 1;
+        settings.keys.by = by;
+        settings.keys.name = name.to_owned();
+        settings
+    };
+    let first = spawn_app(&with(&dir, KeysBy::KafkaKey, "")).await;
+    first.wait_for_total(1_200, TANSU_WAIT).await;
+    first
+        .wait_status(TANSU_WAIT, |s| s["snapshot"]["last_events"] == 1_200)
+        .await;
+    let copy = scratch("keys-copy");
+    copy_dir(&dir, &copy);
+    // More after the snapshot: the replica reads only these, and adds them to the
+    // histories it restored.
+    produce(&brokers, &topic, &keyed(1_200, 300)).await;
+    first.wait_for_total(1_500, TANSU_WAIT).await;
+    let keys: Vec<Vec<u8>> = (0..40).map(|k| format!("order-{k}").into_bytes()).collect();
+
+    let replica = spawn_app(&with(&copy, KeysBy::KafkaKey, "")).await;
+    replica.wait_for_total(1_500, TANSU_WAIT).await;
+    let status = replica
+        .wait_status(TANSU_WAIT, |s| s["events_read"] == 300)
+        .await;
+    assert_eq!(status["snapshot"]["restored_events"], 1_200, "{status}");
+    assert_eq!(status["keys"]["events"], 1_500, "{status}");
+    assert_eq!(
+        all_histories(&replica, &keys).await,
+        all_histories(&first, &keys).await
+    );
+
+    // Keys found another way are another index: the snapshot is not used for them.
+    let copy = scratch("keys-other-rule");
+    copy_dir(&dir, &copy);
+    let other = spawn_app(&with(&copy, KeysBy::Header, "entity")).await;
+    other.wait_for_total(1_500, TANSU_WAIT).await;
+    let status = other.json("/status").await.1;
+    let why = status["snapshot"]["restore_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("key index was made by kafka_key"), "{status}");
+    assert_eq!(
+        status["keys"]["events"], 0,
+        "no event has the header: {status}"
+    );
+}

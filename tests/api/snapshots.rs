@@ -13,13 +13,15 @@ use crate::helpers::{
     mixed, new_bucket, new_topic, produce, settings, spawn_app,
 };
 
-fn scratch(name: &str) -> PathBuf {
+/// A fresh directory for this test run.
+pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("analyzer-snap-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies the files of `from` into a fresh `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
     let _ = std::fs::remove_dir_all(to);
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
@@ -164,10 +166,10 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
             Box::new(|dir: &Path| {
                 let text = String::from_utf8(std::fs::read(dir.join(store::MANIFEST)).unwrap())
                     .unwrap()
-                    .replace("\"format\": 2", "\"format\": 3");
+                    .replace("\"format\": 3", "\"format\": 4");
                 std::fs::write(dir.join(store::MANIFEST), text).unwrap();
             }),
-            "format version 3",
+            "format version 4",
         ),
         (
             "a log that changed since (recreated topic: other records at those offsets)",

@@ -69,6 +69,65 @@ pub enum KeySeek {
     Clock(u64),
 }
 
+/// The key index at a cut: the keys it had, read later a chunk at a time.
+pub struct KeyCut {
+    shared: Arc<super::Shared>,
+    keys: u32,
+    generation: u64,
+}
+
+/// Keys read under one hold of the key index's lock: short holds, so the index
+/// thread is never kept waiting long by a snapshot.
+const CUT_CHUNK: u32 = 1024;
+
+impl KeyCut {
+    /// Keys at the cut.
+    pub fn len(&self) -> usize {
+        self.keys as usize
+    }
+
+    /// Whether it has no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    /// Each key at the cut with its events as (type, topic, partition, row), in
+    /// its history's order, keeping only the rows `cut_len` says the cut holds
+    /// (the stream's length at the cut; None: not in the cut). False when a
+    /// topic was reset meanwhile: what was read is then not one cut.
+    pub fn read(
+        &self,
+        cut_len: impl Fn(&str, super::TopicId, i32) -> Option<u64>,
+        mut each: impl FnMut(&[u8], &[(Arc<str>, super::TopicId, i32, u64)]),
+    ) -> bool {
+        let mut events = Vec::new();
+        for start in (0..self.keys).step_by(CUT_CHUNK as usize) {
+            let table = self
+                .shared
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if table.generation != self.generation {
+                return false;
+            }
+            for id in start..self.keys.min(start.saturating_add(CUT_CHUNK)) {
+                events.clear();
+                for entry in table.page(id, 0, u64::MAX) {
+                    let Some((event_type, slot, row)) = table.describe(entry) else {
+                        continue;
+                    };
+                    if cut_len(&event_type, slot.topic, slot.partition).is_some_and(|len| row < len)
+                    {
+                        events.push((event_type, slot.topic, slot.partition, row));
+                    }
+                }
+                each(table.key(id), &events);
+            }
+        }
+        true
+    }
+}
+
 impl View {
     fn keys(&self) -> RwLockReadGuard<'_, KeyTable> {
         self.shared
@@ -223,20 +282,11 @@ impl ViewWriter {
         event: &Appended,
     ) -> Result<KeyAppend, PositionError> {
         let (slot, offset) = self.slot(&event.position)?;
-        let stream = self
-            .shared
-            .index(event_type)
-            .and_then(|index| index.stream(slot));
-        // Its row: the stream's last, as the type's append just put it there.
-        let placed = stream.and_then(|stream| {
-            let row = stream.len().checked_sub(1)?;
-            (stream.clock_and_offset(row).1 == offset).then_some((stream, row))
-        });
+        let shared = Arc::clone(&self.shared);
         let mut table = self.keys_mut();
-        let outcome = match placed {
-            Some((stream, row)) => table.append(key, &stream, event_type, row),
-            None => Err(LeftOut::Capacity),
-        };
+        let outcome = table.append(key, event_type, slot, offset, || {
+            shared.index(event_type)?.stream(slot)
+        });
         Ok(match outcome {
             Ok(()) => KeyAppend::Added,
             Err(why) => {
@@ -244,6 +294,45 @@ impl ViewWriter {
                 KeyAppend::LeftOut(why)
             }
         })
+    }
+
+    /// Adds the event at `row` of `event_type`'s stream in `topic`/`partition` to
+    /// `key`'s history: a snapshot's key index replayed, each key's events in
+    /// their history's order, after the snapshot's rows.
+    pub fn restore_key(
+        &mut self,
+        key: &[u8],
+        event_type: &str,
+        topic: super::TopicId,
+        partition: i32,
+        row: u64,
+    ) -> Result<(), String> {
+        let position = super::Position {
+            topic,
+            partition,
+            offset: 0,
+        };
+        let (slot, _) = self.slot(&position).map_err(|e| e.to_string())?;
+        let shared = Arc::clone(&self.shared);
+        self.keys_mut()
+            .append_row(key, event_type, slot, row, || {
+                shared.index(event_type)?.stream(slot)
+            })
+            .map_err(|why| format!("key event at row {row} of {event_type:?}: {why:?}"))
+    }
+
+    /// The key index as it stands now, to read later (while ingest goes on).
+    pub fn key_cut(&self) -> KeyCut {
+        let table = self
+            .shared
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        KeyCut {
+            shared: Arc::clone(&self.shared),
+            keys: table.len() as u32,
+            generation: table.generation,
+        }
     }
 
     pub(super) fn keys_mut(&self) -> RwLockWriteGuard<'_, KeyTable> {

@@ -18,11 +18,10 @@
 //! order (from partitions read at different paces) the Nth is found by a binary
 //! search over the two: O(log n).
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use crate::view::order::{Slot, Stream};
 
@@ -35,6 +34,10 @@ pub const SEGMENT_KEYS: usize = if cfg!(test) { 2 } else { 4096 };
 /// Tail events a segment takes before it is sealed, at least: sealing small
 /// segments often would copy them for little gain.
 const MIN_TAIL_BEFORE_SEAL: usize = if cfg!(test) { 3 } else { 256 };
+
+/// What a key with a tail costs beside its events: its map slot (a u16 and a Vec,
+/// with the map's control byte and load) and the Vec's smallest allocation.
+const TAIL_KEY_BYTES: usize = 40 + 4 * size_of::<Entry>();
 
 /// One event: a stream id (u16) and a row (u32), little-endian, 6 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +67,13 @@ struct StreamRef {
     type_id: u32,
 }
 
-/// Up to [`SEGMENT_KEYS`] keys' events.
+/// Up to [`SEGMENT_KEYS`] keys and their events.
 #[derive(Default)]
 struct Segment {
+    /// Its keys' bytes, back to back; its key `i` ends at `key_ends[i]`. Per
+    /// segment, so that sealing leaves no growth slack but the open segment's.
+    key_bytes: Vec<u8>,
+    key_ends: Vec<u32>,
     /// Sealed events, a run per key, each sorted by the rule.
     runs: Vec<Entry>,
     /// Where each key's run starts in `runs`, and where the last one ends.
@@ -77,6 +84,21 @@ struct Segment {
 }
 
 impl Segment {
+    fn key(&self, local: usize) -> &[u8] {
+        let end = self.key_ends.get(local).copied().unwrap_or(0) as usize;
+        let start = match local.checked_sub(1) {
+            Some(before) => self.key_ends.get(before).copied().unwrap_or(0) as usize,
+            None => 0,
+        };
+        self.key_bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// What its tails cost, in bytes: their events and, per key, a map slot and a
+    /// Vec (what sealing them saves).
+    fn tail_bytes(&self) -> usize {
+        self.tail_events * size_of::<Entry>() + self.tails.len() * TAIL_KEY_BYTES
+    }
+
     fn run(&self, local: usize) -> &[Entry] {
         match (self.starts.get(local), self.starts.get(local + 1)) {
             (Some(&a), Some(&b)) => self.runs.get(a as usize..b as usize).unwrap_or_default(),
@@ -104,16 +126,14 @@ pub enum LeftOut {
 
 /// Every key's events.
 pub struct KeyTable {
-    hasher: std::hash::RandomState,
+    hasher: DefaultHashBuilder,
     /// Key ids, found by their key's hash and checked against the key.
     ids: HashTable<u32>,
-    /// Every key's bytes, back to back; key `i` ends at `key_ends[i]`.
-    key_bytes: Vec<u8>,
-    key_ends: Vec<u32>,
+    keys: u32,
     segments: Vec<Segment>,
     streams: Vec<StreamRef>,
-    /// Stream ids by the stream's address.
-    stream_ids: HashMap<usize, u16>,
+    /// Stream ids, found by their (type name, slot).
+    stream_ids: HashTable<u16>,
     type_names: Vec<Arc<str>>,
     type_ids: HashMap<Arc<str>, u32>,
     pub(super) max_keys: u64,
@@ -126,13 +146,12 @@ pub struct KeyTable {
 impl Default for KeyTable {
     fn default() -> Self {
         KeyTable {
-            hasher: std::hash::RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             ids: HashTable::new(),
-            key_bytes: Vec::new(),
-            key_ends: Vec::new(),
+            keys: 0,
             segments: Vec::new(),
             streams: Vec::new(),
-            stream_ids: HashMap::new(),
+            stream_ids: HashTable::new(),
             type_names: Vec::new(),
             type_ids: HashMap::new(),
             max_keys: u64::MAX,
@@ -146,21 +165,45 @@ impl Default for KeyTable {
 /// An event's place in the numbering: (clock, slot, offset).
 type Order = (u64, Slot, u64);
 
+/// The place in the numbering of an event of `streams`.
+fn order_in(streams: &[StreamRef], entry: Entry) -> Order {
+    match streams.get(entry.stream() as usize) {
+        Some(s) => {
+            let (clock, offset) = s.stream.clock_and_offset(u64::from(entry.row()));
+            (clock, s.stream.slot(), offset)
+        }
+        None => (0, Slot::default(), 0),
+    }
+}
+
+/// Whether `later` sorts after `earlier`, `later` having been appended after it.
+/// Without reading a row when both are in one partition: the writer appends a
+/// partition's events in offset order (clocks never decreasing), so the later
+/// appended is the later by the rule. That is every event of a key written to one
+/// partition, the Kafka key's case.
+fn comes_after(streams: &[StreamRef], earlier: Entry, later: Entry) -> bool {
+    let slot = |e: Entry| streams.get(e.stream() as usize).map(|s| s.stream.slot());
+    match (slot(earlier), slot(later)) {
+        (Some(a), Some(b)) if a == b => true,
+        _ => order_in(streams, earlier) < order_in(streams, later),
+    }
+}
+
+/// The bytes of key `id` in `segments`.
+fn key_in(segments: &[Segment], id: u32) -> &[u8] {
+    let (segment, local) = (id as usize / SEGMENT_KEYS, id as usize % SEGMENT_KEYS);
+    segments.get(segment).map_or(&[], |s| s.key(local))
+}
+
 impl KeyTable {
     /// Keys indexed.
     pub fn len(&self) -> usize {
-        self.key_ends.len()
+        self.keys as usize
     }
 
     /// The bytes of key `id`.
     pub fn key(&self, id: u32) -> &[u8] {
-        let id = id as usize;
-        let end = self.key_ends.get(id).copied().unwrap_or(0) as usize;
-        let start = match id.checked_sub(1) {
-            Some(before) => self.key_ends.get(before).copied().unwrap_or(0) as usize,
-            None => 0,
-        };
-        self.key_bytes.get(start..end).unwrap_or_default()
+        key_in(&self.segments, id)
     }
 
     /// The id of `key`, if it is indexed.
@@ -170,116 +213,157 @@ impl KeyTable {
     }
 
     fn new_id(&mut self, key: &[u8]) -> Result<u32, LeftOut> {
-        if self.key_ends.len() as u64 >= self.max_keys {
+        if u64::from(self.keys) >= self.max_keys {
             return Err(LeftOut::TooManyKeys);
         }
-        let id = u32::try_from(self.key_ends.len()).map_err(|_| LeftOut::Capacity)?;
-        let end = u32::try_from(self.key_bytes.len() + key.len()).map_err(|_| LeftOut::Capacity)?;
-        self.key_bytes.extend_from_slice(key);
-        self.key_ends.push(end);
-        let (hasher, key_bytes, key_ends) = (&self.hasher, &self.key_bytes, &self.key_ends);
-        let key_of = |id: u32| {
-            let id = id as usize;
-            let start = id.checked_sub(1).map_or(0, |b| key_ends[b] as usize);
-            &key_bytes[start..key_ends[id] as usize]
-        };
-        self.ids.insert_unique(hasher.hash_one(key), id, |&other| {
-            hasher.hash_one(key_of(other))
-        });
-        let local = id as usize % SEGMENT_KEYS;
-        if local == 0 {
+        let id = self.keys;
+        let next = id.checked_add(1).ok_or(LeftOut::Capacity)?;
+        if (id as usize).is_multiple_of(SEGMENT_KEYS) {
             self.segments.push(Segment::default());
         }
-        if let Some(segment) = self.segments.last_mut() {
-            if segment.starts.is_empty() {
-                segment.starts.push(0);
-            }
-            let end = segment.starts.last().copied().unwrap_or(0);
-            segment.starts.push(end);
+        let segment = self.segments.last_mut().ok_or(LeftOut::Capacity)?;
+        let end =
+            u32::try_from(segment.key_bytes.len() + key.len()).map_err(|_| LeftOut::Capacity)?;
+        segment.key_bytes.extend_from_slice(key);
+        segment.key_ends.push(end);
+        if segment.starts.is_empty() {
+            segment.starts.push(0);
         }
+        let run_end = segment.starts.last().copied().unwrap_or(0);
+        segment.starts.push(run_end);
+        self.keys = next;
+        let (hasher, segments) = (&self.hasher, &self.segments);
+        self.ids.insert_unique(hasher.hash_one(key), id, |&other| {
+            hasher.hash_one(key_in(segments, other))
+        });
         Ok(id)
     }
 
-    fn stream_id(&mut self, stream: &Arc<Stream>, event_type: &str) -> Result<u16, LeftOut> {
-        let address = Arc::as_ptr(stream) as usize;
-        if let Some(&id) = self.stream_ids.get(&address) {
-            return Ok(id);
-        }
-        let id = u16::try_from(self.streams.len()).map_err(|_| LeftOut::Capacity)?;
-        let type_id = match self.type_ids.get(event_type) {
-            Some(&type_id) => type_id,
+    /// The id of `event_type`'s stream at `slot`. `find` gives the view's stream
+    /// when the table has no id for it yet (once a type and partition).
+    fn stream_for(
+        &mut self,
+        event_type: &str,
+        slot: Slot,
+        find: impl FnOnce() -> Option<Arc<Stream>>,
+    ) -> Result<u16, LeftOut> {
+        let hash = self.hasher.hash_one((event_type, slot));
+        let (streams, type_names) = (&self.streams, &self.type_names);
+        let known = self.stream_ids.find(hash, |&id| {
+            streams.get(usize::from(id)).is_some_and(|s| {
+                s.stream.slot() == slot
+                    && type_names.get(s.type_id as usize).map(AsRef::as_ref) == Some(event_type)
+            })
+        });
+        let id = match known {
+            Some(&id) => id,
             None => {
-                let type_id = self.type_names.len() as u32;
-                let name: Arc<str> = Arc::from(event_type);
-                self.type_names.push(Arc::clone(&name));
-                self.type_ids.insert(name, type_id);
-                type_id
+                let stream = find().ok_or(LeftOut::Capacity)?;
+                let id = u16::try_from(self.streams.len()).map_err(|_| LeftOut::Capacity)?;
+                let type_id = match self.type_ids.get(event_type) {
+                    Some(&type_id) => type_id,
+                    None => {
+                        let type_id = self.type_names.len() as u32;
+                        let name: Arc<str> = Arc::from(event_type);
+                        self.type_names.push(Arc::clone(&name));
+                        self.type_ids.insert(name, type_id);
+                        type_id
+                    }
+                };
+                self.streams.push(StreamRef { stream, type_id });
+                let (hasher, streams, type_names) = (&self.hasher, &self.streams, &self.type_names);
+                self.stream_ids.insert_unique(hash, id, |&other| {
+                    let s = &streams[usize::from(other)];
+                    let name = type_names.get(s.type_id as usize).map_or("", AsRef::as_ref);
+                    hasher.hash_one((name, s.stream.slot()))
+                });
+                id
             }
         };
-        self.streams.push(StreamRef {
-            stream: Arc::clone(stream),
-            type_id,
-        });
-        self.stream_ids.insert(address, id);
         Ok(id)
     }
 
-    /// Adds the event at `row` of `stream` (of `event_type`) to `key`'s history.
+    /// Adds the event at `offset` just appended to `event_type`'s stream at `slot`
+    /// (the last row there) to `key`'s history; `find` gives that stream from the
+    /// view the first time.
     pub fn append(
         &mut self,
         key: &[u8],
-        stream: &Arc<Stream>,
         event_type: &str,
-        row: u64,
+        slot: Slot,
+        offset: u64,
+        find: impl FnOnce() -> Option<Arc<Stream>>,
     ) -> Result<(), LeftOut> {
+        let stream_id = self.stream_for(event_type, slot, find)?;
+        let stream = self.streams.get(usize::from(stream_id));
+        let row = stream.and_then(|s| s.stream.len().checked_sub(1));
+        match (stream, row) {
+            (Some(s), Some(row)) if s.stream.clock_and_offset(row).1 == offset => {
+                self.push(key, stream_id, row)
+            }
+            // Not the event just appended to its type: nothing to refer to.
+            _ => Err(LeftOut::Capacity),
+        }
+    }
+
+    /// Adds the event at `row` of `event_type`'s stream at `slot` to `key`'s
+    /// history (a snapshot's, replayed in its history's order).
+    pub fn append_row(
+        &mut self,
+        key: &[u8],
+        event_type: &str,
+        slot: Slot,
+        row: u64,
+        find: impl FnOnce() -> Option<Arc<Stream>>,
+    ) -> Result<(), LeftOut> {
+        let stream_id = self.stream_for(event_type, slot, find)?;
+        match self.streams.get(usize::from(stream_id)) {
+            Some(s) if row < s.stream.len() => self.push(key, stream_id, row),
+            _ => Err(LeftOut::Capacity),
+        }
+    }
+
+    fn push(&mut self, key: &[u8], stream_id: u16, row: u64) -> Result<(), LeftOut> {
         let row = u32::try_from(row).map_err(|_| LeftOut::Capacity)?;
-        let stream_id = self.stream_id(stream, event_type)?;
         let id = match self.id(key) {
             Some(id) => id,
             None => self.new_id(key)?,
         };
         let entry = Entry::new(stream_id, row);
-        let order = self.order(entry);
-        let (segment, local) = (id as usize / SEGMENT_KEYS, id as usize % SEGMENT_KEYS);
+        let (segment_index, local) = (id as usize / SEGMENT_KEYS, id as usize % SEGMENT_KEYS);
         let local = u16::try_from(local).map_err(|_| LeftOut::Capacity)?;
-        let Some(mut tail) = self
+        let streams = &self.streams;
+        let segment = self
             .segments
-            .get_mut(segment)
-            .map(|s| s.tails.remove(&local).unwrap_or_default())
-        else {
-            return Err(LeftOut::Capacity);
-        };
-        // At the end unless it sorts before the tail's last (another partition).
-        let at = if tail.last().is_none_or(|&last| self.order(last) < order) {
-            tail.len()
+            .get_mut(segment_index)
+            .ok_or(LeftOut::Capacity)?;
+        let tail = segment.tails.entry(local).or_default();
+        // At the end unless it sorts before the tail's last (another partition):
+        // then placed by the rule, a binary search.
+        if tail
+            .last()
+            .is_none_or(|&last| comes_after(streams, last, entry))
+        {
+            tail.push(entry);
         } else {
-            tail.partition_point(|&e| self.order(e) < order)
-        };
-        tail.insert(at, entry);
+            let at = tail.partition_point(|&e| comes_after(streams, e, entry));
+            tail.insert(at, entry);
+        }
+        segment.tail_events += 1;
         self.events += 1;
-        let sealed = {
-            let Some(segment) = self.segments.get_mut(segment) else {
-                return Err(LeftOut::Capacity);
-            };
-            segment.tails.insert(local, tail);
-            segment.tail_events += 1;
-            segment.tail_events > MIN_TAIL_BEFORE_SEAL.max(segment.runs.len() / 8)
-        };
-        if sealed {
-            self.seal(segment);
+        // Sealed once its tails cost an eighth of its runs (their keys' map
+        // slots and Vecs counted: a tail of one event costs 11 times the event).
+        if segment.tail_events >= MIN_TAIL_BEFORE_SEAL
+            && segment.tail_bytes() > segment.runs.len() * size_of::<Entry>() / 4
+        {
+            self.seal(segment_index);
         }
         Ok(())
     }
 
     /// The event's place in the numbering, from its stream.
     fn order(&self, entry: Entry) -> Order {
-        match self.streams.get(entry.stream() as usize) {
-            Some(s) => {
-                let (clock, offset) = s.stream.clock_and_offset(u64::from(entry.row()));
-                (clock, s.stream.slot(), offset)
-            }
-            None => (0, Slot::default(), 0),
-        }
+        order_in(&self.streams, entry)
     }
 
     /// Merges segment `index`'s tails into its runs, by the rule; the new run array
@@ -302,12 +386,14 @@ impl KeyTable {
             segment.starts = starts;
             segment.tails = HashMap::new();
             segment.tail_events = 0;
+            segment.key_bytes.shrink_to_fit();
+            segment.key_ends.shrink_to_fit();
         }
     }
 
     fn merge_into(&self, run: &[Entry], tail: &[Entry], out: &mut Vec<Entry>) {
         let in_order = match (run.last(), tail.first()) {
-            (Some(&last), Some(&first)) => self.order(last) < self.order(first),
+            (Some(&last), Some(&first)) => comes_after(&self.streams, last, first),
             _ => true,
         };
         if in_order {
@@ -318,7 +404,7 @@ impl KeyTable {
         let (mut i, mut j) = (0, 0);
         while i < run.len() || j < tail.len() {
             let take_run = match (run.get(i), tail.get(j)) {
-                (Some(&a), Some(&b)) => self.order(a) < self.order(b),
+                (Some(&a), Some(&b)) => comes_after(&self.streams, a, b),
                 (Some(_), None) => true,
                 _ => false,
             };
@@ -351,7 +437,7 @@ impl KeyTable {
     /// tail follows the run, else a binary search.
     fn split(&self, run: &[Entry], tail: &[Entry], k: usize) -> usize {
         let in_order = match (run.last(), tail.first()) {
-            (Some(&last), Some(&first)) => self.order(last) < self.order(first),
+            (Some(&last), Some(&first)) => comes_after(&self.streams, last, first),
             _ => true,
         };
         if in_order {
@@ -362,7 +448,7 @@ impl KeyTable {
             let i = lo + (hi - lo) / 2;
             // i < hi <= k, so j >= 1.
             let j = k - i;
-            if self.order(run[i]) < self.order(tail[j - 1]) {
+            if comes_after(&self.streams, run[i], tail[j - 1]) {
                 lo = i + 1;
             } else {
                 hi = i;
@@ -384,7 +470,7 @@ impl KeyTable {
         let mut page = Vec::with_capacity(end - from);
         while page.len() < end - from {
             let take_run = match (run.get(i), tail.get(j)) {
-                (Some(&a), Some(&b)) => self.order(a) < self.order(b),
+                (Some(&a), Some(&b)) => comes_after(&self.streams, a, b),
                 (Some(_), None) => true,
                 _ => false,
             };
@@ -447,6 +533,8 @@ impl KeyTable {
             .iter()
             .map(|s| {
                 s.runs.capacity() * entry
+                    + s.key_bytes.capacity()
+                    + s.key_ends.capacity() * size_of::<u32>()
                     + s.starts.capacity() * size_of::<u32>()
                     + s.tails.capacity() * (size_of::<(u16, Vec<Entry>)>() + 1)
                     + s.tails
@@ -456,8 +544,6 @@ impl KeyTable {
             })
             .sum();
         (self.ids.capacity() * (size_of::<u32>() + 1)
-            + self.key_bytes.capacity()
-            + self.key_ends.capacity() * size_of::<u32>()
             + self.segments.capacity() * size_of::<Segment>()
             + segments) as u64
     }
@@ -498,14 +584,12 @@ impl KeyTable {
             segment.starts = starts;
         }
         self.events -= removed;
-        self.stream_ids.clear();
-        for (id, s) in self.streams.iter_mut().enumerate() {
+        // Ids stay: they are found by (type, slot), which a reset does not change.
+        for s in &mut self.streams {
             let name = self.type_names.get(s.type_id as usize).map(Arc::clone);
             if let Some(fresh) = name.and_then(|n| rebind(&n, s.stream.slot())) {
                 s.stream = fresh;
             }
-            self.stream_ids
-                .insert(Arc::as_ptr(&s.stream) as usize, id as u16);
         }
     }
 }
