@@ -463,3 +463,193 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     }
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
+    let brokers = crate::helpers::broker();
+    let topic = crate::helpers::new_topic(&brokers, "page-keys", 3).await;
+    let hostile_key = r#"<img src=x onerror="window.pwned=5">"#;
+    // 120 events of the hostile key (three pages), and a few keys beside it.
+    let events: Vec<crate::helpers::Event> = (0..200)
+        .map(|i| {
+            let key = if i % 5 < 3 {
+                hostile_key.to_owned()
+            } else {
+                format!("p-{}", i % 7)
+            };
+            crate::helpers::Event::json(["visit", "lab"][i % 2], i)
+                .on(i as i32 % 3)
+                .with_key(key.as_bytes())
+        })
+        .collect();
+    crate::helpers::produce(&brokers, &topic, &events).await;
+    let binary = crate::helpers::Binary::start(
+        &[],
+        &[
+            ("ANALYZER_KAFKA__BROKERS", brokers.clone()),
+            ("ANALYZER_KAFKA__TOPICS", topic.clone()),
+            ("ANALYZER_KEYS__BY", "kafka_key".to_owned()),
+        ],
+    )
+    .await;
+    let base = binary.base.clone();
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(path)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let started = Instant::now();
+    while get(format!("{base}/status")).await["keys"]["events"] != 200 {
+        assert!(
+            started.elapsed() < crate::helpers::TANSU_WAIT,
+            "not indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let encoded: String = hostile_key
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    // The rows a page must show: (#, type, index).
+    let expected = |from: u64| {
+        let get = get.clone();
+        let url = format!("{base}/keys/{encoded}/events?from={from}&limit=50");
+        async move {
+            let page = get(url).await;
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    vec![
+                        (from + i as u64).to_string(),
+                        e["type"].as_str().unwrap().to_owned(),
+                        e["index"].to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let shown = |browser: &Browser| {
+        let browser = browser.client.clone();
+        async move {
+            let script = "return Array.from(document.querySelectorAll('#key-events tr')).map(row => Array.from(row.querySelectorAll('td')).slice(0, 3).map(cell => cell.textContent));";
+            let rows = browser.execute(script, vec![]).await.unwrap();
+            serde_json::from_value::<Vec<Vec<String>>>(rows).unwrap()
+        }
+    };
+
+    let browser = browser().await;
+    // Searched from the overview: the key typed as it is.
+    browser.client.goto(&format!("{base}/")).await.unwrap();
+    let search = wait_for(&browser, "#key-search").await;
+    search.send_keys(hostile_key).await.unwrap();
+    browser
+        .client
+        .find(Locator::XPath("//button[text()='Show']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_heading(&browser, &format!("Key {hostile_key} — 120 events")).await;
+    for from in [0u64, 50, 100] {
+        if from > 0 {
+            browser
+                .client
+                .find(Locator::XPath("//button[text()='Next']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        let wanted = expected(from).await;
+        let started = Instant::now();
+        while shown(&browser).await != wanted {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "page from {from}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = browser.client.current_url().await.unwrap();
+        if from > 0 {
+            assert!(url.as_str().ends_with(&format!("?from={from}")), "{url}");
+        }
+    }
+    browser.screenshot("page-key").await;
+
+    // Followed from an event: its key links to the key's history, with its count.
+    let p3 = get(format!("{base}/keys/p-3")).await;
+    let (first_type, first_index) = (
+        p3["first"]["type"].as_str().unwrap().to_owned(),
+        p3["first"]["index"].as_u64().unwrap(),
+    );
+    browser
+        .client
+        .goto(&format!("{base}/#/events/{first_type}/{first_index}"))
+        .await
+        .unwrap();
+    wait_for_heading(&browser, &format!("{first_type} #{first_index}")).await;
+    let link = wait_for(&browser, "#key a").await;
+    let facts = wait_for(&browser, "#key").await.text().await.unwrap();
+    assert!(
+        facts.contains(&format!("({} events with this key)", p3["total"])),
+        "{facts}"
+    );
+    link.click().await.unwrap();
+    wait_for_heading(&browser, &format!("Key p-3 — {} events", p3["total"])).await;
+
+    // A deep link into a page of it.
+    browser
+        .client
+        .goto(&format!("{base}/#/keys/{encoded}?from=100"))
+        .await
+        .unwrap();
+    wait_for_heading(&browser, &format!("Key {hostile_key} — 120 events")).await;
+    let wanted = expected(100).await;
+    let started = Instant::now();
+    while shown(&browser).await != wanted {
+        assert!(started.elapsed() < Duration::from_secs(20), "deep link");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ran = browser
+        .client
+        .execute(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main script').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        serde_json::json!([true, 0]),
+        "a hostile key ran or was parsed"
+    );
+    browser.client.clone().close().await.unwrap();
+}

@@ -84,6 +84,15 @@ function askToken() {
 const path = (type) => "/events/" + encodeURIComponent(type);
 const link = (type, index) => "#/events/" + encodeURIComponent(type) + (index === undefined ? "" : "/" + index);
 
+// A key as the API and the page's URLs name it: its bytes, percent-encoded.
+function keySegment(event) {
+  if (event.key !== undefined) return encodeURIComponent(event.key);
+  if (event.key_base64 === undefined) return null;
+  return Array.from(bytesOf(event.key_base64), (b) => "%" + b.toString(16).padStart(2, "0").toUpperCase()).join("");
+}
+const keyLink = (segment, from) => "#/keys/" + segment + (from ? "?from=" + from : "");
+const keyShown = (named) => (named.key !== undefined ? named.key : "base64: " + named.key_base64);
+
 function utc(ms) {
   return ms === undefined || ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").replace("Z", " UTC");
 }
@@ -112,6 +121,7 @@ function hexOf(bytes) {
 
 function preview(event) {
   if (event.gone) return "(no longer in Kafka)";
+  if (event.tombstone) return "(tombstone: no value)";
   if (event.value !== undefined) return JSON.stringify(event.value);
   const text = textOf(bytesOf(event.value_base64));
   return text === null ? "(" + atob(event.value_base64).length + " bytes, not text)" : text;
@@ -174,8 +184,15 @@ async function overview() {
     el("strong", { text: what + " cannot be read (" + e.reason + ")" }),
     el("span", { text: ": " + e.message + " (since " + e.since + ")" })));
   const cache = status.cache;
+  const keyInput = el("input", { id: "key-search", placeholder: "a key, like p-0017", "aria-label": "Key" });
+  const keySearch = status.keys ? el("form", {
+    class: "toolbar", role: "search",
+    onsubmit: (e) => { e.preventDefault(); if (keyInput.value !== "") location.hash = keyLink(encodeURIComponent(keyInput.value)); },
+  }, el("label", { for: "key-search", text: "History of a key " }), keyInput, el("button", { type: "submit", text: "Show" }),
+  el("span", { class: "muted", text: status.keys.keys.toLocaleString("en") + " keys indexed" })) : "";
   show(
     el("h1", { text: "Types" }),
+    keySearch,
     el("div", { class: "panels" },
       el("section", { class: "panel", "aria-label": "Types" },
         el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "type" }), el("th", { class: "num", text: "events" }),
@@ -352,7 +369,15 @@ async function eventView(type, index) {
   const headers = event.headers.map((h) => el("tr", {},
     el("td", { text: h.name }),
     el("td", { text: h.value !== undefined ? h.value : h.value_base64 !== undefined ? "base64: " + h.value_base64 : "(null)" })));
-  const key = event.key !== undefined ? event.key : event.key_base64 !== undefined ? "base64: " + event.key_base64 : "(none)";
+  const segment = keySegment(event);
+  const key = el("dd", { id: "key", text: segment === null ? "(none)" : keyShown(event) });
+  if (segment !== null) {
+    // With the key index on: the key links to its history, with its count.
+    json("/keys/" + segment).then((summary) => {
+      key.replaceChildren(el("a", { href: keyLink(segment), text: keyShown(event) }),
+        el("span", { class: "muted", text: " (" + summary.total.toLocaleString("en") + " events with this key)" }));
+    }).catch(() => { /* no key index, or the key left out: the key stays text */ });
+  }
   show(
     el("h1", { text: type + " #" + index }),
     el("div", { class: "toolbar" },
@@ -366,11 +391,47 @@ async function eventView(type, index) {
       el("dt", { text: "partition" }), el("dd", { text: String(event.partition) }),
       el("dt", { text: "offset" }), el("dd", { text: String(event.offset) }),
       el("dt", { text: "timestamp" }), el("dd", { text: utc(event.timestamp) + (event.timestamp !== undefined ? " (" + event.timestamp + " ms)" : "") }),
-      el("dt", { text: "key" }), el("dd", { text: key }))),
+      el("dt", { text: "key" }), key)),
     el("h2", { text: "Headers" }),
     headers.length ? el("div", { class: "scroll" }, el("table", {}, el("tbody", {}, ...headers))) : el("p", { class: "muted", text: "None." }),
     el("h2", { text: "Value" }),
     valueBlock(event));
+}
+
+// ---- one key's history, across types
+
+async function keyView(segment, from) {
+  const [summary, page] = await Promise.all([json("/keys/" + segment), json("/keys/" + segment + "/events?from=" + from + "&limit=" + PAGE)]);
+  const last = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
+  const end = from + page.events.length;
+  const go = (n) => () => { location.hash = keyLink(segment, n); };
+  const button = (label, n, enabled) => el("button", { type: "button", text: label, ...(enabled ? {} : { disabled: "" }), onclick: go(n) });
+  const rows = page.events.map((event, i) => {
+    const row = el("tr", { class: "event", tabindex: "0" },
+      el("td", { class: "num", text: String(from + i) }),
+      el("td", {}, el("a", { href: link(event.type, event.index), text: event.type })),
+      el("td", { class: "num", text: String(event.index) }),
+      el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
+      el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset }),
+      el("td", { class: "preview", text: preview(event).slice(0, 200) }));
+    const open = () => { location.hash = link(event.type, event.index); };
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    return row;
+  });
+  const types = Object.entries(summary.types).map(([type, n]) => el("li", {},
+    el("a", { href: link(type), text: type }), el("span", { text: ": " + n.toLocaleString("en") })));
+  show(
+    el("h1", { text: "Key " + keyShown(summary) + " — " + page.total.toLocaleString("en") + " events" }),
+    el("ul", { class: "types-of-key", "aria-label": "Events per type" }, ...types),
+    el("div", { class: "toolbar" },
+      button("First", 0, from > 0), button("Previous", Math.max(0, from - PAGE), from > 0),
+      button("Next", from + PAGE, end < page.total), button("Last", last, from < last)),
+    el("p", { class: "muted", text: page.total ? "Events " + from + " to " + (end - 1) + " of this key, in the one numbering's order" : "No events." }),
+    el("div", { class: "scroll" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { class: "num", text: "#" }), el("th", { text: "type" }), el("th", { class: "num", text: "index" }),
+        el("th", { class: "hide-narrow", text: "time" }), el("th", { class: "hide-narrow", text: "position" }), el("th", { text: "value" }))),
+      el("tbody", { id: "key-events" }, ...rows))));
 }
 
 // ---- routing: the URL follows what is on screen, so it can go into a ticket
@@ -379,8 +440,10 @@ async function route() {
   const hash = location.hash.slice(1) || "/";
   const event = /^\/events\/([^/?]+)\/(\d+)$/.exec(hash);
   const listed = /^\/events\/([^/?]+)(?:\?from=(\d+))?$/.exec(hash);
+  const keyed = /^\/keys\/([^/?]+)(?:\?from=(\d+))?$/.exec(hash);
   try {
     if (event) await eventView(decodeURIComponent(event[1]), Number(event[2]));
+    else if (keyed) await keyView(keyed[1], Number(keyed[2] || 0));
     else if (listed) await list(decodeURIComponent(listed[1]), Number(listed[2] || 0));
     else if (hash === "/") await overview();
     else throw new Error("No such page: " + hash);
