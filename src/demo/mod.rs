@@ -73,10 +73,16 @@ pub fn settings(brokers: &str, port: u16, avro_schemas: Option<PathBuf>) -> Sett
         .insert("fetch.wait.max.ms".into(), "10".into());
     settings.http.bind.set_port(port);
     let routes = match avro_schemas {
-        None => vec![
-            ("/blood_pressure", "blood_pressure"),
-            ("/heart_rate", "heart_rate"),
-        ],
+        None => {
+            // Each reading names its patient: the key index answers a patient's
+            // history across types.
+            settings.keys.by = crate::config::KeysBy::JsonField;
+            settings.keys.name = "patient".to_owned();
+            vec![
+                ("/blood_pressure", "blood_pressure"),
+                ("/heart_rate", "heart_rate"),
+            ]
+        }
         Some(dir) => {
             settings.classify.by = ClassifyBy::Header;
             settings.classify.name = avro::TYPE_HEADER.to_owned();
@@ -156,7 +162,9 @@ fn print_json_help(base: &str, rate: u32) {
          An embedded Kafka (librdkafka's mock cluster) with topic {TOPIC:?}, \
          {rate} readings/s of blood_pressure and heart_rate (a few malformed), indexed by the real pipeline.\n\
          Try:\n  curl {base}/stats\n  curl -i '{base}/events/blood_pressure?index=0'\n  \
-         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  open {base}/docs (the API)\n\
+         curl '{base}/heart_rate?index=3'\n  curl {base}/status\n  \
+         curl {base}/keys/p-0007   (one patient's history, by the key index)\n  \
+         open {base}/#/keys/p-0007\n  open {base}/docs (the API)\n\
          Ctrl-C stops it.",
     );
 }

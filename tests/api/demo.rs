@@ -40,6 +40,26 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
     }
     let status = get_json(&client, &format!("{base}/status")).await;
     assert!(status["unclassified"]["count"].as_u64().is_some());
+    // The key index is on, by patient: the printed key has a history across types.
+    let started = Instant::now();
+    let patient = loop {
+        let patient = get_json(&client, &format!("{base}/keys/p-0007")).await;
+        if patient["types"]["blood_pressure"].as_u64() > Some(0)
+            && patient["types"]["heart_rate"].as_u64() > Some(0)
+        {
+            break patient;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{patient}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let page = get_json(&client, &format!("{base}/keys/p-0007/events?limit=5")).await;
+    assert!(
+        page["total"].as_u64() >= patient["total"].as_u64(),
+        "{page}"
+    );
+    for event in page["events"].as_array().unwrap() {
+        assert_eq!(event["value"]["patient"], "p-0007", "{event}");
+    }
 
     let stopped = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -57,6 +77,10 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
     );
     assert!(
         printed.contains(&format!("curl http://localhost:{port}/stats")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("curl http://localhost:{port}/keys/p-0007")),
         "{printed}"
     );
 }
