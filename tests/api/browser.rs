@@ -535,7 +535,6 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
         .collect();
     // The rows a page must show: (#, type, index).
     let expected = |from: u64| {
-        let get = get.clone();
         let url = format!("{base}/keys/{encoded}/events?from={from}&limit=50");
         async move {
             let page = get(url).await;
