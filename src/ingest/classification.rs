@@ -13,7 +13,9 @@ use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message a
 use super::status::lock;
 use super::{Indexer, MAX_RETRY_BACKOFF, POLL_TIMEOUT};
 use crate::classify::{self, Headers, KeyRule, Message, Rule, Unclassified};
-use crate::decode::DecodeError;
+use crate::decode::{DecodeError, Decoder};
+use crate::view::UNCLASSIFIED;
+use bytes::Bytes;
 
 impl Indexer {
     /// The message's type by the rule, checked by decoding when a value format is
@@ -105,8 +107,12 @@ impl Indexer {
 }
 
 /// The message's entity key by `rule`, for the key index: None when it has none.
+/// A field of an Avro value (with `[avro]` set) is read from the decoded record,
+/// indexed as `event_type`.
 pub(super) fn key_of<'a>(
     rule: &KeyRule,
+    decoder: &Decoder,
+    event_type: &str,
     topic: &'a str,
     message: &'a BorrowedMessage<'_>,
 ) -> Option<Cow<'a, [u8]>> {
@@ -117,7 +123,23 @@ pub(super) fn key_of<'a>(
         headers: &headers,
     };
     // As for the type: a header name that is not UTF-8 must not stop ingest.
-    catch_unwind(AssertUnwindSafe(|| rule.key_of(message.key(), &parts))).unwrap_or(None)
+    let key = catch_unwind(AssertUnwindSafe(|| rule.key_of(message.key(), &parts))).unwrap_or(None);
+    if key.is_some() || !matches!(rule, KeyRule::JsonField(_)) || !decoder.checks_values() {
+        return key;
+    }
+    // Not JSON: if it is Avro, the field of the decoded record (one decode more,
+    // only for values the JSON scan found no key in).
+    let value = message.payload()?;
+    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
+    let rendered = decoder.render(typed, Bytes::copy_from_slice(value)).ok()?;
+    rendered.avro_schema.as_ref()?;
+    let decoded = Message {
+        topic,
+        value: Some(&rendered.body),
+        headers: &headers,
+    };
+    rule.key_of(None, &decoded)
+        .map(|key| Cow::Owned(key.into_owned()))
 }
 
 /// Sleeps `duration` in short steps; false if `stop` was set meanwhile.

@@ -423,11 +423,13 @@ impl Indexer {
         };
         if appended.is_ok()
             && let Some(rule) = &self.key_rule
-            && let Some(key) = classification::key_of(rule, topic_name, message)
         {
             let event_type = indexed_under.as_deref().unwrap_or(UNCLASSIFIED);
-            // The position was accepted by the type's append just now.
-            let _ = self.writer.append_key(&key, event_type, &event);
+            let key = classification::key_of(rule, &self.decoder, event_type, topic_name, message);
+            if let Some(key) = key {
+                // The position was accepted by the type's append just now.
+                let _ = self.writer.append_key(&key, event_type, &event);
+            }
         }
         match appended {
             Ok(Placed::InOrder) => {}

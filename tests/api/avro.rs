@@ -159,6 +159,9 @@ async fn header_typed_avro_decodes_to_what_fastavro_and_the_serializer_wrote() {
         event_type: "delivery.events.DeliveryOnHoldV6".into(),
         stats_key: None,
     });
+    // The key index reads a field of the decoded record.
+    settings.keys.by = analyzer::config::KeysBy::JsonField;
+    settings.keys.name = "delivery_id".into();
     let app = spawn_app(&settings).await;
     app.wait_for_total(produced.len() as u64, TANSU_WAIT).await;
     app.wait_caught_up(TANSU_WAIT).await;
@@ -219,6 +222,34 @@ async fn header_typed_avro_decodes_to_what_fastavro_and_the_serializer_wrote() {
     for (i, event) in events.iter().enumerate() {
         assert_eq!(Some(&event["value"]), payments[i].json.as_ref());
         assert_eq!(event["avro_schema"], "payments.PaymentCaptured");
+    }
+    // Every decoded event with a delivery id is in that key's history.
+    let keyed: Vec<(&str, &str)> = produced
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.json.as_ref()?["delivery_id"].as_str()?,
+                e.event_type.as_str(),
+            ))
+        })
+        .collect();
+    assert!(keyed.len() >= 100, "{}", keyed.len());
+    assert_eq!(
+        status["keys"]["events"],
+        keyed.len() as u64,
+        "{}",
+        status["keys"]
+    );
+    for (delivery_id, event_type) in keyed.iter().take(20) {
+        let (code, history) = app.json(&format!("/keys/{delivery_id}/events")).await;
+        assert_eq!(code, 200, "{history}");
+        let events = history["events"].as_array().unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["type"] == *event_type && e["value"]["delivery_id"] == *delivery_id),
+            "{history}"
+        );
     }
     let (live, _) = app.json("/health/live").await;
     assert_eq!(live, 200);
