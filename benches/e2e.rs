@@ -31,6 +31,8 @@
 //!     (moto's server on loopback). `E2E_ONLY=snapshot` alone.
 //! 11. TLS: catch-up through a TLS terminator (socat) in front of tansu, against a
 //!     plain consumer through the same terminator. `E2E_ONLY=tls` alone.
+//! 12. the key index (`E2E_KEYS_EVENTS`, 1,000,000; 0 skips): see `e2e/keys.rs`.
+//!     `E2E_ONLY=keys` alone.
 //!
 //! `E2E_ONLY=catchup` runs section 1 alone, `E2E_ONLY=export` section 8. `E2E_PIN=1` pins the broker to core 0 and
 //! everything else (analyzer, the plain consumer, wrk) to core 1 (taskset), as in
@@ -57,6 +59,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
+
+#[path = "e2e/keys.rs"]
+mod keys;
 
 const TYPES: [&str; 5] = [
     "blood_pressure",
@@ -821,7 +826,16 @@ fn main() {
                 let one = broker.topic("e2e-1p", 1, events);
                 export_section(&broker, events, one[0], &work);
             }
-            other => panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls or export"),
+            "keys" => {
+                let broker = Broker::start(&work);
+                keys::keys_section(
+                    &broker,
+                    env_number("E2E_KEYS_EVENTS", 1_000_000),
+                    env_number("E2E_LOAD_SECS", 10),
+                    &work,
+                );
+            }
+            other => panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls, export or keys"),
         }
         let _ = std::fs::remove_dir_all(&work);
         return;
@@ -952,6 +966,10 @@ fn main() {
     );
 
     export_section(&broker, events, heaviest, &work);
+    let keyed_events = env_number("E2E_KEYS_EVENTS", 1_000_000);
+    if keyed_events > 0 {
+        keys::keys_section(&broker, keyed_events, load_secs, &work);
+    }
 
     // 3. Versus the naive per-request scan, on a smaller topic.
     let naive_counts = broker.topic("e2e-naive", 1, naive_events);
