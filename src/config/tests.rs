@@ -219,6 +219,30 @@ fn max_types_leaves_room_for_the_declared_types() {
 }
 
 #[test]
+fn the_key_index_needs_a_name_for_a_field_or_header_and_room_for_a_key() {
+    Jail::expect_with(|jail| {
+        let settings = load_in(jail, "[keys]\nby = \"kafka_key\"\n").unwrap();
+        assert!(settings.problems().is_empty());
+        assert_eq!(settings.keys.max_keys, 2_000_000);
+        for by in ["json_field", "header"] {
+            let mut settings = settings.clone();
+            settings.keys.by = serde_json::from_value(serde_json::json!(by)).unwrap();
+            let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, ["keys.name"], "{by}");
+        }
+        let mut settings = settings.clone();
+        settings.keys.max_keys = 0;
+        let keys: Vec<String> = settings.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["keys.max_keys"]);
+        let error = load_in(jail, "[keys]\nby = \"uuid\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("keys.by"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
 fn stats_keys_must_be_unique_and_not_a_type_name() {
     Jail::expect_with(|jail| {
         jail.clear_env();
