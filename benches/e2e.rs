@@ -241,6 +241,16 @@ impl Broker {
         assert!(status.success(), "tansu topic create {name}");
     }
 
+    /// A producer that batches as a busy service does.
+    fn producer(&self) -> BaseProducer {
+        self.client()
+            .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .unwrap()
+    }
+
     fn client(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
@@ -328,13 +338,7 @@ fn produce_headed(
     event: fn(u64) -> Vec<u8>,
     header: Option<fn(u64) -> &'static str>,
 ) -> Vec<u64> {
-    let producer: BaseProducer = broker
-        .client()
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
+    let producer = broker.producer();
     let mut counts = vec![0; TYPES.len()];
     for i in 0..events {
         let value = event(i);

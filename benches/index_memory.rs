@@ -20,14 +20,30 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 const EVENTS: u64 = 10_000_000;
 const PARTITIONS: usize = 3;
 
-fn bytes_per_event(types: u64) -> f64 {
+/// What indexing left on the heap: bytes held after, the peak meanwhile, the
+/// distinct keys in the key index, and what the index reports of itself.
+struct Held {
+    used: u64,
+    peak: u64,
+    keys: u64,
+    reported: usize,
+}
+
+/// 10M events over 3 partitions with realistic timestamps (1 to 10 ms apart,
+/// partitions and types picked at random) of `types` types, settled as ingest
+/// settles them. With `keys` (a Zipf CDF over keys "p-0000017" and whether to index
+/// them), each event also draws a key, added to the key index when asked: the same
+/// events either way.
+fn indexed(types: u64, seed: u64, keys: Option<(&[f64], bool)>) -> Held {
     let names: Vec<String> = (0..types).map(|t| format!("type_{t}")).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut next_offset = [0i64; PARTITIONS];
     let mut clocks = [0u64; PARTITIONS];
     let mut now = 1_700_000_000_000u64;
     let topics = Topics::new(&["events".to_owned()]);
-    let before = dhat::HeapStats::get().curr_bytes;
+    let mut key = String::with_capacity(16);
+    let stats = dhat::HeapStats::get();
+    let (before, peak_before) = (stats.curr_bytes, stats.max_bytes);
     let (view, mut writer) = new_view(&topics);
     for n in 0..EVENTS {
         now += rng.random_range(1..=10);
@@ -45,6 +61,18 @@ fn bytes_per_event(types: u64) -> f64 {
         next_offset[partition] += 1;
         let event_type = &names[rng.random_range(0..names.len())];
         writer.append(event_type, &event).unwrap();
+        if let Some((cdf, index_keys)) = keys {
+            let u: f64 = rng.random();
+            let rank = cdf.partition_point(|c| *c < u).min(cdf.len() - 1);
+            if index_keys {
+                use std::fmt::Write as _;
+                key.clear();
+                let _ = write!(key, "p-{rank:07}");
+                writer
+                    .append_key(key.as_bytes(), event_type, &event)
+                    .unwrap();
+            }
+        }
         // As ingest does every 10 ms: the watermark of partitions being read.
         if n % 10_000 == 0
             && let Some(w) = watermark(clocks.iter().map(|c| (*c, false)), 300_000)
@@ -53,13 +81,24 @@ fn bytes_per_event(types: u64) -> f64 {
         }
     }
     assert_eq!(view.total(), EVENTS);
-    let used = dhat::HeapStats::get().curr_bytes - before;
-    println!(
-        "  {types} types: dhat counts {used} bytes, the index reports {} (analyzer_index_bytes)",
-        view.allocated_bytes()
-    );
+    let stats = dhat::HeapStats::get();
+    let held = Held {
+        used: (stats.curr_bytes - before) as u64,
+        peak: (stats.max_bytes.max(peak_before) - before) as u64,
+        keys: view.key_counts().keys,
+        reported: view.allocated_bytes(),
+    };
     drop((view, writer));
-    used as f64 / EVENTS as f64
+    held
+}
+
+fn bytes_per_event(types: u64) -> f64 {
+    let held = indexed(types, 7, None);
+    println!(
+        "  {types} types: dhat counts {} bytes, the index reports {} (analyzer_index_bytes)",
+        held.used, held.reported
+    );
+    held.used as f64 / EVENTS as f64
 }
 
 fn bytes_per_type(types: u64) -> f64 {
@@ -87,68 +126,17 @@ fn bytes_per_type(types: u64) -> f64 {
     used as f64 / types as f64
 }
 
-/// 10M events of 5 types, each with a key drawn from a Zipf distribution over
-/// `keys` keys ("p-0000017"), indexed with or without the key index; returns the
-/// heap bytes held after, the peak while indexing, and the distinct keys seen.
-fn with_keys(keys: usize, index_keys: bool) -> (u64, u64, u64) {
-    let names: Vec<String> = (0..5).map(|t| format!("type_{t}")).collect();
-    // The Zipf CDF, built before counting (a bench's own table, not the index's).
-    let weights: Vec<f64> = (1..=keys).map(|r| 1.0 / r as f64).collect();
-    let total: f64 = weights.iter().sum();
-    let mut cdf = Vec::with_capacity(keys);
+/// A Zipf CDF (s = 1) over `keys` keys, built before counting (the bench's own
+/// table, not the index's).
+fn zipf(keys: usize) -> Vec<f64> {
+    let total: f64 = (1..=keys).map(|r| 1.0 / r as f64).sum();
     let mut running = 0.0;
-    for w in &weights {
-        running += w / total;
-        cdf.push(running);
-    }
-    drop(weights);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut next_offset = [0i64; PARTITIONS];
-    let mut clocks = [0u64; PARTITIONS];
-    let mut now = 1_700_000_000_000u64;
-    let topics = Topics::new(&["events".to_owned()]);
-    let mut key = String::with_capacity(16);
-    let stats = dhat::HeapStats::get();
-    let (before, peak_before) = (stats.curr_bytes, stats.max_bytes);
-    let (view, mut writer) = new_view(&topics);
-    for n in 0..EVENTS {
-        now += rng.random_range(1..=10);
-        let partition = rng.random_range(0..PARTITIONS);
-        clocks[partition] = clocks[partition].max(now);
-        let event = Appended {
-            position: Position {
-                topic: TopicId(0),
-                partition: partition as i32,
-                offset: next_offset[partition],
-            },
-            clock: clocks[partition],
-            value_bytes: 200,
-        };
-        next_offset[partition] += 1;
-        let event_type = &names[rng.random_range(0..names.len())];
-        let u: f64 = rng.random();
-        let rank = cdf.partition_point(|c| *c < u).min(keys - 1);
-        writer.append(event_type, &event).unwrap();
-        if index_keys {
-            use std::fmt::Write as _;
-            key.clear();
-            let _ = write!(key, "p-{rank:07}");
-            writer
-                .append_key(key.as_bytes(), event_type, &event)
-                .unwrap();
-        }
-        if n % 10_000 == 0
-            && let Some(w) = watermark(clocks.iter().map(|c| (*c, false)), 300_000)
-        {
-            writer.advance(w);
-        }
-    }
-    let stats = dhat::HeapStats::get();
-    let used = stats.curr_bytes - before;
-    let peak = stats.max_bytes.max(peak_before) - before;
-    let distinct = view.key_counts().keys;
-    drop((view, writer));
-    (used as u64, peak as u64, distinct)
+    (1..=keys)
+        .map(|r| {
+            running += 1.0 / r as f64 / total;
+            running
+        })
+        .collect()
 }
 
 fn main() {
@@ -163,10 +151,16 @@ fn main() {
         );
     }
     let keys = 1_000_000;
+    let cdf = zipf(keys);
     let started = std::time::Instant::now();
-    let (without, _, _) = with_keys(keys, false);
+    let without = indexed(5, 11, Some((&cdf, false))).used;
     let plain = started.elapsed();
-    let (with, peak, distinct) = with_keys(keys, true);
+    let Held {
+        used: with,
+        peak,
+        keys: distinct,
+        ..
+    } = indexed(5, 11, Some((&cdf, true)));
     let keyed = started.elapsed() - plain;
     let key_index = with - without;
     let budget = 6 * EVENTS + 40 * distinct;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{Analyzer, Broker, MIB, TYPES, event, http_get, http_json, median, ms, row, wrk};
@@ -29,13 +29,7 @@ fn key_of(i: u64) -> String {
 
 fn produce_keyed(broker: &Broker, events: u64) {
     broker.create(TOPIC, 3);
-    let producer: BaseProducer = broker
-        .client()
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
+    let producer = broker.producer();
     let started = Instant::now();
     for i in 0..events {
         let (value, key) = (event(i), key_of(i));

@@ -44,6 +44,19 @@ fn default_limit() -> u64 {
     DEFAULT_LIMIT
 }
 
+impl RangeQuery {
+    /// The query, if its `limit` is from 1 to [`MAX_LIMIT`]; else the 400 saying so.
+    pub fn checked(&self) -> Result<&RangeQuery, ApiError> {
+        if (1..=MAX_LIMIT).contains(&self.limit) {
+            return Ok(self);
+        }
+        Err(ApiError::InvalidQuery(format!(
+            "`limit` must be a whole number from 1 to {MAX_LIMIT}, not {}",
+            self.limit
+        )))
+    }
+}
+
 /// What a page of events can answer besides the page.
 pub struct BrowseFailures;
 
@@ -258,12 +271,7 @@ async fn range(
     event_type: &str,
     query: &RangeQuery,
 ) -> Result<EventRange, ApiError> {
-    if !(1..=MAX_LIMIT).contains(&query.limit) {
-        return Err(ApiError::InvalidQuery(format!(
-            "`limit` must be a whole number from 1 to {MAX_LIMIT}, not {}",
-            query.limit
-        )));
-    }
+    query.checked()?;
     let Some(index) = state.view.type_index(event_type) else {
         return Err(ApiError::UnknownType(event_type.to_owned()));
     };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::BearerAuth;
-use super::browse::{BrowsedEvent, MAX_LIMIT, RangeQuery, in_full, text_or_base64};
+use super::browse::{BrowsedEvent, RangeQuery, in_full, text_or_base64};
 use super::error::{Answers, ApiError, ErrorCode, Failure};
 use crate::view::KeyedEvent;
 
@@ -243,13 +243,7 @@ pub async fn get_key_events(
     query: Query<RangeQuery>,
 ) -> Result<Json<KeyEvents>, Failure<KeyFailures>> {
     key_index_on(&state)?;
-    if !(1..=MAX_LIMIT).contains(&query.limit) {
-        return Err(ApiError::InvalidQuery(format!(
-            "`limit` must be a whole number from 1 to {MAX_LIMIT}, not {}",
-            query.limit
-        ))
-        .into());
-    }
+    query.checked()?;
     let key = path_key(&request)?;
     let (total, keyed) = state
         .view

@@ -170,6 +170,24 @@ async fn wait_for_heading(browser: &Browser, text: &str) {
     }
 }
 
+/// Checks that no hostile value ran (`window.pwned` unset) or was parsed as markup
+/// (no `img` or `script` in the page's main part); `what` names the values.
+async fn assert_nothing_ran(browser: &Browser, what: &str) {
+    let ran = browser
+        .client
+        .execute(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main script').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        serde_json::json!([true, 0]),
+        "{what} ran or was parsed"
+    );
+}
+
 /// The text of every cell of `css` rows, row by row, read in one script: the page
 /// may replace the rows (live counts) between two WebDriver calls.
 async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
@@ -422,19 +440,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         body.contains("<script>window.pwned=3</script>"),
         "header shown as text"
     );
-    let ran = browser
-        .client
-        .execute(
-            "return [window.pwned === undefined, document.querySelectorAll('main img, main script').length];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        ran,
-        serde_json::json!([true, 0]),
-        "hostile markup ran or was parsed"
-    );
+    assert_nothing_ran(&browser, "hostile markup").await;
     browser.screenshot("page-event").await;
 
     // The unclassified event, not text: shown in hex, nothing run either.
@@ -637,18 +643,6 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
         assert!(started.elapsed() < Duration::from_secs(20), "deep link");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ran = browser
-        .client
-        .execute(
-            "return [window.pwned === undefined, document.querySelectorAll('main img, main script').length];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        ran,
-        serde_json::json!([true, 0]),
-        "a hostile key ran or was parsed"
-    );
+    assert_nothing_ran(&browser, "a hostile key").await;
     browser.client.clone().close().await.unwrap();
 }

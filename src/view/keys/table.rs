@@ -392,30 +392,45 @@ impl KeyTable {
     }
 
     fn merge_into(&self, run: &[Entry], tail: &[Entry], out: &mut Vec<Entry>) {
-        let in_order = match (run.last(), tail.first()) {
-            (Some(&last), Some(&first)) => comes_after(&self.streams, last, first),
-            _ => true,
-        };
-        if in_order {
+        if self.tail_follows(run, tail) {
             out.extend_from_slice(run);
             out.extend_from_slice(tail);
-            return;
+        } else {
+            out.extend(self.merged(run, tail, 0, 0));
         }
-        let (mut i, mut j) = (0, 0);
-        while i < run.len() || j < tail.len() {
+    }
+
+    /// Whether every event of `tail` comes after every event of `run` (the usual
+    /// case: then the history is the two one after the other).
+    fn tail_follows(&self, run: &[Entry], tail: &[Entry]) -> bool {
+        match (run.last(), tail.first()) {
+            (Some(&last), Some(&first)) => comes_after(&self.streams, last, first),
+            _ => true,
+        }
+    }
+
+    /// The merge by the rule of `run` from `i` and `tail` from `j`.
+    fn merged<'a>(
+        &'a self,
+        run: &'a [Entry],
+        tail: &'a [Entry],
+        mut i: usize,
+        mut j: usize,
+    ) -> impl Iterator<Item = Entry> + 'a {
+        std::iter::from_fn(move || {
             let take_run = match (run.get(i), tail.get(j)) {
                 (Some(&a), Some(&b)) => comes_after(&self.streams, a, b),
                 (Some(_), None) => true,
-                _ => false,
+                (None, _) => false,
             };
+            let next = if take_run { run.get(i) } else { tail.get(j) };
             if take_run {
-                out.push(run[i]);
                 i += 1;
             } else {
-                out.push(tail[j]);
                 j += 1;
             }
-        }
+            next.copied()
+        })
     }
 
     /// Key `id`'s run and tail.
@@ -436,11 +451,7 @@ impl KeyTable {
     /// How many of the first `k` events of the merge come from `run`: O(1) when the
     /// tail follows the run, else a binary search.
     fn split(&self, run: &[Entry], tail: &[Entry], k: usize) -> usize {
-        let in_order = match (run.last(), tail.first()) {
-            (Some(&last), Some(&first)) => comes_after(&self.streams, last, first),
-            _ => true,
-        };
-        if in_order {
+        if self.tail_follows(run, tail) {
             return k.min(run.len());
         }
         let (mut lo, mut hi) = (k.saturating_sub(tail.len()), k.min(run.len()));
@@ -465,24 +476,10 @@ impl KeyTable {
         let end = from
             .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
             .min(total);
-        let mut i = self.split(run, tail, from);
-        let mut j = from - i;
-        let mut page = Vec::with_capacity(end - from);
-        while page.len() < end - from {
-            let take_run = match (run.get(i), tail.get(j)) {
-                (Some(&a), Some(&b)) => comes_after(&self.streams, a, b),
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if take_run {
-                page.push(run[i]);
-                i += 1;
-            } else {
-                page.push(tail[j]);
-                j += 1;
-            }
-        }
-        page
+        let i = self.split(run, tail, from);
+        self.merged(run, tail, i, from - i)
+            .take(end - from)
+            .collect()
     }
 
     /// Every event of key `id`, in no particular order (for counting).
