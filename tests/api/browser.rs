@@ -170,6 +170,27 @@ async fn wait_for_heading(browser: &Browser, text: &str) {
     }
 }
 
+/// Clicks the element `locator` finds.
+async fn click(browser: &Browser, locator: Locator<'_>) {
+    browser
+        .client
+        .find(locator)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks the button whose text is `text`.
+async fn click_button(browser: &Browser, text: &str) {
+    click(
+        browser,
+        Locator::XPath(&format!("//button[text()='{text}']")),
+    )
+    .await;
+}
+
 /// Checks that no hostile value ran (`window.pwned` unset) or was parsed as markup
 /// (no `img` or `script` in the page's main part); `what` names the values.
 async fn assert_nothing_ran(browser: &Browser, what: &str) {
@@ -254,14 +275,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     let input = wait_for(&browser, "#token").await;
     browser.screenshot("page-token").await;
     input.send_keys(TOKEN).await.unwrap();
-    browser
-        .client
-        .find(Locator::Css("form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("form button")).await;
     wait_for(&browser, "#types tr").await;
     let stats = get(format!("{base}/stats")).await;
     let listed = table(&browser, "#types tr").await;
@@ -396,14 +410,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     let time = first["events"][0]["timestamp"].as_i64().unwrap();
     let field = browser.client.find(Locator::Css("#go-time")).await.unwrap();
     field.send_keys(&time.to_string()).await.unwrap();
-    browser
-        .client
-        .find(Locator::XPath("//button[text()='Go to time']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&browser, "Go to time").await;
     wait_for(&browser, "#provenance").await;
     let url = browser.client.current_url().await.unwrap();
     assert!(url.as_str().ends_with("#/events/A/0"), "{url}");
@@ -573,25 +580,11 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
     browser.client.goto(&format!("{base}/")).await.unwrap();
     let search = wait_for(&browser, "#key-search").await;
     search.send_keys(hostile_key).await.unwrap();
-    browser
-        .client
-        .find(Locator::XPath("//button[text()='Show']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_button(&browser, "Show").await;
     wait_for_heading(&browser, &format!("Key {hostile_key} — 120 events")).await;
     for from in [0u64, 50, 100] {
         if from > 0 {
-            browser
-                .client
-                .find(Locator::XPath("//button[text()='Next']"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            click_button(&browser, "Next").await;
         }
         let wanted = expected(from).await;
         let started = Instant::now();
