@@ -174,6 +174,7 @@ impl Application {
             stats_keys: http::stats::StatsKeys::from_routes(&settings.routes),
             export_enabled: settings.http.export_enabled,
             keys_enabled: settings.keys.by != crate::config::KeysBy::None,
+            streams: http::stream::StreamLimits::new(&settings.http),
             snapshots_enabled: settings.snapshot.dir.is_some() || settings.snapshot.url.is_some(),
             tokens,
             aliases: settings

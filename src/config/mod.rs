@@ -160,6 +160,13 @@ pub struct HttpSettings {
     /// Whether `/events/{type}/export` (bulk NDJSON) is served; some teams must not
     /// allow bulk export of sensitive topics (403 when off).
     pub export_enabled: bool,
+    /// Live tails (`/events/{type}/stream`) open at once; one more answers 503.
+    pub max_streams: u64,
+    /// Seconds between heartbeat comments on an idle live tail.
+    pub stream_heartbeat_secs: u64,
+    /// How far (in events) a live tail may fall behind the live end once it has
+    /// reached it, before it is sent `event: overflow` and closed.
+    pub stream_max_lag: u64,
 }
 
 impl Default for HttpSettings {
@@ -171,6 +178,9 @@ impl Default for HttpSettings {
             protect_metrics: false,
             cors_origins: Vec::new(),
             export_enabled: true,
+            max_streams: 64,
+            stream_heartbeat_secs: 15,
+            stream_max_lag: 10_000,
         }
     }
 }
@@ -599,6 +609,9 @@ impl Settings {
                     format!("{origin:?} is not an origin like \"https://audit.example.com\""),
                 );
             }
+        }
+        if self.http.stream_heartbeat_secs == 0 {
+            problem("http.stream_heartbeat_secs", "must be at least 1".into());
         }
         if self.kafka.metadata_refresh_secs == 0 {
             problem("kafka.metadata_refresh_secs", "must be at least 1".into());

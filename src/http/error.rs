@@ -58,11 +58,13 @@ pub enum ErrorCode {
     NoSuchKey,
     /// The key index is off on this server.
     KeyIndexOff,
+    /// As many live tails are open as the server allows.
+    TooManyStreams,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidQuery,
         ErrorCode::Unauthorized,
         ErrorCode::ExportDisabled,
@@ -80,6 +82,7 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::NoSuchKey,
         ErrorCode::KeyIndexOff,
+        ErrorCode::TooManyStreams,
     ];
 
     /// The table: this code's HTTP status and what it means, for the OpenAPI document.
@@ -152,6 +155,10 @@ impl ErrorCode {
             ErrorCode::KeyIndexOff => (
                 StatusCode::NOT_FOUND,
                 "`key_index_off`: the key index is off on this server ([keys] by is `none`, the default)",
+            ),
+            ErrorCode::TooManyStreams => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "`too_many_streams`: as many live tails are open as [http] max_streams allows; try again later",
             ),
         }
     }
@@ -239,6 +246,9 @@ pub enum ApiError {
         "The key index is off on this server: set [keys] by to \"kafka_key\", \"json_field\" or \"header\"."
     )]
     KeyIndexOff,
+    /// As many live tails are open as allowed.
+    #[error("{0} live tails are open, as many as [http] max_streams allows; try again later.")]
+    TooManyStreams(u64),
     /// analyzer could not answer.
     #[error("{0}")]
     Internal(String),
@@ -261,6 +271,7 @@ impl ApiError {
             ApiError::DecodeFailed(_) => ErrorCode::DecodeFailed,
             ApiError::NoSuchKey(_) => ErrorCode::NoSuchKey,
             ApiError::KeyIndexOff => ErrorCode::KeyIndexOff,
+            ApiError::TooManyStreams(_) => ErrorCode::TooManyStreams,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

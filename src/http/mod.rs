@@ -1,6 +1,6 @@
 //! The HTTP API, one file per route family: [`events`] (lookups), [`browse`]
 //! (ranges and exports), [`keys`] (one entity's history), [`stats`], [`status`], [`health`] (probes), [`metrics`]
-//! (the scrape and request metrics), [`timeline`] (histograms), [`ui`] (the audit
+//! (the scrape and request metrics), [`timeline`] (histograms), [`stream`] (live tails), [`ui`] (the audit
 //! page) and [`docs`] (Swagger UI); beside them [`routes`] (the one place routes are
 //! registered),
 //! [`state`] (what handlers share), [`error`] (the one error table), [`auth`],
@@ -23,6 +23,7 @@ pub mod routes;
 pub mod state;
 pub mod stats;
 pub mod status;
+pub mod stream;
 pub mod timeline;
 pub mod ui;
 

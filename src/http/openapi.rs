@@ -297,10 +297,20 @@ fn with_stats_keys(document: &mut serde_json::Value, keys: &[String]) {
 
 /// The 200 response of an NDJSON stream.
 pub fn ndjson_responses(description: &str) -> Responses {
+    text_responses("application/x-ndjson", description)
+}
+
+/// A 200 of Server-Sent Events, described.
+pub fn sse_responses(description: &str) -> Responses {
+    text_responses("text/event-stream", description)
+}
+
+/// A 200 of text of `media_type`, described.
+fn text_responses(media_type: &str, description: &str) -> Responses {
     let ok = Response {
         description: description.to_owned(),
         content: BTreeMap::from([(
-            "application/x-ndjson".to_owned(),
+            media_type.to_owned(),
             MediaType {
                 schema: match json_schema(serde_json::json!({"type": "string"})) {
                     ReferenceOr::Object(s) => {

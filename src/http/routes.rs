@@ -17,7 +17,7 @@ use super::events::{
 use super::query::AliasType;
 use super::{
     AppState, auth, browse, docs, error, events, health, keys, metrics, openapi, query, stats,
-    status, timeline, ui,
+    status, stream, timeline, ui,
 };
 use crate::config::RouteSettings;
 
@@ -142,6 +142,9 @@ fn documented(cfg: &mut apistos::web::ServiceConfig) {
         )
         .service(
             web::resource("/events/{type}/export").route(web::get().to(browse::get_event_export)),
+        )
+        .service(
+            web::resource("/events/{type}/stream").route(web::get().to(stream::get_event_stream)),
         )
         .service(
             web::resource("/events/{type}/histogram")

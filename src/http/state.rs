@@ -36,6 +36,8 @@ pub struct AppState {
     pub stats_keys: stats::StatsKeys,
     /// Whether bulk export is served.
     pub export_enabled: bool,
+    /// Live tails: how many are open, and the bounds of `[http]` on them.
+    pub streams: super::stream::StreamLimits,
     /// Whether the key index is on (`[keys] by` is not `none`).
     pub keys_enabled: bool,
     /// Whether `[snapshot] dir` is set (`/status` then reports snapshots).

@@ -17,11 +17,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
+mod follow;
 mod keys;
 mod order;
 mod packed;
 mod position;
 
+pub use follow::Tail;
 pub use keys::{KeyAppend, KeyCounts, KeyCut, KeySeek, KeySummary, KeyedEvent, LeftOut};
 pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};

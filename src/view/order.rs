@@ -267,7 +267,36 @@ impl TypeIndex {
         streams.iter().find(|s| s.slot == slot).map(Arc::clone)
     }
 
-    fn streams(&self) -> Vec<Arc<Stream>> {
+    /// For each of its streams, how many of its rows come before index `index` (all
+    /// of them past the end): where a tail from `index` starts.
+    pub(super) fn rows_before(&self, index: u64) -> Vec<(Arc<Stream>, u64)> {
+        let streams = self.streams();
+        let key = self.get(index).and_then(|entry| {
+            let own = streams.iter().find(|s| {
+                s.slot.topic == entry.position.topic && s.slot.partition == entry.position.partition
+            })?;
+            Some(Key {
+                clock: entry.clock,
+                slot: own.slot,
+                offset: u64::try_from(entry.position.offset).ok()?,
+            })
+        });
+        let reads = read_all(&streams);
+        streams
+            .iter()
+            .zip(&reads)
+            .map(|(stream, read)| {
+                let before = match &key {
+                    Some(key) => read.count_below(key, 0, read.rows.len()),
+                    None => read.rows.len(),
+                };
+                (Arc::clone(stream), before)
+            })
+            .collect()
+    }
+
+    /// Every stream it has now.
+    pub(super) fn streams(&self) -> Vec<Arc<Stream>> {
         self.streams
             .read()
             .unwrap_or_else(PoisonError::into_inner)

@@ -32,6 +32,7 @@ mod shutdown;
 mod snapshots;
 mod soak;
 mod stalls;
+mod stream;
 mod timeline;
 mod transactions;
 mod wire;
