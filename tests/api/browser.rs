@@ -639,3 +639,83 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
     assert_nothing_ran(&browser, "a hostile key").await;
     browser.client.clone().close().await.unwrap();
 }
+
+/// The indexes the Follow table shows, newest first.
+async fn followed(browser: &Browser) -> Vec<String> {
+    let script = "return Array.from(document.querySelectorAll('#followed tr')).map(r => r.querySelector('td').textContent);";
+    serde_json::from_value(browser.client.execute(script, vec![]).await.unwrap()).unwrap()
+}
+
+/// Waits until the Follow table shows `wanted`.
+async fn wait_followed(browser: &Browser, wanted: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let shown = followed(browser).await;
+        if shown == wanted {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{shown:?}, not {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn following_a_type_shows_new_events_and_pausing_keeps_them() {
+    let brokers = crate::helpers::broker();
+    let topic = crate::helpers::new_topic(&brokers, "page-follow", 1).await;
+    let events: Vec<crate::helpers::Event> = (0..10)
+        .map(|i| crate::helpers::Event::json("A", i))
+        .collect();
+    crate::helpers::produce(&brokers, &topic, &events).await;
+    let binary = crate::helpers::Binary::start(
+        &[],
+        &[
+            ("ANALYZER_KAFKA__BROKERS", brokers.clone()),
+            ("ANALYZER_KAFKA__TOPICS", topic.clone()),
+        ],
+    )
+    .await;
+    let base = binary.base.clone();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while crate::helpers::get_json(&client, &format!("{base}/stats")).await["A"] != 10 {
+        assert!(
+            started.elapsed() < crate::helpers::TANSU_WAIT,
+            "not indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let browser = browser().await;
+    browser
+        .client
+        .goto(&format!("{base}/#/events/A"))
+        .await
+        .unwrap();
+    wait_for(&browser, "#events tr").await;
+    click(&browser, Locator::Css("#follow")).await;
+    // Following: what comes next shows, newest first; what was there does not.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(followed(&browser).await.is_empty());
+    crate::helpers::produce(&brokers, &topic, &[crate::helpers::Event::json("A", 10)]).await;
+    wait_followed(&browser, &["10"]).await;
+    // Paused: new events wait, counted; resumed, they show.
+    click(&browser, Locator::Css("#follow-pause")).await;
+    crate::helpers::produce(&brokers, &topic, &[crate::helpers::Event::json("A", 11)]).await;
+    let note = wait_for(&browser, "#follow-note").await;
+    let started = Instant::now();
+    while note.text().await.unwrap() != "1 new, paused" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not counted while paused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(followed(&browser).await, ["10"]);
+    click(&browser, Locator::Css("#follow-pause")).await;
+    wait_followed(&browser, &["11", "10"]).await;
+    browser.screenshot("page-follow").await;
+    browser.client.clone().close().await.unwrap();
+}

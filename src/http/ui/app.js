@@ -330,11 +330,84 @@ async function list(type, from) {
       el("button", { type: "button", text: "Export page", onclick: () => download(path(type) + "/export?from=" + from + "&to=" + end, type + "-" + from + "-" + end + ".ndjson").catch(failure) }),
       el("button", { type: "button", text: "Export all", onclick: () => download(path(type) + "/export", type + ".ndjson").catch(failure) })),
     timeline(type),
+    follow(type),
     el("p", { class: "muted", text: page.total ? "Events " + from + " to " + (end - 1) : "No events." }),
     el("div", { class: "scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", { class: "num", text: "index" }), el("th", { class: "hide-narrow", text: "time" }),
         el("th", { class: "hide-narrow", text: "position" }), el("th", { text: "value" }))),
       el("tbody", { id: "events" }, ...rows))));
+}
+
+// ---- Follow: new events as they are indexed, from the live tail (SSE over fetch,
+// so that the token goes in a header; EventSource cannot set one). Paused, events
+// keep arriving and wait; resumed, they show. Leaving the view ends the stream.
+
+const FOLLOW_SHOWN = 200;
+let following = null;
+
+function follow(type) {
+  if (following) following.abort();
+  const rows = el("tbody", { id: "followed" });
+  const note = el("span", { class: "muted", id: "follow-note", text: "" });
+  const waiting = [];
+  let paused = false;
+  const showRow = (event) => {
+    const row = el("tr", { class: "event", tabindex: "0" },
+      el("td", { class: "num" }, el("a", { href: link(type, event.index), text: String(event.index) })),
+      el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
+      el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset + (event.settled ? "" : " (tentative)") }),
+      el("td", { class: "preview", text: preview(event).slice(0, 200) }));
+    rows.prepend(row);
+    while (rows.children.length > FOLLOW_SHOWN) rows.lastChild.remove();
+  };
+  const flush = () => { while (waiting.length) showRow(waiting.shift()); note.textContent = ""; };
+  const toggle = el("button", { type: "button", id: "follow", "aria-pressed": "false", text: "Follow" });
+  const pause = el("button", { type: "button", id: "follow-pause", hidden: "", text: "Pause" });
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+    if (!paused) flush();
+  });
+  toggle.addEventListener("click", () => {
+    if (following) { following.abort(); following = null; toggle.setAttribute("aria-pressed", "false"); pause.hidden = true; return; }
+    const controller = new AbortController();
+    following = controller;
+    toggle.setAttribute("aria-pressed", "true");
+    pause.hidden = false;
+    stream(path(type) + "/stream", controller.signal, (event) => {
+      if (paused) { waiting.push(event); note.textContent = waiting.length + " new, paused"; } else showRow(event);
+    }).catch((error) => { if (!controller.signal.aborted) note.textContent = "Follow stopped: " + String(error.message || error); });
+  });
+  window.addEventListener("hashchange", () => { if (following === null) return; following.abort(); following = null; }, { once: true });
+  return el("section", { class: "follow", "aria-label": "Follow" },
+    el("div", { class: "toolbar" }, toggle, pause, note),
+    el("div", { class: "scroll" }, el("table", {}, rows)));
+}
+
+// Reads Server-Sent Events from `url` with the token, calling `onEvent` with each
+// message's data (a /range item) until `signal` aborts or the server ends it.
+async function stream(url, signal, onEvent) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const response = await fetch(url, { headers, signal });
+  if (!response.ok) throw new Error((await response.json()).message);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("");
+      const name = block.split("\n").find((l) => l.startsWith("event: "));
+      if (name) throw new Error(JSON.parse(data).message);
+      if (data) onEvent(JSON.parse(data));
+    }
+  }
 }
 
 function valueBlock(event) {
