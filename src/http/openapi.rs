@@ -300,19 +300,38 @@ pub fn ndjson_responses(description: &str) -> Responses {
     text_responses("application/x-ndjson", description)
 }
 
-/// A 200 of Server-Sent Events, described.
+/// A 200 of Server-Sent Events, described: each event's fields, as SSE tools read
+/// them (`data` a JSON text).
 pub fn sse_responses(description: &str) -> Responses {
-    text_responses("text/event-stream", description)
+    let event = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "event": {"type": "string"},
+            "data": {"type": "string"},
+            "retry": {"type": "integer"}
+        }
+    });
+    media_responses("text/event-stream", event, description)
 }
 
 /// A 200 of text of `media_type`, described.
 fn text_responses(media_type: &str, description: &str) -> Responses {
+    media_responses(
+        media_type,
+        serde_json::json!({"type": "string"}),
+        description,
+    )
+}
+
+/// A 200 of `media_type` whose schema is `schema`, described.
+fn media_responses(media_type: &str, schema: serde_json::Value, description: &str) -> Responses {
     let ok = Response {
         description: description.to_owned(),
         content: BTreeMap::from([(
             media_type.to_owned(),
             MediaType {
-                schema: match json_schema(serde_json::json!({"type": "string"})) {
+                schema: match json_schema(schema) {
                     ReferenceOr::Object(s) => {
                         Some(VersionSpecificSchema::OAS3_0(ReferenceOr::Object(s)))
                     }
