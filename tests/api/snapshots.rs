@@ -285,6 +285,7 @@ async fn positions(
     event_type: &str,
 ) -> Vec<(i64, i64, bool)> {
     let mut all = Vec::new();
+    let mut unavailable = 0;
     loop {
         let page = get_json(
             client,
@@ -294,6 +295,14 @@ async fn positions(
             ),
         )
         .await;
+        // tansu over moto's S3 on a loaded 2-core CI machine has taken longer than
+        // the 2 s read timeout to answer a read below the log start: a documented
+        // 503, which a client retries. The numbering is what this test is about.
+        if page["code"] == "kafka_unavailable" && unavailable < 10 {
+            unavailable += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
         let events = page["events"]
             .as_array()
             .unwrap_or_else(|| panic!("{event_type} from {}: {page}", all.len()));
