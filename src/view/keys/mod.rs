@@ -282,7 +282,7 @@ impl ViewWriter {
         event: &Appended,
     ) -> Result<KeyAppend, PositionError> {
         let (slot, offset) = self.slot(&event.position)?;
-        let shared = Arc::clone(&self.shared);
+        let shared = &self.shared;
         let mut table = self.keys_mut();
         let outcome = table.append(key, event_type, slot, offset, || {
             shared.index(event_type)?.stream(slot)
@@ -313,7 +313,7 @@ impl ViewWriter {
             offset: 0,
         };
         let (slot, _) = self.slot(&position).map_err(|e| e.to_string())?;
-        let shared = Arc::clone(&self.shared);
+        let shared = &self.shared;
         self.keys_mut()
             .append_row(key, event_type, slot, row, || {
                 shared.index(event_type)?.stream(slot)
