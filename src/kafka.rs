@@ -24,6 +24,8 @@ pub enum ClientRole {
     Ingest,
     /// The pooled consumers that read one uncached event at a time.
     PointRead,
+    /// One export's consumer: reads its partitions forward, prefetching.
+    Export,
 }
 
 /// Whether a user's `[kafka.properties]` may change a property.
@@ -36,15 +38,17 @@ enum Policy {
     Managed,
 }
 
-/// One property analyzer sets: its name, its value for the ingest and the
-/// point-read clients (None: librdkafka's default), and who may change it.
+/// One property analyzer sets: its name, its value for the ingest, point-read and
+/// export clients (None: librdkafka's default), and who may change it.
 struct Property {
     name: &'static str,
     ingest: Option<&'static str>,
     point_read: Option<&'static str>,
+    export: Option<&'static str>,
     policy: Policy,
 }
 
+/// A property the export client sets as ingest does (it reads forward too).
 const fn property(
     name: &'static str,
     ingest: Option<&'static str>,
@@ -55,19 +59,28 @@ const fn property(
         name,
         ingest,
         point_read,
+        export: ingest,
         policy,
     }
+}
+
+/// A property the export client sets as a point read does (an export asks for
+/// positions the index names: one gone is an answer).
+const fn like_point_read(mut p: Property) -> Property {
+    p.export = p.point_read;
+    p
 }
 
 /// Every property analyzer sets, for both clients. `bootstrap.servers` is managed
 /// too, from `kafka.brokers`.
 const PROPERTIES: [Property; 12] = [
-    property(
-        "client.id",
-        Some("analyzer-ingest"),
-        Some("analyzer-reader"),
-        Policy::Default,
-    ),
+    Property {
+        name: "client.id",
+        ingest: Some("analyzer-ingest"),
+        point_read: Some("analyzer-reader"),
+        export: Some("analyzer-export"),
+        policy: Policy::Default,
+    },
     // librdkafka's assign() needs a group id; analyzer never joins it nor commits.
     property(
         "group.id",
@@ -76,12 +89,12 @@ const PROPERTIES: [Property; 12] = [
         Policy::Default,
     ),
     // High watermarks, log start and EOF offsets per partition, broker states.
-    property(
+    like_point_read(property(
         "statistics.interval.ms",
         Some("1000"),
         None,
         Policy::Default,
-    ),
+    )),
     // Brokers like tansu hold every Fetch this long even when data is there: it
     // bounds ingest's tail latency, and a point read needs an answer at once.
     property(
@@ -132,12 +145,12 @@ const PROPERTIES: [Property; 12] = [
     ),
     // Ingest starts at the log start; a point read below it must fail (410), not
     // return some other event.
-    property(
+    like_point_read(property(
         "auto.offset.reset",
         Some("earliest"),
         Some("error"),
         Policy::Managed,
-    ),
+    )),
     property(
         "isolation.level",
         Some("read_committed"),
@@ -168,6 +181,7 @@ pub fn client_config(kafka: &KafkaSettings, role: ClientRole) -> ClientConfig {
     let value = |p: &Property| match role {
         ClientRole::Ingest => p.ingest,
         ClientRole::PointRead => p.point_read,
+        ClientRole::Export => p.export,
     };
     let mut config = ClientConfig::new();
     for p in PROPERTIES.iter().filter(|p| p.policy == Policy::Default) {
@@ -523,7 +537,11 @@ mod tests {
             .properties
             .insert("fetch.wait.max.ms".into(), "7".into());
         kafka.properties.insert("sasl.username".into(), "u".into());
-        for role in [ClientRole::Ingest, ClientRole::PointRead] {
+        for role in [
+            ClientRole::Ingest,
+            ClientRole::PointRead,
+            ClientRole::Export,
+        ] {
             let config = client_config(&kafka, role);
             assert_eq!(config.get("fetch.wait.max.ms"), Some("7"));
             assert_eq!(config.get("sasl.username"), Some("u"));
@@ -537,6 +555,12 @@ mod tests {
         };
         assert_eq!(reset(ClientRole::Ingest).as_deref(), Some("earliest"));
         assert_eq!(reset(ClientRole::PointRead).as_deref(), Some("error"));
+        // An export reads forward like ingest (prefetching) but asks for positions.
+        assert_eq!(reset(ClientRole::Export).as_deref(), Some("error"));
+        let export = client_config(&kafka, ClientRole::Export);
+        assert_eq!(export.get("queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(export.get("queued.min.messages"), None);
+        assert_eq!(export.get("statistics.interval.ms"), None);
         // The standard CA paths unless the user names a CA.
         let ca = |kafka: &KafkaSettings| {
             client_config(kafka, ClientRole::Ingest)

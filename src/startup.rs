@@ -134,6 +134,7 @@ impl Application {
         let reader = KafkaReader::new(
             topics.clone(),
             kafka::client_config(&settings.kafka, ClientRole::PointRead),
+            kafka::client_config(&settings.kafka, ClientRole::Export),
             QuietContext(tokens.clone()),
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,

@@ -1,6 +1,7 @@
 //! Payload retrieval: the index stores positions, not payloads. [`Fetcher`] is the
 //! one path from a position to its bytes: the bounded cache filled at ingest time,
-//! else a point read from Kafka by a pool of warm consumers.
+//! else a point read from Kafka by a pool of warm consumers, or, for an export, a
+//! sequential read of its own.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,9 +15,11 @@ use rdkafka::message::{Headers, Message};
 
 mod cache;
 mod reader;
+mod sequential;
 
 pub use cache::{CACHE_ENTRY_OVERHEAD, CacheStats, PayloadCache};
 pub use reader::KafkaReader;
+pub use sequential::SequentialRead;
 
 use crate::metrics::Metrics;
 use crate::view::{Position, TopicId};
@@ -217,8 +220,57 @@ impl Fetcher {
         Ok(found)
     }
 
+    /// Payloads to be asked for in order, many of them (an export); blocking.
+    pub fn in_order(&self) -> InOrder<'_> {
+        InOrder {
+            fetcher: self,
+            kafka: None,
+            read_kafka: false,
+        }
+    }
+
     /// The payload cache, for its figures.
     pub fn cache(&self) -> &PayloadCache {
         &self.cache
+    }
+}
+
+/// Payloads asked for in order (see [`Fetcher::in_order`]): cached ones from the
+/// cache, the others by one [`SequentialRead`], made at the first miss.
+pub struct InOrder<'a> {
+    fetcher: &'a Fetcher,
+    kafka: Option<SequentialRead>,
+    /// Whether Kafka was read since the last [`InOrder::end_batch`].
+    read_kafka: bool,
+}
+
+impl InOrder<'_> {
+    /// The payload at `position`, headers included; None when Kafka no longer has it.
+    pub fn payload(&mut self, position: Position) -> Result<Option<Payload>, FetchError> {
+        let fetcher = self.fetcher;
+        if let Some(cached) = fetcher.cache.get(&position).filter(|p| p.headers_read) {
+            return Ok(Some(cached));
+        }
+        let kafka = match &mut self.kafka {
+            Some(kafka) => kafka,
+            None => self.kafka.insert(fetcher.reader.sequential()?),
+        };
+        self.read_kafka = true;
+        kafka.read(position)
+    }
+
+    /// Ends a batch (a chunk of an export): its Kafka reads count as one fetch in
+    /// the metrics, as long as the time waited for them, and the client serves its
+    /// callbacks.
+    pub fn end_batch(&mut self) {
+        let Some(kafka) = &mut self.kafka else {
+            return;
+        };
+        if std::mem::take(&mut self.read_kafka) {
+            self.fetcher
+                .metrics
+                .observe_kafka_fetch(kafka.take_waited());
+        }
+        kafka.serve();
     }
 }

@@ -1,5 +1,6 @@
 //! Point reads: the single message at a position, read by a small pool of warm
-//! consumers, within one deadline per lookup.
+//! consumers, within one deadline per lookup; and the client a sequential read
+//! (an export) makes for itself.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::Semaphore;
 
+use super::sequential::{IdleConsumers, SequentialRead};
 use super::{FetchError, Payload};
 use crate::kafka::QuietContext;
 use crate::view::{Position, TopicId, Topics};
@@ -19,6 +21,10 @@ use crate::view::{Position, TopicId, Topics};
 pub struct KafkaReader {
     topics: Topics,
     config: ClientConfig,
+    /// The configuration of a sequential read's own consumer.
+    export_config: ClientConfig,
+    /// Sequential reads' consumers between reads.
+    export_idle: IdleConsumers,
     /// Cloned into each consumer (it carries the OAUTHBEARER token source).
     context: QuietContext,
     idle: Mutex<Vec<BaseConsumer<QuietContext>>>,
@@ -29,9 +35,11 @@ pub struct KafkaReader {
 impl KafkaReader {
     /// Creates `pool_size` consumers up front so requests never pay for client
     /// creation. A read answers within `timeout`, waiting for a free consumer included.
+    /// A sequential read makes its own client of `export_config`.
     pub fn new(
         topics: Topics,
         config: ClientConfig,
+        export_config: ClientConfig,
         context: QuietContext,
         pool_size: usize,
         timeout: Duration,
@@ -42,6 +50,8 @@ impl KafkaReader {
         Ok(KafkaReader {
             topics,
             config,
+            export_config,
+            export_idle: IdleConsumers::default(),
             context,
             idle: Mutex::new(idle),
             permits: Arc::new(Semaphore::new(pool_size)),
@@ -75,6 +85,17 @@ impl KafkaReader {
             span_at(consumer, topics.name(topic), partition, &offsets, timeout)
         })
         .await
+    }
+
+    /// A sequential read of its own (see [`SequentialRead`]).
+    pub fn sequential(&self) -> Result<SequentialRead, FetchError> {
+        SequentialRead::new(
+            &self.export_config,
+            self.context.clone(),
+            &self.export_idle,
+            self.topics.clone(),
+            self.timeout,
+        )
     }
 
     /// Runs `read` on a pooled consumer on a blocking thread, waiting for a free one
@@ -126,7 +147,7 @@ impl KafkaReader {
 
 /// What is left until `deadline`, or the error once it has passed (with the last
 /// client error seen, if any).
-fn time_left(
+pub(super) fn time_left(
     deadline: Instant,
     timeout: Duration,
     last_error: &mut Option<KafkaError>,

@@ -1,17 +1,13 @@
 //! Browsing a type: `GET /events/{type}/range?from=I&limit=L` (and `{alias}/range`):
-//! a page of events with their provenance, key, headers and value, in one request;
-//! and `GET /events/{type}/export?from=I&to=J`: any range of them as NDJSON,
-//! streamed a page at a time.
+//! a page of events with their provenance, key, headers and value, in one request.
+//! The event as a page lists it is what an export (`export.rs`) writes a line of.
 
 use actix_web::web::{Data, Json, Query};
-use actix_web::{HttpRequest, HttpResponse, Responder};
-use apistos::paths::Responses;
-use apistos::reference_or::ReferenceOr;
-use apistos::{ApiComponent, ApistosSchema, JsonSchema, OpenApiVersion, api_operation};
+use apistos::{ApiComponent, JsonSchema, api_operation};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::AppState;
 use super::auth::BearerAuth;
@@ -69,20 +65,6 @@ impl Answers for BrowseFailures {
     ];
 }
 
-/// What an export can answer besides its stream.
-pub struct ExportFailures;
-
-impl Answers for ExportFailures {
-    const CODES: &'static [ErrorCode] = &[
-        ErrorCode::InvalidQuery,
-        ErrorCode::Unauthorized,
-        ErrorCode::ExportDisabled,
-        ErrorCode::UnknownType,
-        ErrorCode::KafkaUnavailable,
-        ErrorCode::Internal,
-    ];
-}
-
 /// A page of a type's events.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
@@ -126,7 +108,8 @@ pub struct BrowsedEvent {
     pub headers: Vec<BrowsedHeader>,
     /// The value, when it is JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub value: Option<Box<RawValue>>,
     /// The value's bytes, when it is not JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_base64: Option<String>,
@@ -162,6 +145,19 @@ pub fn text_or_base64(bytes: &[u8]) -> (Option<String>, Option<String>) {
         Ok(text) => (Some(text.to_owned()), None),
         Err(_) => (None, Some(BASE64.encode(bytes))),
     }
+}
+
+/// `body` as a JSON value to embed as it is, if it is JSON: checked, not parsed
+/// into a tree and written again (an export spent a third of its time on that,
+/// measured with perf). On one line, as an NDJSON export's lines must be: JSON
+/// spread over lines is written again, compact.
+fn one_line_json(body: &[u8]) -> Option<Box<RawValue>> {
+    let raw: Box<RawValue> = serde_json::from_slice(body).ok()?;
+    if !raw.get().contains('\n') {
+        return Some(raw);
+    }
+    let value: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+    serde_json::value::to_raw_value(&value).ok()
 }
 
 impl BrowsedEvent {
@@ -217,7 +213,7 @@ impl BrowsedEvent {
         let rendered = rendered.unwrap_or_else(|| Rendered::raw(payload.value));
         event.avro_schema = rendered.avro_schema.as_deref().map(str::to_owned);
         let json = (rendered.kind == ValueKind::Json)
-            .then(|| serde_json::from_slice(&rendered.body).ok())
+            .then(|| one_line_json(&rendered.body))
             .flatten();
         match json {
             Some(value) => event.value = Some(value),
@@ -299,125 +295,4 @@ pub async fn get_event_range(
     query: Query<RangeQuery>,
 ) -> Result<Json<EventRange>, Failure<BrowseFailures>> {
     Ok(Json(range(&state, &event_type, &query).await?))
-}
-
-/// Events an export reads and writes at a time: its memory bound, whatever the range.
-const EXPORT_PAGE: u64 = 500;
-
-/// The query of an export: `?from=I&to=J`.
-#[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
-#[schemars(crate = "apistos")]
-pub struct ExportQuery {
-    /// The first index, from 0 (default 0).
-    #[serde(default)]
-    pub from: u64,
-    /// One past the last index (default: the type's count when the request started).
-    pub to: Option<u64>,
-}
-
-/// An NDJSON export, streamed: one [`BrowsedEvent`] a line.
-pub struct Export(HttpResponse);
-
-impl Responder for Export {
-    type Body = actix_web::body::BoxBody;
-
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        self.0
-    }
-}
-
-impl ApiComponent for Export {
-    fn child_schemas(_: OpenApiVersion) -> Vec<(String, ReferenceOr<ApistosSchema>)> {
-        vec![]
-    }
-
-    fn schema(_: OpenApiVersion) -> Option<(String, ReferenceOr<ApistosSchema>)> {
-        None
-    }
-
-    fn responses(_: OpenApiVersion, _: Option<String>, _: Option<String>) -> Option<Responses> {
-        Some(super::openapi::ndjson_responses(
-            "One event a line, each as the events of /events/{type}/range",
-        ))
-    }
-}
-
-/// Where an export stands: the next index to write, and the end.
-struct ExportCursor {
-    state: Data<AppState>,
-    event_type: String,
-    next: u64,
-    end: u64,
-}
-
-/// `events` as NDJSON lines.
-fn ndjson(events: &[BrowsedEvent]) -> Result<Bytes, ApiError> {
-    let mut lines = Vec::new();
-    for event in events {
-        serde_json::to_writer(&mut lines, event)
-            .map_err(|e| ApiError::Internal(format!("cannot write an event as JSON: {e}")))?;
-        lines.push(b'\n');
-    }
-    Ok(Bytes::from(lines))
-}
-
-/// Export a range of a type's events as NDJSON.
-#[api_operation(
-    tag = "events",
-    operation_id = "export_events",
-    summary = "Export a range of a type's events as NDJSON",
-    description = "Every event of `type` with an index from `from` (default 0) up to `to` (exclusive; default: the count when the request started), one JSON object a line, each as in /events/{type}/range. Streamed 500 events at a time, as fast as the client reads: memory stays bounded whatever the range, and the export stops when the client goes away. Uncached events are read from Kafka in one pass per partition. If Kafka becomes unreachable mid-export, the connection is closed before the end (the body is then incomplete). 403 when the server sets [http] export_enabled = false."
-)]
-pub async fn get_event_export(
-    _auth: BearerAuth,
-    state: Data<AppState>,
-    event_type: EventType,
-    query: Query<ExportQuery>,
-) -> Result<Export, Failure<ExportFailures>> {
-    if !state.export_enabled {
-        return Err(ApiError::ExportDisabled.into());
-    }
-    let event_type = event_type.0;
-    let Some(index) = state.view.type_index(&event_type) else {
-        return Err(ApiError::UnknownType(event_type).into());
-    };
-    let end = query.to.unwrap_or(u64::MAX).min(index.len());
-    let from = query.from.min(end);
-    // The first page before the answer starts: Kafka unreachable is then a 503.
-    let first_end = from.saturating_add(EXPORT_PAGE).min(end);
-    let first = ndjson(&events(&state, &event_type, from, first_end).await?)?;
-    let cursor = ExportCursor {
-        state,
-        event_type,
-        next: first_end,
-        end,
-    };
-    // Each later page is read only when the client has taken the previous one.
-    let rest = futures_util::stream::unfold(cursor, |mut cursor| async move {
-        if cursor.next >= cursor.end {
-            return None;
-        }
-        let page_end = cursor.next.saturating_add(EXPORT_PAGE).min(cursor.end);
-        let page = events(&cursor.state, &cursor.event_type, cursor.next, page_end).await;
-        let page = page.and_then(|events| ndjson(&events));
-        if let Err(e) = &page {
-            log::warn!(
-                "export of {:?} stopped at index {}: {e}",
-                cursor.event_type,
-                cursor.next
-            );
-            cursor.end = cursor.next; // the error ends the stream
-        }
-        cursor.next = page_end;
-        Some((page.map_err(actix_web::Error::from), cursor))
-    });
-    let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(first))),
-        rest,
-    );
-    Ok(Export(
-        HttpResponse::Ok()
-            .content_type("application/x-ndjson")
-            .streaming(stream),
-    ))
 }

@@ -169,9 +169,36 @@ pub async fn render(
             _ => state.decoder.render(typed, value.clone()),
         };
     }
+    rendered_or_error(outcome, event_type, value)
+}
+
+/// As [`render`], on a thread that may block (an export's): the registry is asked
+/// there.
+pub fn render_blocking(
+    state: &AppState,
+    event_type: &str,
+    value: Bytes,
+) -> Result<Rendered, ApiError> {
+    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
+    let mut outcome = state.decoder.render(typed, value.clone());
+    if let Err(DecodeError::NotAsked(id)) = outcome {
+        outcome = match state.decoder.ask_registry(id) {
+            Err(unreachable) => Err(DecodeError::Unreachable(unreachable)),
+            Ok(()) => state.decoder.render(typed, value.clone()),
+        };
+    }
+    rendered_or_error(outcome, event_type, value)
+}
+
+/// What the decoder's `outcome` for `value` answers.
+fn rendered_or_error(
+    outcome: Result<Rendered, DecodeError>,
+    event_type: &str,
+    value: Bytes,
+) -> Result<Rendered, ApiError> {
     match outcome {
         Ok(rendered) => Ok(rendered),
-        Err(_) if typed.is_none() => Ok(Rendered::raw(value)),
+        Err(_) if event_type == UNCLASSIFIED => Ok(Rendered::raw(value)),
         Err(DecodeError::Unreachable(e)) => Err(ApiError::RegistryUnavailable(e.to_string())),
         Err(DecodeError::NotAsked(id)) => Err(ApiError::RegistryUnavailable(format!(
             "the Schema Registry was not asked for schema {id}"

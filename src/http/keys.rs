@@ -50,7 +50,7 @@ fn percent_decoded(raw: &str, plus_is_space: bool, what: &str) -> Result<Vec<u8>
 }
 
 /// The key named by the path `/keys/{key}...`, as bytes.
-fn path_key(request: &HttpRequest) -> Result<Vec<u8>, ApiError> {
+pub(super) fn path_key(request: &HttpRequest) -> Result<Vec<u8>, ApiError> {
     let rest = request.path().strip_prefix(KEYS_PREFIX).unwrap_or_default();
     let segment = rest.split('/').next().unwrap_or_default();
     percent_decoded(segment, false, "the key in the path")
@@ -68,7 +68,7 @@ pub fn query_key(request: &HttpRequest) -> Result<Option<Vec<u8>>, ApiError> {
 }
 
 /// A key as a person reads it: its text, or its bytes in base64.
-fn shown(key: &[u8]) -> String {
+pub(super) fn shown(key: &[u8]) -> String {
     match text_or_base64(key) {
         (Some(text), _) => format!("{text:?}"),
         (_, base64) => format!("(base64) {}", base64.unwrap_or_default()),
@@ -76,7 +76,7 @@ fn shown(key: &[u8]) -> String {
 }
 
 /// The key index, or why it cannot answer.
-fn key_index_on(state: &AppState) -> Result<(), ApiError> {
+pub(super) fn key_index_on(state: &AppState) -> Result<(), ApiError> {
     state
         .keys_enabled
         .then_some(())

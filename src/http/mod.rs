@@ -1,5 +1,5 @@
 //! The HTTP API, one file per route family: [`events`] (lookups), [`browse`]
-//! (ranges and exports), [`keys`] (one entity's history), [`stats`], [`status`], [`health`] (probes), [`metrics`]
+//! (ranges), [`export`] (NDJSON exports), [`keys`] (one entity's history), [`stats`], [`status`], [`health`] (probes), [`metrics`]
 //! (the scrape and request metrics), [`timeline`] (histograms), [`stream`] (live tails), [`ui`] (the audit
 //! page) and [`docs`] (Swagger UI); beside them [`routes`] (the one place routes are
 //! registered),
@@ -14,6 +14,7 @@ pub mod browse;
 pub mod docs;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod keys;
 pub mod metrics;

@@ -1,7 +1,8 @@
 //! OpenAPI glue: the document's fixed part, JSON responses for error types, and the
-//! event responses apistos cannot derive (raw bytes with Kafka headers).
+//! responses apistos cannot derive (raw bytes with Kafka headers, streamed bodies).
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use actix_web::http::StatusCode;
 use apistos::info::Info;
@@ -14,6 +15,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse, Responder};
 
 use super::AppState;
 use super::events::{
@@ -293,6 +295,45 @@ fn with_stats_keys(document: &mut serde_json::Value, keys: &[String]) {
         .collect::<serde_json::Map<_, _>>()
         .into();
     stats["required"] = keys.iter().map(|key| serde_json::json!(key)).collect();
+}
+
+/// What a streamed answer's 200 is, for the OpenAPI document.
+pub trait StreamedBody {
+    /// The 200 response, described.
+    fn responses() -> Responses;
+}
+
+/// A streamed answer (an export's NDJSON, a tail's events), documented as `B`
+/// says: apistos cannot derive a streamed body's schema.
+pub struct Streamed<B>(HttpResponse, PhantomData<B>);
+
+impl<B> Streamed<B> {
+    /// `response`, whose body is streamed.
+    pub fn new(response: HttpResponse) -> Self {
+        Streamed(response, PhantomData)
+    }
+}
+
+impl<B> Responder for Streamed<B> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        self.0
+    }
+}
+
+impl<B: StreamedBody> ApiComponent for Streamed<B> {
+    fn child_schemas(_: OpenApiVersion) -> Vec<(String, ReferenceOr<ApistosSchema>)> {
+        vec![]
+    }
+
+    fn schema(_: OpenApiVersion) -> Option<(String, ReferenceOr<ApistosSchema>)> {
+        None
+    }
+
+    fn responses(_: OpenApiVersion, _: Option<String>, _: Option<String>) -> Option<Responses> {
+        Some(B::responses())
+    }
 }
 
 /// The 200 response of an NDJSON stream.

@@ -16,8 +16,8 @@ use super::events::{
 };
 use super::query::AliasType;
 use super::{
-    AppState, auth, browse, docs, error, events, health, keys, metrics, openapi, query, stats,
-    status, stream, timeline, ui,
+    AppState, auth, browse, docs, error, events, export, health, keys, metrics, openapi, query,
+    stats, status, stream, timeline, ui,
 };
 use crate::config::RouteSettings;
 
@@ -141,7 +141,7 @@ fn documented(cfg: &mut apistos::web::ServiceConfig) {
             web::resource("/events/{type}/range").route(web::get().to(browse::get_event_range)),
         )
         .service(
-            web::resource("/events/{type}/export").route(web::get().to(browse::get_event_export)),
+            web::resource("/events/{type}/export").route(web::get().to(export::get_event_export)),
         )
         .service(
             web::resource("/events/{type}/stream").route(web::get().to(stream::get_event_stream)),
@@ -152,6 +152,7 @@ fn documented(cfg: &mut apistos::web::ServiceConfig) {
         )
         .service(web::resource("/keys/{key}").route(web::get().to(keys::get_key)))
         .service(web::resource("/keys/{key}/events").route(web::get().to(keys::get_key_events)))
+        .service(web::resource("/keys/{key}/stream").route(web::get().to(stream::get_key_stream)))
         .service(
             web::resource("/positions/{topic}/{partition}/{offset}")
                 .route(web::get().to(events::get_position)),

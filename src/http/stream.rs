@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::web::{Data, Query};
-use actix_web::{HttpRequest, HttpResponse, Responder};
+use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse};
 use apistos::paths::Responses;
-use apistos::reference_or::ReferenceOr;
-use apistos::{ApiComponent, ApistosSchema, JsonSchema, OpenApiVersion, api_operation};
+use apistos::{ApiComponent, JsonSchema, api_operation};
 use bytes::Bytes;
 use serde::Deserialize;
 
@@ -26,9 +25,11 @@ use super::AppState;
 use super::auth::BearerAuth;
 use super::browse::in_full;
 use super::error::{Answers, ApiError, ErrorCode, Failure};
+use super::keys::{KeyedBrowsedEvent, key_index_on, path_key, shown};
+use super::openapi::{Streamed, StreamedBody};
 use super::query::EventType;
 use crate::config::HttpSettings;
-use crate::view::Tail;
+use crate::view::{Found, KeyTail, Tail, View};
 
 /// How often an idle tail looks for new events: what a live event may wait.
 const POLL: Duration = Duration::from_millis(50);
@@ -81,9 +82,9 @@ impl Drop for Open {
 #[derive(Debug, Deserialize, JsonSchema, ApiComponent)]
 #[schemars(crate = "apistos")]
 pub struct StreamQuery {
-    /// The first index to send (default: the type's count when the request starts,
-    /// so only what comes next). A `Last-Event-ID` header takes precedence: the
-    /// tail resumes after that index.
+    /// The first index to send (a key's tail: the first place in its history),
+    /// by default the count when the request starts, so only what comes next. A
+    /// `Last-Event-ID` header takes precedence: the tail resumes after that id.
     pub from: Option<u64>,
 }
 
@@ -99,38 +100,61 @@ impl Answers for StreamFailures {
     ];
 }
 
-/// A Server-Sent Events response.
-pub struct EventStream(HttpResponse);
+/// Server-Sent Events of a type's events, as `/range` lists them.
+pub struct SseEvents;
 
-impl Responder for EventStream {
-    type Body = actix_web::body::BoxBody;
-
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        self.0
+impl StreamedBody for SseEvents {
+    fn responses() -> Responses {
+        super::openapi::sse_responses(
+            "Server-Sent Events: each `data` a /events/{type}/range item, `id` its index",
+        )
     }
 }
 
-impl ApiComponent for EventStream {
-    fn child_schemas(_: OpenApiVersion) -> Vec<(String, ReferenceOr<ApistosSchema>)> {
-        vec![]
+/// A live tail's answer.
+pub type EventStream = Streamed<SseEvents>;
+
+/// What a tail follows.
+enum Followed {
+    /// A type's events; each event's id is its index in the type.
+    Type { event_type: String, tail: Tail },
+    /// One key's history; each event's id is its place there, and it is sent
+    /// with its type (a `/keys/{key}/events` item).
+    Key { tail: KeyTail },
+}
+
+impl Followed {
+    /// Events not sent yet.
+    fn lag(&self, view: &View) -> u64 {
+        match self {
+            Followed::Type { tail, .. } => view.tail_lag(tail),
+            Followed::Key { tail } => view.key_tail_lag(tail),
+        }
     }
 
-    fn schema(_: OpenApiVersion) -> Option<(String, ReferenceOr<ApistosSchema>)> {
-        None
-    }
-
-    fn responses(_: OpenApiVersion, _: Option<String>, _: Option<String>) -> Option<Responses> {
-        Some(super::openapi::sse_responses(
-            "Server-Sent Events: each `data` a /events/{type}/range item, `id` its index",
-        ))
+    /// The next events to send, at most `max`: (id, type, event).
+    fn next(&mut self, view: &View, max: usize) -> Vec<(u64, Arc<str>, Found)> {
+        match self {
+            Followed::Type { event_type, tail } => {
+                let event_type: Arc<str> = Arc::from(event_type.as_str());
+                view.tail_next(tail, max)
+                    .into_iter()
+                    .map(|found| (found.index, Arc::clone(&event_type), found))
+                    .collect()
+            }
+            Followed::Key { tail } => view
+                .key_tail_next(tail, max)
+                .into_iter()
+                .map(|(place, keyed)| (place, keyed.event_type, keyed.found))
+                .collect(),
+        }
     }
 }
 
 /// Where a tail's body stands.
 struct Tailing {
     state: Data<AppState>,
-    event_type: String,
-    tail: Tail,
+    followed: Followed,
     last_write: Instant,
     /// It has reached the live end once: from then on, falling behind is bounded.
     live: bool,
@@ -152,7 +176,7 @@ impl Tailing {
             if self.done {
                 return None;
             }
-            let lag = view.tail_lag(&self.tail);
+            let lag = self.followed.lag(view);
             if !self.live || lag <= limits.max_lag {
                 self.behind = None;
             } else if self.behind.is_none_or(|behind| lag <= behind) {
@@ -164,23 +188,28 @@ impl Tailing {
                     limits.max_lag
                 )));
             }
-            let found = view.tail_next(&mut self.tail, BATCH);
-            if !found.is_empty() {
-                self.live |= found.len() as u64 >= lag;
+            let next = self.followed.next(view, BATCH);
+            if !next.is_empty() {
+                self.live |= next.len() as u64 >= lag;
                 self.last_write = Instant::now();
-                let typed: Vec<(&str, _)> = found
+                let typed: Vec<(&str, Found)> = next
                     .iter()
-                    .map(|f| (self.event_type.as_str(), *f))
+                    .map(|(_, event_type, found)| (event_type.as_ref(), *found))
                     .collect();
                 return Some(match in_full(&self.state, &typed).await {
                     Ok(events) => {
+                        let with_type = matches!(self.followed, Followed::Key { .. });
                         let mut chunk = Vec::new();
-                        for event in events {
-                            chunk.extend_from_slice(
-                                format!("id: {}\ndata: ", event.index).as_bytes(),
-                            );
+                        for ((id, event_type, _), event) in next.iter().zip(events) {
+                            chunk.extend_from_slice(format!("id: {id}\ndata: ").as_bytes());
                             // A /range item always serializes.
-                            let _ = serde_json::to_writer(&mut chunk, &event);
+                            let _ = if with_type {
+                                let event_type = event_type.to_string();
+                                let keyed = KeyedBrowsedEvent { event_type, event };
+                                serde_json::to_writer(&mut chunk, &keyed)
+                            } else {
+                                serde_json::to_writer(&mut chunk, &event)
+                            };
                             chunk.extend_from_slice(b"\n\n");
                         }
                         Bytes::from(chunk)
@@ -220,28 +249,34 @@ pub async fn get_event_stream(
     let Some(index) = state.view.type_index(&event_type) else {
         return Err(ApiError::UnknownType(event_type).into());
     };
-    let resume = match request.headers().get("Last-Event-ID") {
-        Some(id) => Some(
-            id.to_str()
-                .ok()
-                .and_then(|id| id.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    ApiError::InvalidQuery("`Last-Event-ID` must be an index sent as an id".into())
-                })?
-                .saturating_add(1),
-        ),
-        None => None,
-    };
+    let resume = resumed_after(&request)?;
     let from = resume.or(query.from).unwrap_or_else(|| index.len());
     let open = state.streams.take()?;
     let tail = state
         .view
         .tail(&event_type, from)
         .ok_or_else(|| ApiError::UnknownType(event_type.clone()))?;
+    Ok(sse(state, Followed::Type { event_type, tail }, from, open))
+}
+
+/// Where a tail resumes: after the `Last-Event-ID` a reconnecting client sends.
+fn resumed_after(request: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(id) = request.headers().get("Last-Event-ID") else {
+        return Ok(None);
+    };
+    let after = id
+        .to_str()
+        .ok()
+        .and_then(|id| id.trim().parse::<u64>().ok())
+        .ok_or_else(|| ApiError::InvalidQuery("`Last-Event-ID` must be an id sent".into()))?;
+    Ok(Some(after.saturating_add(1)))
+}
+
+/// The answer of a tail of `followed` from `from`, holding its place `open`.
+fn sse(state: Data<AppState>, followed: Followed, from: u64, open: Open) -> EventStream {
     let tailing = Tailing {
         state,
-        event_type,
-        tail,
+        followed,
         last_write: Instant::now(),
         live: false,
         behind: None,
@@ -249,7 +284,7 @@ pub async fn get_event_stream(
         _open: open,
     };
     // A first comment, so the client has the answer's head at once.
-    let start = Bytes::from(format!(": from index {from}\nretry: 1000\n\n"));
+    let start = Bytes::from(format!(": from {from}\nretry: 1000\n\n"));
     let rest = futures_util::stream::unfold(tailing, |mut tailing| async move {
         let chunk = tailing.next_chunk().await?;
         Some((Ok::<_, actix_web::Error>(chunk), tailing))
@@ -258,7 +293,7 @@ pub async fn get_event_stream(
         futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(start))),
         rest,
     );
-    Ok(EventStream(
+    EventStream::new(
         HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header(("Cache-Control", "no-cache"))
@@ -266,5 +301,45 @@ pub async fn get_event_stream(
             .insert_header(("Content-Encoding", "identity"))
             .insert_header(("X-Accel-Buffering", "no"))
             .streaming(body),
-    ))
+    )
+}
+
+/// What a key's tail can answer besides its stream.
+pub struct KeyStreamFailures;
+
+impl Answers for KeyStreamFailures {
+    const CODES: &'static [ErrorCode] = &[
+        ErrorCode::InvalidQuery,
+        ErrorCode::Unauthorized,
+        ErrorCode::NoSuchKey,
+        ErrorCode::KeyIndexOff,
+        ErrorCode::TooManyStreams,
+    ];
+}
+
+/// Follow one key's events as they are indexed.
+#[api_operation(
+    tag = "keys",
+    operation_id = "stream_key_events",
+    summary = "Follow one entity's events live, across types, as Server-Sent Events",
+    description = "Server-Sent Events: each `data` a /keys/{key}/events item (a /range item with its `type`), `id` its place in the key's history, from place `from` (default: the key's count now, so only what comes next), then live as events of the key are indexed (within about 50 ms). A `Last-Event-ID` header resumes after that place. Every event is sent once; one that arrives late from a lagging partition takes a place before events already sent, so ids are not always increasing. Heartbeats, `event: overflow`, `event: error`, [http] max_streams and no compression as for /events/{type}/stream. 404 `no_such_key` for a key not indexed yet."
+)]
+pub async fn get_key_stream(
+    _auth: BearerAuth,
+    state: Data<AppState>,
+    request: HttpRequest,
+    _key: Path<String>,
+    query: Query<StreamQuery>,
+) -> Result<EventStream, Failure<KeyStreamFailures>> {
+    key_index_on(&state)?;
+    let key = path_key(&request)?;
+    let resume = resumed_after(&request)?;
+    let open = state.streams.take()?;
+    let from = resume.or(query.from).unwrap_or(u64::MAX);
+    let tail = state
+        .view
+        .key_tail(&key, from)
+        .ok_or_else(|| ApiError::NoSuchKey(shown(&key)))?;
+    let from = tail.start();
+    Ok(sse(state, Followed::Key { tail }, from, open))
 }

@@ -24,7 +24,7 @@ mod packed;
 mod position;
 
 pub use follow::Tail;
-pub use keys::{KeyAppend, KeyCounts, KeyCut, KeySeek, KeySummary, KeyedEvent, LeftOut};
+pub use keys::{KeyAppend, KeyCounts, KeyCut, KeySeek, KeySummary, KeyTail, KeyedEvent, LeftOut};
 pub use order::{Entry, Slot, StreamCut, TypeIndex, watermark};
 pub use position::{MAX_PARTITIONS, MAX_TOPICS, Position, PositionError, TopicId, Topics};
 

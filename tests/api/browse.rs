@@ -231,10 +231,11 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
         assert!(started.elapsed() < TANSU_WAIT, "not ready");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // Twice: memory that grew with what was exported would grow again.
+    // Three times: memory that grew with each export (what it exported, or a
+    // client or thread made anew) would grow again.
     let before = binary.rss_bytes();
     let mut peaks = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let mut response = client
             .get(format!("{}/events/A/export", binary.base))
             .send()
@@ -265,10 +266,10 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
         peaks.push(peak);
     }
     // The first export's peak includes the reader's buffers and the allocator's
-    // arenas warming up (measured: +25 MiB for 31 MB exported); a second export of
-    // the same 31 MB adds nothing more than noise if nothing is held per event.
+    // arenas warming up (measured: +25 MiB for 31 MB exported); later exports of
+    // the same 31 MB add nothing more than noise if nothing is held per export.
     assert!(
-        peaks[1] <= peaks[0] + (8 << 20),
+        peaks[1..].iter().all(|peak| *peak <= peaks[0] + (8 << 20)),
         "RSS peaks {:?} MiB",
         peaks.iter().map(|p| p >> 20).collect::<Vec<_>>()
     );
@@ -316,7 +317,8 @@ async fn a_large_export_streams_in_bounded_memory_and_stops_with_its_client() {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let later = fetches(metrics(client.clone(), binary.base.clone()).await);
     assert_eq!(later, stopped, "page reads went on after the client left");
-    // A whole export is 200 page reads; the one left after its first chunk, a few.
+    // A whole export is hundreds of chunks, each its Kafka reads counted as one
+    // fetch; the export left after its first chunk makes a few more at most.
     assert!(stopped - before < 10, "{} page reads", stopped - before);
     let live = client
         .get(format!("{}/health/live", binary.base))

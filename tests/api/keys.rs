@@ -332,7 +332,12 @@ async fn keys_past_the_cap_are_counted_and_the_index_off_says_so() {
 
     let off = spawn_app(&settings(&brokers, &["capped"])).await;
     off.wait_for_total(50, MOCK_WAIT).await;
-    for path in ["/keys/k0", "/keys/k0/events", "/events/A?key=k0&index=0"] {
+    for path in [
+        "/keys/k0",
+        "/keys/k0/events",
+        "/keys/k0/stream",
+        "/events/A?key=k0&index=0",
+    ] {
         let (status, body) = off.json(path).await;
         assert_eq!(
             (status, body["code"].as_str()),

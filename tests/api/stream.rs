@@ -229,3 +229,92 @@ async fn tails_are_bounded_beat_while_idle_and_overflow_when_too_slow() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `/keys/{key}/stream`: the key's events across types, each once with its type
+/// and its place in the key's history as id, live (a lagging partition's too),
+/// other keys' events left out, resumed by `Last-Event-ID`.
+#[tokio::test]
+async fn a_key_tail_sends_the_keys_events_across_types_once() {
+    let cluster = mock_cluster("keytail", 2);
+    let brokers = cluster.bootstrap_servers();
+    let keyed = |event_type: &str, partition: i32, t: i64, key: &[u8]| {
+        Event::json(event_type, t as usize)
+            .on(partition)
+            .at_time(1_795_435_200_000 + t * 1_000)
+            .with_key(key)
+    };
+    let first: Vec<Event> = (0..12)
+        .map(|t| {
+            let event_type = if t % 3 == 0 { "B" } else { "A" };
+            let key: &[u8] = if t % 2 == 0 { b"p-1" } else { b"p-2" };
+            keyed(event_type, (t % 2) as i32, t, key)
+        })
+        .collect();
+    produce(&brokers, "keytail", &first).await;
+    let mut settings = settings(&brokers, &["keytail"]);
+    settings.keys.by = analyzer::config::KeysBy::KafkaKey;
+    let app = spawn_app(&settings).await;
+    app.wait_for_total(12, MOCK_WAIT).await;
+
+    let response = Sse::open(&app, "/keys/p-1/stream?from=0", &[]).await;
+    assert_eq!(response.status(), 200);
+    let mut sse = Sse {
+        response,
+        buffer: String::new(),
+    };
+    let sent = sse.events(6).await;
+    assert_eq!(
+        sent.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        (0..6).collect::<Vec<_>>()
+    );
+    let (_, history) = app.json("/keys/p-1/events?limit=1000").await;
+    for ((_, item), listed) in sent.iter().zip(history["events"].as_array().unwrap()) {
+        assert_eq!(
+            item, listed,
+            "the stream sends what /keys/{{key}}/events lists"
+        );
+    }
+    assert!(sent.iter().any(|(_, item)| item["type"] == "B"));
+
+    // Live: partition 0 runs ahead, partition 1 brings earlier events; another
+    // key's events are not sent.
+    let ahead: Vec<Event> = (40..44).map(|t| keyed("A", 0, t, b"p-1")).collect();
+    produce(&brokers, "keytail", &ahead).await;
+    let lagging: Vec<Event> = (20..23)
+        .map(|t| keyed("B", 1, t, b"p-1"))
+        .chain((20..23).map(|t| keyed("A", 1, t, b"p-2")))
+        .collect();
+    produce(&brokers, "keytail", &lagging).await;
+    let live = sse.events(7).await;
+    let mut positions = BTreeSet::new();
+    for (_, item) in sent.iter().chain(&live) {
+        assert_eq!(item["key"], "p-1", "{item}");
+        let position = (
+            item["partition"].as_i64().unwrap(),
+            item["offset"].as_i64().unwrap(),
+        );
+        assert!(positions.insert(position), "sent twice: {item}");
+    }
+    assert_eq!(positions.len(), 13);
+    let more = sse.next(Duration::from_millis(500)).await;
+    assert!(more.as_ref().is_none_or(|m| m.id.is_none()), "{more:?}");
+    drop(sse);
+
+    // Resumed after the last id a client saw: the rest of the history, in order.
+    let response = Sse::open(&app, "/keys/p-1/stream", &[("Last-Event-ID", "9")]).await;
+    let mut sse = Sse {
+        response,
+        buffer: String::new(),
+    };
+    let resumed = sse.events(3).await;
+    assert_eq!(
+        resumed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [10, 11, 12]
+    );
+    let (_, history) = app.json("/keys/p-1/events?from=10").await;
+    for ((_, item), listed) in resumed.iter().zip(history["events"].as_array().unwrap()) {
+        assert_eq!(item, listed);
+    }
+    let (status, body) = app.json("/keys/nobody/stream").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("no_such_key")));
+}

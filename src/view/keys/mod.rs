@@ -12,8 +12,10 @@ use std::sync::{Arc, PoisonError, RwLockReadGuard, RwLockWriteGuard};
 use super::position::PositionError;
 use super::{Appended, Found, Lookup, View, ViewWriter};
 
+mod follow;
 pub mod table;
 
+pub use follow::KeyTail;
 pub use table::{KeyTable, LeftOut};
 
 /// Whether an event went into the key index.

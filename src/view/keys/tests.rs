@@ -47,7 +47,17 @@ fn build(
     ops: &[(u16, i32, u64, usize, usize)],
     ranks: &[u16],
 ) -> Vec<Modelled> {
-    let mut partitions: BTreeMap<(u16, i32), (i64, u64)> = BTreeMap::new();
+    build_on(writer, ops, ranks, &mut BTreeMap::new())
+}
+
+/// As [`build`], each partition going on from where `partitions` says (its next
+/// offset and clock).
+fn build_on(
+    writer: &mut ViewWriter,
+    ops: &[(u16, i32, u64, usize, usize)],
+    ranks: &[u16],
+    partitions: &mut BTreeMap<(u16, i32), (i64, u64)>,
+) -> Vec<Modelled> {
     let mut events = Vec::new();
     for &(topic, partition, step, event_type, key) in ops {
         let state = partitions.entry((topic, partition)).or_default();
@@ -217,4 +227,64 @@ fn keys_past_the_cap_are_left_out_and_counted_and_a_reset_topic_leaves_its_keys(
     let b = view.key_summary(b"b").unwrap();
     assert_eq!((b.total, b.first.event_type.as_ref()), (1, "B"));
     assert_eq!(view.key_counts().events, 1);
+}
+
+proptest! {
+    /// A key's tail, started anywhere in its history and read between appends in
+    /// batches of any size, hands out every event past its start exactly once, each
+    /// with the place it has in the history when handed out; what it had not
+    /// handed out is its lag.
+    #[test]
+    fn a_key_tail_hands_out_each_new_event_once(
+        ops in proptest::collection::vec(op(), 0..200),
+        cuts in proptest::collection::vec(0usize..200, 0..6),
+        from in 0u64..30,
+        batch in 1usize..8,
+    ) {
+        let topics = topics();
+        let ranks = topics.name_ranks();
+        let (view, mut writer) = new_view(&topics);
+        let mut cuts = cuts;
+        cuts.push(ops.len());
+        cuts.sort_unstable();
+        // The first part exists before the tail starts.
+        let first = cuts[0].min(ops.len());
+        let mut partitions = BTreeMap::new();
+        let mut events = build_on(&mut writer, &ops[..first], &ranks, &mut partitions);
+        let key = KEYS[0];
+        let Some(mut tail) = view.key_tail(key, from) else {
+            prop_assert!(model_history(&events, key).is_empty());
+            return Ok(());
+        };
+        let before: Vec<Position> = model_history(&events, key).into_iter().map(|e| e.1).collect();
+        let skipped = (from as usize).min(before.len());
+        let mut handed: Vec<Position> = Vec::new();
+        let mut done = first;
+        // Drained once at the start, then after each further part is appended.
+        for &cut in &cuts {
+            let cut = cut.min(ops.len()).max(done);
+            events.extend(build_on(&mut writer, &ops[done..cut], &ranks, &mut partitions));
+            done = cut;
+            loop {
+                let next = view.key_tail_next(&mut tail, batch);
+                if next.is_empty() {
+                    break;
+                }
+                let history: Vec<Position> = model_history(&events, key).into_iter().map(|e| e.1).collect();
+                for (place, event) in next {
+                    prop_assert_eq!(history.get(place as usize), Some(&event.found.position));
+                    handed.push(event.found.position);
+                }
+            }
+            prop_assert_eq!(view.key_tail_lag(&tail), 0);
+        }
+        let mut expected: Vec<Position> = model_history(&events, key).into_iter().map(|e| e.1).collect();
+        // Not handed out: the first `from` of what existed at the start.
+        let passed: Vec<Position> = before[..skipped].to_vec();
+        expected.retain(|p| !passed.contains(p));
+        let mut got = handed;
+        got.sort_by_key(|p| (p.topic.0, p.partition, p.offset));
+        expected.sort_by_key(|p| (p.topic.0, p.partition, p.offset));
+        prop_assert_eq!(got, expected);
+    }
 }
