@@ -4,6 +4,7 @@
 //! skip. Screenshots go to `target/screenshots/` for people to look at.
 
 use crate::helpers::{free_port, mock_cluster, settings, spawn_app};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::net::TcpStream;
@@ -211,6 +212,30 @@ async fn assert_nothing_ran(browser: &Browser, what: &str) {
 
 /// The text of every cell of `css` rows, row by row, read in one script: the page
 /// may replace the rows (live counts) between two WebDriver calls.
+/// The timeline's bars once their counts are `wanted` (within 20 s).
+async fn drawn_bars(browser: &Browser, wanted: &[String]) -> Vec<fantoccini::elements::Element> {
+    let started = Instant::now();
+    loop {
+        let bars = browser
+            .client
+            .find_all(Locator::Css("#timeline g.bar"))
+            .await
+            .unwrap();
+        let mut drawn = Vec::new();
+        for bar in &bars {
+            drawn.push(bar.attr("data-count").await.unwrap().unwrap_or_default());
+        }
+        if drawn == wanted {
+            return bars;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bars {drawn:?}, /histogram {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
     let script = "return Array.from(document.querySelectorAll(arguments[0])).map(row => Array.from(row.querySelectorAll('td')).map(cell => cell.textContent));";
     let rows = browser
@@ -227,9 +252,16 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     let brokers = crate::helpers::broker();
     let topic = crate::helpers::new_topic(&brokers, "page", 3).await;
     let hostile = r#"{"type":"A","note":"<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>"}"#;
+    // A second apart, ending a minute ago: the timeline has a shape to draw.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let mut events: Vec<crate::helpers::Event> = (0..240)
         .map(|i| {
-            crate::helpers::Event::json(if i % 3 == 0 { "B" } else { "A" }, i).on(i as i32 % 3)
+            crate::helpers::Event::json(if i % 3 == 0 { "B" } else { "A" }, i)
+                .on(i as i32 % 3)
+                .at_time(now_ms - 300_000 + i as i64 * 1_000)
         })
         .collect();
     events.push(
@@ -287,6 +319,53 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         assert_eq!(row[1].replace(',', ""), count.to_string(), "{name}");
     }
     assert!(listed.iter().any(|r| r[0] == "unclassified" && r[1] == "1"));
+    // Each type's sparkline: /histogram's counts over the span all types share
+    // (the first clock of any to just past the last), so rows compare.
+    let status = get(format!("{base}/status?types=all")).await;
+    let mut clocks = Vec::new();
+    for t in status["types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .chain([&status["unclassified"]])
+    {
+        clocks.push(t["first"]["clock_ms"].as_u64().unwrap());
+        clocks.push(t["last"]["clock_ms"].as_u64().unwrap());
+    }
+    let (from, to) = (
+        clocks.iter().min().unwrap(),
+        clocks.iter().max().unwrap() + 1,
+    );
+    for (row, name) in [(0, "A"), (1, "B"), (2, "unclassified")] {
+        let histogram = get(format!(
+            "{base}/events/{name}/histogram?buckets=24&from={from}&to={to}"
+        ))
+        .await;
+        let wanted: Vec<String> = histogram["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let script = "return Array.from(document.querySelectorAll('#types tr')[arguments[0]].querySelectorAll('svg.spark rect')).map(r => r.getAttribute('data-count'));";
+        let started = Instant::now();
+        loop {
+            let drawn = browser
+                .client
+                .execute(script, vec![serde_json::json!(row)])
+                .await
+                .unwrap();
+            let drawn: Vec<String> = serde_json::from_value(drawn).unwrap();
+            if drawn == wanted {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{name}'s sparkline {drawn:?}, /histogram {wanted:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     browser.screenshot("page-types").await;
 
     // Live counts: new events show up on the page without a reload.
@@ -361,26 +440,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let started = Instant::now();
-    let bars = loop {
-        let bars = browser
-            .client
-            .find_all(Locator::Css("#timeline g.bar"))
-            .await
-            .unwrap();
-        let mut drawn = Vec::new();
-        for bar in &bars {
-            drawn.push(bar.attr("data-count").await.unwrap().unwrap_or_default());
-        }
-        if drawn == wanted {
-            break bars;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "bars {drawn:?}, /histogram {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let bars = drawn_bars(&browser, &wanted).await;
     let last_full = wanted.iter().rposition(|c| c != "0").unwrap();
     let start = bars[last_full].attr("data-from").await.unwrap().unwrap();
     let first_of_span = client
@@ -404,6 +464,57 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     browser.screenshot("page-timeline").await;
+
+    // Dragging over bars zooms in: the chart is then /histogram of the span of the
+    // bars dragged over, and "Whole span" goes back.
+    let (from, bucket_ms, to) = (
+        histogram["from"].as_u64().unwrap(),
+        histogram["bucket_ms"].as_u64().unwrap(),
+        histogram["to"].as_u64().unwrap(),
+    );
+    let (a, b) = (10, 19);
+    let zoomed = get(format!(
+        "{base}/events/A/histogram?buckets=60&from={}&to={}",
+        from + a * bucket_ms,
+        to.min(from + (b + 1) * bucket_ms)
+    ))
+    .await;
+    let zoomed: Vec<String> = zoomed["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let bars = drawn_bars(&browser, &wanted).await;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: bars[a as usize].clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: bars[b as usize].clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser.client.perform_actions(drag).await.unwrap();
+    browser.client.release_actions().await.unwrap();
+    let bars = drawn_bars(&browser, &zoomed).await;
+    assert_eq!(
+        bars[0].attr("data-from").await.unwrap(),
+        Some((from + a * bucket_ms).to_string())
+    );
+    browser.screenshot("page-timeline-zoomed").await;
+    click_button(&browser, "Whole span").await;
+    drawn_bars(&browser, &wanted).await;
 
     // Go to a time: the first event at or after it, by the rule (here, A#0).
     let first = get(format!("{base}/events/A/range?limit=1")).await;

@@ -143,16 +143,47 @@ async function download(url, name) {
 const REFRESH_MS = 5000;
 let refresher = null;
 
+// A sparkline of each listed type's activity (the most frequent SPARK_TYPES),
+// over the span all types share, so that rows compare: from /histogram.
+const SPARK_BARS = 24, SPARK_TYPES = 50;
+
+function sharedSpan(status) {
+  const all = [...Object.values(status.types), status.unclassified].filter((t) => t.first && t.last);
+  if (!all.length) return null;
+  return { from: Math.min(...all.map((t) => t.first.clock_ms)), to: Math.max(...all.map((t) => t.last.clock_ms)) + 1 };
+}
+
+function sparkline(type, span) {
+  const cell = el("td", { class: "hide-narrow spark-cell" });
+  if (!span) return cell;
+  json(path(type) + "/histogram?buckets=" + SPARK_BARS + "&from=" + span.from + "&to=" + span.to).then((h) => {
+    const max = Math.max(1, ...h.counts), height = 16;
+    const peak = h.counts.indexOf(Math.max(...h.counts));
+    const chart = svg("svg", {
+      viewBox: "0 0 " + h.counts.length + " " + height, preserveAspectRatio: "none", class: "spark", role: "img",
+      "aria-label": type + ": at most " + h.counts[peak].toLocaleString("en") + " events in a span of " + duration(h.bucket_ms) + ", around " + utc(h.from + peak * h.bucket_ms),
+    }, ...h.counts.map((count, i) => {
+      const tall = count ? Math.max(1, (count / max) * height) : 0;
+      return svg("rect", { x: i + 0.1, y: height - tall, width: 0.8, height: tall, "data-count": count });
+    }));
+    cell.replaceChildren(chart);
+  }).catch(() => { /* no sparkline: the counts still show */ });
+  return cell;
+}
+
 function typeRows(status) {
+  const span = sharedSpan(status);
   const types = Object.entries(status.types).sort((a, b) => b[1].count - a[1].count);
-  const rows = types.map(([name, t]) => el("tr", {},
+  const rows = types.map(([name, t], i) => el("tr", {},
     el("td", {}, el("a", { href: link(name), text: name })),
     el("td", { class: "num", text: t.count.toLocaleString("en") }),
-    el("td", { class: "num hide-narrow", text: t.settled.toLocaleString("en") })));
+    el("td", { class: "num hide-narrow", text: t.settled.toLocaleString("en") }),
+    i < SPARK_TYPES ? sparkline(name, span) : el("td", { class: "hide-narrow" })));
   rows.push(el("tr", {},
     el("td", {}, el("a", { href: link("unclassified"), text: "unclassified" })),
     el("td", { class: "num", text: status.unclassified.count.toLocaleString("en") }),
-    el("td", { class: "num hide-narrow", text: status.unclassified.settled.toLocaleString("en") })));
+    el("td", { class: "num hide-narrow", text: status.unclassified.settled.toLocaleString("en") }),
+    sparkline("unclassified", span)));
   return rows;
 }
 
@@ -196,7 +227,8 @@ async function overview() {
     el("div", { class: "panels" },
       el("section", { class: "panel", "aria-label": "Types" },
         el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "type" }), el("th", { class: "num", text: "events" }),
-          el("th", { class: "num hide-narrow", text: "settled" }))), el("tbody", { id: "types" }, ...rows)),
+          el("th", { class: "num hide-narrow", text: "settled" }), el("th", { class: "hide-narrow", text: "activity" }))),
+        el("tbody", { id: "types" }, ...rows)),
         status.types_left_out ? el("p", { class: "muted", text: status.types_left_out + " more types not listed" }) : ""),
       el("section", { class: "panel", "aria-label": "Operator" },
         el("h2", { text: "Operator" }),
