@@ -32,9 +32,10 @@
 //! 11. TLS: catch-up through a TLS terminator (socat) in front of tansu, against a
 //!     plain consumer through the same terminator. `E2E_ONLY=tls` alone.
 //! 12. the key index (`E2E_KEYS_EVENTS`, 1,000,000; 0 skips): see `e2e/keys.rs`.
+//! 13. live tails fanned out (`E2E_FANOUT_EVENTS`, 20,000; 0 skips): see `e2e/fanout.rs`.
 //!     `E2E_ONLY=keys` alone.
 //!
-//! `E2E_ONLY=catchup` runs section 1 alone, `E2E_ONLY=export` section 8. `E2E_PIN=1` pins the broker to core 0 and
+//! `E2E_ONLY=catchup` runs section 1 alone, `E2E_ONLY=export` section 8, `E2E_ONLY=fanout` section 13. `E2E_PIN=1` pins the broker to core 0 and
 //! everything else (analyzer, the plain consumer, wrk) to core 1 (taskset), as in
 //! production where the broker is remote.
 //!
@@ -60,6 +61,8 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+#[path = "e2e/fanout.rs"]
+mod fanout;
 #[path = "e2e/keys.rs"]
 mod keys;
 
@@ -839,7 +842,13 @@ fn main() {
                     &work,
                 );
             }
-            other => panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls, export or keys"),
+            "fanout" => {
+                let broker = Broker::start(&work);
+                fanout::fanout_section(&broker, env_number("E2E_FANOUT_EVENTS", 20_000), &work);
+            }
+            other => {
+                panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls, export, keys or fanout")
+            }
         }
         let _ = std::fs::remove_dir_all(&work);
         return;
@@ -973,6 +982,10 @@ fn main() {
     let keyed_events = env_number("E2E_KEYS_EVENTS", 1_000_000);
     if keyed_events > 0 {
         keys::keys_section(&broker, keyed_events, load_secs, &work);
+    }
+    let fanout_events = env_number("E2E_FANOUT_EVENTS", 20_000);
+    if fanout_events > 0 {
+        fanout::fanout_section(&broker, fanout_events, &work);
     }
 
     // 3. Versus the naive per-request scan, on a smaller topic.
