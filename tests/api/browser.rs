@@ -777,8 +777,13 @@ async fn wait_followed(browser: &Browser, wanted: &[&str]) {
 async fn following_a_type_shows_new_events_and_pausing_keeps_them() {
     let brokers = crate::helpers::broker();
     let topic = crate::helpers::new_topic(&brokers, "page-follow", 1).await;
+    // A minute apart: the timeline of 10 events (a screenshot to look at).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let events: Vec<crate::helpers::Event> = (0..10)
-        .map(|i| crate::helpers::Event::json("A", i))
+        .map(|i| crate::helpers::Event::json("A", i).at_time(now_ms - 900_000 + i as i64 * 60_000))
         .collect();
     crate::helpers::produce(&brokers, &topic, &events).await;
     let binary = crate::helpers::Binary::start(
@@ -806,6 +811,8 @@ async fn following_a_type_shows_new_events_and_pausing_keeps_them() {
         .await
         .unwrap();
     wait_for(&browser, "#events tr").await;
+    wait_for(&browser, "#timeline g.bar").await;
+    browser.screenshot("page-timeline-10").await;
     click(&browser, Locator::Css("#follow")).await;
     // Following: what comes next shows, newest first; what was there does not.
     tokio::time::sleep(Duration::from_millis(500)).await;
