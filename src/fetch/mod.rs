@@ -248,7 +248,11 @@ impl InOrder<'_> {
     /// The payload at `position`, headers included; None when Kafka no longer has it.
     pub fn payload(&mut self, position: Position) -> Result<Option<Payload>, FetchError> {
         let fetcher = self.fetcher;
-        if let Some(cached) = fetcher.cache.get(&position).filter(|p| p.headers_read) {
+        let cached = fetcher
+            .cache
+            .is_enabled()
+            .then(|| fetcher.cache.get(&position));
+        if let Some(cached) = cached.flatten().filter(|p| p.headers_read) {
             return Ok(Some(cached));
         }
         let kafka = match &mut self.kafka {

@@ -1,12 +1,12 @@
 //! Exports: `GET /events/{type}/export?from=I&to=J`, any range of a type's events
 //! as NDJSON, one `/range` item a line.
 //!
-//! A blocking thread walks the range in index order, reads each payload (the
+//! One blocking thread walks the range in index order and reads each payload (the
 //! cache, else one [`SequentialRead`](crate::fetch::SequentialRead) for the whole
-//! export), renders the lines and hands them over in chunks through a channel of
-//! [`EXPORT_AHEAD`] chunks: reading Kafka, rendering and sending overlap, memory is
-//! bounded by the chunks in flight, and the thread stops when the client leaves
-//! (the channel closes).
+//! export), handing batches of [`READ_BATCH`] to a second that renders the lines
+//! and hands them to the response in chunks through a channel of [`EXPORT_AHEAD`]:
+//! reading Kafka, rendering and sending overlap, memory is bounded by what is in
+//! flight, and both threads stop when the client leaves (the channels close).
 
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Query};
@@ -23,7 +23,8 @@ use super::error::{Answers, ApiError, ErrorCode, Failure};
 use super::events::render_blocking;
 use super::openapi::{Streamed, StreamedBody};
 use super::query::EventType;
-use crate::view::Lookup;
+use crate::fetch::Payload;
+use crate::view::{Found, Lookup};
 
 /// Bytes of NDJSON an export sends at a time (a chunk is cut after the line
 /// that passes it).
@@ -97,10 +98,16 @@ pub async fn get_event_export(
     let end = query.to.unwrap_or(u64::MAX).min(index.len());
     let from = query.from.min(end);
     let (chunks, mut received) = mpsc::channel::<Chunk>(EXPORT_AHEAD);
-    // A thread of the blocking pool, reused from export to export as its consumer
+    let (batches, to_write) = std::sync::mpsc::sync_channel::<ReadBatch>(READ_AHEAD);
+    // Threads of the blocking pool, reused from export to export as its consumer
     // is (see `SequentialRead`'s drop: new threads each time grew RSS).
+    let reading = Data::clone(&state);
+    let read_type = event_type.clone();
     drop(tokio::task::spawn_blocking(move || {
-        write_lines(&state, &event_type, from..end, &chunks);
+        read_events(&reading, &read_type, from..end, &batches);
+    }));
+    drop(tokio::task::spawn_blocking(move || {
+        write_lines(&state, &event_type, &to_write, &chunks);
     }));
     // The first chunk before the answer starts: Kafka unreachable is then a 503.
     let first = match received.recv().await {
@@ -122,53 +129,97 @@ pub async fn get_event_export(
     ))
 }
 
-/// The export's thread: the events of `event_type` at `indexes` as NDJSON, sent
-/// to `chunks` a chunk at a time until the end, an error (sent last) or the
-/// client leaving (`chunks` closed).
-fn write_lines(
+/// Events the reading thread hands the writing one at a time.
+const READ_BATCH: usize = 256;
+/// Batches read ahead of the writing thread.
+const READ_AHEAD: usize = 4;
+
+/// A batch of events with their payloads (None: gone), or the error that ends
+/// the export at an index.
+type ReadBatch = Result<Vec<(Found, Option<Payload>)>, (u64, ApiError)>;
+
+/// The export's reading thread: the payloads of the events of `event_type` at
+/// `indexes`, in order, sent to `batches` until the end, an error (sent last) or
+/// the writing thread leaving (`batches` closed).
+fn read_events(
     state: &AppState,
     event_type: &str,
     indexes: std::ops::Range<u64>,
-    chunks: &mpsc::Sender<Chunk>,
+    batches: &std::sync::mpsc::SyncSender<ReadBatch>,
 ) {
     let mut payloads = state.fetcher.in_order();
-    // Room for the chunk and the line that passes it, most often.
-    let capacity = EXPORT_CHUNK + (EXPORT_CHUNK >> 2);
-    let mut lines = Vec::with_capacity(capacity);
+    let mut batch = Vec::with_capacity(READ_BATCH);
     for at in indexes {
         let Lookup::Found(found) = state.view.get(event_type, at) else {
             continue;
         };
-        let line = payloads
-            .payload(found.position)
-            .map_err(ApiError::from)
-            .and_then(|payload| {
-                // A value that does not render (registry down) is listed as its bytes.
-                let rendered = match &payload {
-                    Some(payload) if !payload.tombstone => {
-                        render_blocking(state, event_type, payload.value.clone()).ok()
-                    }
-                    _ => None,
-                };
-                let event = BrowsedEvent::new(state, &found, payload, rendered);
-                serde_json::to_writer(&mut lines, &event)
-                    .map_err(|e| ApiError::Internal(format!("cannot write an event as JSON: {e}")))
-            });
-        if let Err(error) = line {
-            log::warn!("export of {event_type:?} stopped at index {at}: {error}");
-            let _ = chunks.blocking_send(Err(error));
-            return;
+        match payloads.payload(found.position) {
+            Ok(payload) => batch.push((found, payload)),
+            Err(error) => {
+                let _ = batches.send(Err((at, error.into())));
+                return;
+            }
         }
-        lines.push(b'\n');
-        if lines.len() >= EXPORT_CHUNK {
+        if batch.len() == READ_BATCH {
             payloads.end_batch();
-            let chunk = std::mem::replace(&mut lines, Vec::with_capacity(capacity));
-            if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
-                return; // the client left
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+            if batches.send(Ok(full)).is_err() {
+                return; // the writer (its client) left
             }
         }
     }
     payloads.end_batch();
+    if !batch.is_empty() {
+        let _ = batches.send(Ok(batch));
+    }
+}
+
+/// The export's writing thread: each event `batches` brings as an NDJSON line,
+/// sent to `chunks` a chunk at a time until the end, an error (sent last) or the
+/// client leaving (`chunks` closed). Reading and writing on two threads: on one,
+/// polling the span's messages and rendering the lines added up (1.45 s for an
+/// export that polled in 0.85 s and rendered in 0.5 s, measured).
+fn write_lines(
+    state: &AppState,
+    event_type: &str,
+    batches: &std::sync::mpsc::Receiver<ReadBatch>,
+    chunks: &mpsc::Sender<Chunk>,
+) {
+    // Room for the chunk and the line that passes it, most often.
+    let capacity = EXPORT_CHUNK + (EXPORT_CHUNK >> 2);
+    let mut lines = Vec::with_capacity(capacity);
+    for batch in batches {
+        let events = match batch {
+            Ok(events) => events,
+            Err((at, error)) => {
+                log::warn!("export of {event_type:?} stopped at index {at}: {error}");
+                let _ = chunks.blocking_send(Err(error));
+                return;
+            }
+        };
+        for (found, payload) in events {
+            // A value that does not render (registry down) is listed as its bytes.
+            let rendered = match &payload {
+                Some(payload) if !payload.tombstone => {
+                    render_blocking(state, event_type, payload.value.clone()).ok()
+                }
+                _ => None,
+            };
+            let event = BrowsedEvent::new(state, &found, payload, rendered);
+            if let Err(e) = serde_json::to_writer(&mut lines, &event) {
+                let error = ApiError::Internal(format!("cannot write an event as JSON: {e}"));
+                let _ = chunks.blocking_send(Err(error));
+                return;
+            }
+            lines.push(b'\n');
+            if lines.len() >= EXPORT_CHUNK {
+                let chunk = std::mem::replace(&mut lines, Vec::with_capacity(capacity));
+                if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                    return; // the client left
+                }
+            }
+        }
+    }
     if !lines.is_empty() {
         let _ = chunks.blocking_send(Ok(Bytes::from(lines)));
     }
