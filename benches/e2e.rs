@@ -331,6 +331,23 @@ fn produce_with(
     produce_headed(broker, topic, partitions, events, event, None)
 }
 
+/// Sends `record`, waiting while the producer's queue is full.
+fn send<K: rdkafka::message::ToBytes + ?Sized>(
+    producer: &BaseProducer,
+    mut record: BaseRecord<'_, K, [u8]>,
+) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(_), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => panic!("produce: {e}"),
+        }
+    }
+}
+
 /// As [`produce_with`], with an `item_type_name` header naming each event's type
 /// when `header` is given.
 fn produce_headed(
@@ -356,16 +373,7 @@ fn produce_headed(
                 value: Some(header(i)),
             }));
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(_), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => panic!("produce: {e}"),
-            }
-        }
+        send(&producer, record);
         if i % 10_000 == 0 {
             producer.poll(Duration::ZERO);
         }

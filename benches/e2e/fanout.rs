@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::producer::{BaseRecord, Producer};
 
-use super::{Analyzer, Broker, MIB, TYPES, event_of_type, http_json, median, row};
+use super::{Analyzer, Broker, MIB, TYPES, event_of_type, http_json, median, row, send};
 
 const SUBSCRIBERS: usize = 100;
 const TOPIC: &str = "e2e-fanout";
@@ -63,16 +63,10 @@ pub fn fanout_section(broker: &Broker, events: u64, work: &Path) {
     let producer = broker.producer();
     let send = |i: u64| {
         let value = event_of_type(i, TYPES[0]);
-        let mut record = BaseRecord::<(), [u8]>::to(TOPIC).payload(&value[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-            }
-        }
+        send(
+            &producer,
+            BaseRecord::<(), [u8]>::to(TOPIC).payload(&value[..]),
+        );
     };
     // The type exists before anyone follows it.
     send(0);

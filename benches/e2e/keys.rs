@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{Analyzer, Broker, MIB, TYPES, event, http_get, http_json, median, ms, row, wrk};
+use super::{Analyzer, Broker, MIB, TYPES, event, http_get, http_json, median, ms, row, send, wrk};
 
 const KEYS: u64 = 100_000;
 const TOPIC: &str = "e2e-keys";
@@ -34,18 +34,10 @@ fn produce_keyed(broker: &Broker, events: u64) {
     for i in 0..events {
         let (value, key) = (event(i), key_of(i));
         // The default partitioner: a key's events in one partition, as producers do.
-        let mut record = BaseRecord::<[u8], [u8]>::to(TOPIC)
+        let record = BaseRecord::<[u8], [u8]>::to(TOPIC)
             .payload(&value[..])
             .key(key.as_bytes());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-            }
-        }
+        send(&producer, record);
         if i % 10_000 == 0 {
             producer.poll(Duration::ZERO);
         }

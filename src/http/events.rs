@@ -159,14 +159,12 @@ pub async fn render(
     event_type: &str,
     value: Bytes,
 ) -> Result<Rendered, ApiError> {
-    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
-    let mut outcome = state.decoder.render(typed, value.clone());
+    let mut outcome = decoded(state, event_type, &value);
     if let Err(DecodeError::NotAsked(id)) = outcome {
         let decoder = Arc::clone(&state.decoder);
-        let asked = actix_web::web::block(move || decoder.ask_registry(id)).await;
-        outcome = match asked {
+        outcome = match actix_web::web::block(move || decoder.ask_registry(id)).await {
             Ok(Err(unreachable)) => Err(DecodeError::Unreachable(unreachable)),
-            _ => state.decoder.render(typed, value.clone()),
+            _ => decoded(state, event_type, &value),
         };
     }
     rendered_or_error(outcome, event_type, value)
@@ -179,15 +177,19 @@ pub fn render_blocking(
     event_type: &str,
     value: Bytes,
 ) -> Result<Rendered, ApiError> {
-    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
-    let mut outcome = state.decoder.render(typed, value.clone());
+    let mut outcome = decoded(state, event_type, &value);
     if let Err(DecodeError::NotAsked(id)) = outcome {
-        outcome = match state.decoder.ask_registry(id) {
-            Err(unreachable) => Err(DecodeError::Unreachable(unreachable)),
-            Ok(()) => state.decoder.render(typed, value.clone()),
-        };
+        outcome = (state.decoder.ask_registry(id))
+            .map_err(DecodeError::Unreachable)
+            .and_then(|()| decoded(state, event_type, &value));
     }
     rendered_or_error(outcome, event_type, value)
+}
+
+/// The decoder's rendering of `value` as an event of `event_type`.
+fn decoded(state: &AppState, event_type: &str, value: &Bytes) -> Result<Rendered, DecodeError> {
+    let typed = (event_type != UNCLASSIFIED).then_some(event_type);
+    state.decoder.render(typed, value.clone())
 }
 
 /// What the decoder's `outcome` for `value` answers.

@@ -386,6 +386,19 @@ async fn types_by_writer_schema_wait_for_a_registry_that_starts_late() {
             let url = format!("{}/events/{event_type}?index={index}", analyzer.base);
             check_event(&client, &url, event).await;
         }
+        // An export renders on its own threads (asking the registry there): each
+        // line carries the decoded value and the writer schema's name.
+        let url = format!("{}/events/{event_type}/export", analyzer.base);
+        let body = client.get(url).send().await.unwrap().text().await.unwrap();
+        let lines: Vec<serde_json::Value> = body
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), events.len(), "{event_type}");
+        for (line, event) in lines.iter().zip(events) {
+            assert_eq!(Some(&line["value"]), event.json.as_ref(), "{line}");
+            assert_eq!(line["avro_schema"], **event_type, "{line}");
+        }
     }
 }
 

@@ -407,6 +407,33 @@ async fn a_json_field_or_header_names_the_entity_on_tansu() {
             let want: Vec<(i64, i64)> = history.iter().map(|e| (e.partition, e.offset)).collect();
             assert_eq!(got, want, "{by:?} {key:?}");
         }
+        if by == KeysBy::Header {
+            // Live on tansu: a key's tail sends what is produced for it next.
+            let url = format!("{}/keys/p-0003/stream", app.base);
+            let mut tail = app.client.get(url).send().await.unwrap();
+            assert_eq!(tail.status(), 200);
+            let more: Vec<Event> = (0..3)
+                .map(|i| {
+                    let value = format!(r#"{{"type":"lab","seq":{}}}"#, 1_000 + i);
+                    Event::raw(value.into_bytes())
+                        .on(i % 2)
+                        .header("patient", Some(b"p-0003"))
+                })
+                .collect();
+            produce(&brokers, &topic, &more).await;
+            let mut text = String::new();
+            let deadline = std::time::Instant::now() + TANSU_WAIT;
+            while text.matches("\nid: ").count() < 3 {
+                let left = deadline
+                    .checked_duration_since(std::time::Instant::now())
+                    .unwrap_or_else(|| panic!("not 3 events live: {text}"));
+                let chunk = tokio::time::timeout(left, tail.chunk()).await;
+                let chunk = chunk.ok().and_then(|c| c.ok()).flatten();
+                let chunk = chunk.unwrap_or_else(|| panic!("the tail ended: {text}"));
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            assert_eq!(text.matches(r#""seq":100"#).count(), 3, "{text}");
+        }
     }
 }
 
