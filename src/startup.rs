@@ -82,8 +82,8 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, ConfigError> {
         .map_err(|why| problems.push(("kafka.auth".to_owned(), why)));
     let snapshots =
         snapshot::locations(&settings.snapshot, env).map_err(|problem| problems.push(problem));
-    let avro = match settings.avro.enabled() {
-        true => Avro::load(&AvroSource::of(&settings.avro))
+    let avro = match settings.avro_enabled() {
+        true => Avro::load(&AvroSource::of(settings))
             .map(|avro| Some(Arc::new(avro)))
             .map_err(|found| problems.extend(found)),
         false => Ok(None),

@@ -39,8 +39,10 @@ pub struct Settings {
     pub order: OrderSettings,
     /// The Prometheus scrape.
     pub metrics: MetricsSettings,
-    /// Avro decoding: local schemas and the Schema Registry.
+    /// Avro decoding: local schemas (and the registry's old keys).
     pub avro: AvroSettings,
+    /// The Schema Registry, for every format it serves.
+    pub registry: RegistrySettings,
     /// Index snapshots, so a restart resumes instead of re-reading the topic.
     pub snapshot: SnapshotSettings,
     /// The key index: every event of one entity, across types.
@@ -318,60 +320,6 @@ impl Default for MetricsSettings {
     }
 }
 
-/// `[avro]`: decoding Avro values. On when `schemas_dir` or `schema_registry_url` is set.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AvroSettings {
-    /// A directory of `*.avsc` files; named types may refer to each other across
-    /// files. A type whose name is a schema's full name (or that `types` maps) is
-    /// schemaless Avro written with that schema.
-    pub schemas_dir: Option<PathBuf>,
-    /// A Confluent Schema Registry, like `http://registry:8081`: values starting
-    /// with byte 0 and a 4-byte schema id are decoded with the schema it serves.
-    pub schema_registry_url: Option<String>,
-    /// Basic-auth user for the registry; `${NAME}` reads environment variable NAME.
-    pub schema_registry_username: Option<String>,
-    /// Basic-auth password for the registry; `${NAME}` reads environment variable NAME.
-    pub schema_registry_password: Option<String>,
-    /// Event type -> schema full name, when they differ
-    /// (`"delivery.events.DeliveryOnHoldV6" = "DeliveryOnHoldV6"`).
-    pub types: BTreeMap<String, String>,
-}
-
-impl AvroSettings {
-    /// Replaces a registry user or password written `${NAME}` by environment
-    /// variable NAME. Returns a (key, problem) per unset one.
-    pub fn resolve_env_references(
-        &mut self,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        for (key, value) in [
-            (
-                "avro.schema_registry_username",
-                &mut self.schema_registry_username,
-            ),
-            (
-                "avro.schema_registry_password",
-                &mut self.schema_registry_password,
-            ),
-        ] {
-            if let Some(Err(name)) = value.as_mut().map(|v| resolve_env(v, &lookup)) {
-                problems.push((
-                    key.to_owned(),
-                    format!("refers to environment variable {name}, which is not set"),
-                ));
-            }
-        }
-        problems
-    }
-
-    /// Whether Avro decoding is on.
-    pub fn enabled(&self) -> bool {
-        self.schemas_dir.is_some() || self.schema_registry_url.is_some()
-    }
-}
-
 /// `[snapshot]`: index snapshots. Off when neither `dir` nor `url` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -403,7 +351,10 @@ impl Default for SnapshotSettings {
 
 /// Replaces a value written `${NAME}` by environment variable NAME (any other
 /// value is kept); the NAME when it is not set.
-fn resolve_env(value: &mut String, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+pub(super) fn resolve_env(
+    value: &mut String,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
     let Some(name) = value
         .strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))
@@ -493,6 +444,7 @@ pub fn load(file: &ConfigFile) -> Result<Settings, ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
     let mut unresolved = settings.kafka.resolve_env_references(lookup);
     unresolved.extend(settings.avro.resolve_env_references(lookup));
+    unresolved.extend(settings.registry.resolve_env_references(lookup));
     settings.sources = Sources {
         layers: Some(std::sync::Arc::new(figment)),
         unresolved,
@@ -532,7 +484,7 @@ fn where_from(metadata: &Metadata, key: &[String]) -> String {
 }
 
 /// Where `key`'s value came from; array elements (`routes.0`) resolve via their parent.
-fn source_of(figment: &Figment, key: &str) -> String {
+pub(super) fn source_of(figment: &Figment, key: &str) -> String {
     let path: Vec<String> = key.split('.').map(str::to_owned).collect();
     (1..=path.len())
         .rev()
@@ -634,7 +586,7 @@ impl Settings {
         if self.keys.by != KeysBy::None && self.keys.max_keys == 0 {
             problem("keys.max_keys", "must be at least 1".into());
         }
-        for (key, text) in self.avro_problems() {
+        for (key, text) in self.format_problems() {
             problem(&key, text);
         }
         let declared: std::collections::BTreeSet<&str> =
@@ -661,26 +613,6 @@ impl Settings {
                     problem(&format!("{key}.stats_key"), problem_found);
                 }
             }
-        }
-        problems
-    }
-
-    /// What is wrong with `[avro]` and how `[classify]` uses it (the schemas
-    /// themselves are checked as they load, in `decode`).
-    fn avro_problems(&self) -> Vec<(String, String)> {
-        let avro = &self.avro;
-        let mut problems = Vec::new();
-        if self.classify.by == ClassifyBy::AvroRecord && !avro.enabled() {
-            problems.push((
-                "classify.by".to_owned(),
-                "\"avro_record\" needs [avro] schema_registry_url or schemas_dir".to_owned(),
-            ));
-        }
-        if avro.schema_registry_username.is_some() != avro.schema_registry_password.is_some() {
-            problems.push((
-                "avro.schema_registry_password".to_owned(),
-                "schema_registry_username and schema_registry_password go together".to_owned(),
-            ));
         }
         problems
     }
@@ -761,6 +693,9 @@ fn property_map<'de, D: Deserializer<'de>>(
         .collect())
 }
 
+mod formats;
 mod summary;
+
+pub use formats::{AvroSettings, RegistrySettings};
 #[cfg(test)]
 mod tests;

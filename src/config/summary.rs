@@ -23,7 +23,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} avro.schema_registry_url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} keys={:?}:{:?} keys.max_keys={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} registry.url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} keys={:?}:{:?} keys.max_keys={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -47,7 +47,7 @@ impl Settings {
             self.order.max_lateness_ms,
             self.metrics.max_type_series,
             self.avro.schemas_dir,
-            self.avro.schema_registry_url,
+            self.registry_url().map(|(url, _)| url),
             self.avro.types.len(),
             self.snapshot.dir,
             self.snapshot.interval_secs,

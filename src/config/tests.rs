@@ -401,7 +401,7 @@ fn avro_credentials_come_from_the_environment_in_pairs() {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("classify.by") && e.contains("needs [avro]"),
+            e.contains("classify.by") && e.contains("needs [registry] url"),
             "{e}"
         );
         assert!(e.contains("go together"), "{e}");
@@ -455,6 +455,69 @@ fn every_connection_snippet_in_the_docs_loads() {
             let settings = load_in(jail, &toml).map_err(|e| format!("{snippet}\n{e}"))?;
             assert!(!settings.kafka.brokers.contains("localhost"), "{snippet}");
         }
+        Ok(())
+    });
+}
+
+#[test]
+fn the_registry_is_configured_under_registry_or_its_old_names_but_not_both() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SR_PASSWORD", "secret");
+        let base = "[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n";
+        let new = load_in(
+            jail,
+            &format!(
+                "{base}[registry]\nurl = \"http://registry:8081\"\nusername = \"u\"\npassword = \"${{SR_PASSWORD}}\"\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            new.registry_url(),
+            Some(("http://registry:8081", "registry.url"))
+        );
+        assert_eq!(new.registry_credentials(), Some(("u", "secret")));
+        assert!(new.avro_enabled());
+        // The old names still work, each for its own key.
+        let old = load_in(
+            jail,
+            &format!(
+                "{base}[avro]\nschema_registry_url = \"http://old:8081\"\nschema_registry_username = \"u\"\nschema_registry_password = \"p\"\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            old.registry_url(),
+            Some(("http://old:8081", "avro.schema_registry_url"))
+        );
+        assert_eq!(old.registry_credentials(), Some(("u", "p")));
+        // Both at once: an error naming both, each with where it came from.
+        jail.set_env("ANALYZER_AVRO__SCHEMA_REGISTRY_URL", "http://old:8081");
+        let e = load_in(
+            jail,
+            &format!("{base}[registry]\nurl = \"http://registry:8081\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("registry.url: is set, and so is its old name avro.schema_registry_url")
+                && e.contains("ANALYZER_AVRO__SCHEMA_REGISTRY_URL")
+                && e.contains("analyzer.toml"),
+            "{e}"
+        );
+        jail.set_env("ANALYZER_AVRO__SCHEMA_REGISTRY_URL", "");
+        // A URL that does not parse is named under the key the user wrote.
+        let e = load_in(
+            jail,
+            &format!("{base}[registry]\nurl = \"registry:8081\"\nusername = \"u\"\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("registry.url"), "{e}");
+        assert!(
+            e.contains("registry.username: the registry's username and password go together"),
+            "{e}"
+        );
         Ok(())
     });
 }

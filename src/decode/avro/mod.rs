@@ -108,21 +108,21 @@ pub struct AvroSource<'a> {
     pub types: Option<&'a BTreeMap<String, String>>,
     /// Registry base URL.
     pub registry_url: Option<&'a str>,
+    /// The setting that named it, for a problem with it (default `registry.url`).
+    pub registry_key: Option<&'static str>,
     /// Basic-auth credentials for the registry.
     pub registry_credentials: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> AvroSource<'a> {
-    /// Where `[avro]` says the schemas are.
-    pub fn of(settings: &'a crate::config::AvroSettings) -> Self {
+    /// Where `[avro]` and `[registry]` (or its old names) say the schemas are.
+    pub fn of(settings: &'a crate::config::Settings) -> Self {
         AvroSource {
-            schemas_dir: settings.schemas_dir.as_deref(),
-            types: Some(&settings.types),
-            registry_url: settings.schema_registry_url.as_deref(),
-            registry_credentials: settings
-                .schema_registry_username
-                .as_deref()
-                .zip(settings.schema_registry_password.as_deref()),
+            schemas_dir: settings.avro.schemas_dir.as_deref(),
+            types: Some(&settings.avro.types),
+            registry_url: settings.registry_url().map(|(url, _)| url),
+            registry_key: settings.registry_url().map(|(_, key)| key),
+            registry_credentials: settings.registry_credentials(),
         }
     }
 }
@@ -171,7 +171,8 @@ impl Avro {
         if let Some(url) = source.registry_url
             && let Some(problem) = url_problem(url)
         {
-            problems.push(("avro.schema_registry_url".to_owned(), problem));
+            let key = source.registry_key.unwrap_or("registry.url");
+            problems.push((key.to_owned(), problem));
         }
         if !problems.is_empty() {
             return Err(problems);

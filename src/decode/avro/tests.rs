@@ -197,6 +197,7 @@ fn configuration_problems_name_the_key_and_the_file() {
             schemas_dir: Some(&dir),
             types: Some(types),
             registry_url: url,
+            registry_key: None,
             registry_credentials: None,
         })
     };
@@ -231,7 +232,7 @@ fn configuration_problems_name_the_key_and_the_file() {
     let types = BTreeMap::from([("t".to_owned(), "Nope".to_owned())]);
     let problems = load(&types, Some("registry:8081")).err().unwrap();
     let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["avro.types", "avro.schema_registry_url"]);
+    assert_eq!(keys, ["avro.types", "registry.url"]);
     assert!(
         problems[0].1.contains("\"Nope\"") && problems[0].1.contains("A, B"),
         "{problems:?}"
