@@ -111,8 +111,22 @@ impl StreamedBody for SseEvents {
     }
 }
 
-/// A live tail's answer.
+/// A type's live tail's answer.
 pub type EventStream = Streamed<SseEvents>;
+
+/// Server-Sent Events of a key's events, as `/keys/{key}/events` lists them.
+pub struct SseKeyEvents;
+
+impl StreamedBody for SseKeyEvents {
+    fn responses() -> Responses {
+        super::openapi::sse_responses(
+            "Server-Sent Events: each `data` a /keys/{key}/events item, `id` its place in the key's history",
+        )
+    }
+}
+
+/// A key's live tail's answer.
+pub type KeyEventStream = Streamed<SseKeyEvents>;
 
 /// What a tail follows.
 enum Followed {
@@ -256,7 +270,12 @@ pub async fn get_event_stream(
         .view
         .tail(&event_type, from)
         .ok_or_else(|| ApiError::UnknownType(event_type.clone()))?;
-    Ok(sse(state, Followed::Type { event_type, tail }, from, open))
+    Ok(EventStream::new(sse(
+        state,
+        Followed::Type { event_type, tail },
+        from,
+        open,
+    )))
 }
 
 /// Where a tail resumes: after the `Last-Event-ID` a reconnecting client sends.
@@ -273,7 +292,7 @@ fn resumed_after(request: &HttpRequest) -> Result<Option<u64>, ApiError> {
 }
 
 /// The answer of a tail of `followed` from `from`, holding its place `open`.
-fn sse(state: Data<AppState>, followed: Followed, from: u64, open: Open) -> EventStream {
+fn sse(state: Data<AppState>, followed: Followed, from: u64, open: Open) -> HttpResponse {
     let tailing = Tailing {
         state,
         followed,
@@ -293,15 +312,13 @@ fn sse(state: Data<AppState>, followed: Followed, from: u64, open: Open) -> Even
         futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(start))),
         rest,
     );
-    EventStream::new(
-        HttpResponse::Ok()
-            .content_type("text/event-stream")
-            .insert_header(("Cache-Control", "no-cache"))
-            // Compress skips a response already encoded: events must not wait.
-            .insert_header(("Content-Encoding", "identity"))
-            .insert_header(("X-Accel-Buffering", "no"))
-            .streaming(body),
-    )
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        // Compress skips a response already encoded: events must not wait.
+        .insert_header(("Content-Encoding", "identity"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
 }
 
 /// What a key's tail can answer besides its stream.
@@ -330,7 +347,7 @@ pub async fn get_key_stream(
     request: HttpRequest,
     _key: Path<String>,
     query: Query<StreamQuery>,
-) -> Result<EventStream, Failure<KeyStreamFailures>> {
+) -> Result<KeyEventStream, Failure<KeyStreamFailures>> {
     key_index_on(&state)?;
     let key = path_key(&request)?;
     let resume = resumed_after(&request)?;
@@ -341,5 +358,10 @@ pub async fn get_key_stream(
         .key_tail(&key, from)
         .ok_or_else(|| ApiError::NoSuchKey(shown(&key)))?;
     let from = tail.start();
-    Ok(sse(state, Followed::Key { tail }, from, open))
+    Ok(KeyEventStream::new(sse(
+        state,
+        Followed::Key { tail },
+        from,
+        open,
+    )))
 }
