@@ -29,9 +29,14 @@ use crate::view::{Found, Lookup};
 /// Bytes of NDJSON an export sends at a time (a chunk is cut after the line
 /// that passes it).
 const EXPORT_CHUNK: usize = 64 << 10;
-/// Chunks an export makes ahead of its client: with [`EXPORT_CHUNK`], the memory
+/// Chunks an export makes ahead of its client: with the batches below, the memory
 /// one export holds besides its Kafka client's prefetch.
 const EXPORT_AHEAD: usize = 2;
+
+/// Events the reading thread hands the writing one at a time.
+const READ_BATCH: usize = 256;
+/// Batches read ahead of the writing thread.
+const READ_AHEAD: usize = 4;
 
 /// What an export can answer besides its stream.
 pub struct ExportFailures;
@@ -128,11 +133,6 @@ pub async fn get_event_export(
             .streaming(body),
     ))
 }
-
-/// Events the reading thread hands the writing one at a time.
-const READ_BATCH: usize = 256;
-/// Batches read ahead of the writing thread.
-const READ_AHEAD: usize = 4;
 
 /// A batch of events with their payloads (None: gone), or the error that ends
 /// the export at an index.
