@@ -73,7 +73,7 @@ const fn like_point_read(mut p: Property) -> Property {
 
 /// Every property analyzer sets, for both clients. `bootstrap.servers` is managed
 /// too, from `kafka.brokers`.
-const PROPERTIES: [Property; 12] = [
+const PROPERTIES: [Property; 13] = [
     Property {
         name: "client.id",
         ingest: Some("analyzer-ingest"),
@@ -126,6 +126,17 @@ const PROPERTIES: [Property; 12] = [
     },
     // A point read needs one message: do not prefetch far ahead.
     property("queued.min.messages", None, Some("1"), Policy::Default),
+    // A reader's connection that failed during an outage is retried after a backoff
+    // that doubles up to this (librdkafka: 10 s): once the broker was back, cold
+    // lookups still answered 503 past their 2 s deadline while ingest had caught up
+    // (seen in CI: `faults::broker_killed_then_restarted...`). At most 1 s, the
+    // first read after a recovery reconnects within its deadline.
+    like_point_read(property(
+        "reconnect.backoff.max.ms",
+        None,
+        Some("1000"),
+        Policy::Default,
+    )),
     property(
         "enable.auto.commit",
         Some("false"),
@@ -564,6 +575,14 @@ mod tests {
         assert_eq!(export.get("queued.max.messages.kbytes"), Some("16384"));
         assert_eq!(export.get("queued.min.messages"), None);
         assert_eq!(export.get("statistics.interval.ms"), None);
+        let backoff = |role| {
+            client_config(&kafka, role)
+                .get("reconnect.backoff.max.ms")
+                .map(str::to_owned)
+        };
+        assert_eq!(backoff(ClientRole::Ingest), None);
+        assert_eq!(backoff(ClientRole::PointRead).as_deref(), Some("1000"));
+        assert_eq!(backoff(ClientRole::Export).as_deref(), Some("1000"));
         // The standard CA paths unless the user names a CA.
         let ca = |kafka: &KafkaSettings| {
             client_config(kafka, ClientRole::Ingest)
