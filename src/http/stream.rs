@@ -131,7 +131,7 @@ pub type KeyEventStream = Streamed<SseKeyEvents>;
 /// What a tail follows.
 enum Followed {
     /// A type's events; each event's id is its index in the type.
-    Type { event_type: String, tail: Tail },
+    Type { event_type: Arc<str>, tail: Tail },
     /// One key's history; each event's id is its place there, and it is sent
     /// with its type (a `/keys/{key}/events` item).
     Key { tail: KeyTail },
@@ -149,13 +149,11 @@ impl Followed {
     /// The next events to send, at most `max`: (id, type, event).
     fn next(&mut self, view: &View, max: usize) -> Vec<(u64, Arc<str>, Found)> {
         match self {
-            Followed::Type { event_type, tail } => {
-                let event_type: Arc<str> = Arc::from(event_type.as_str());
-                view.tail_next(tail, max)
-                    .into_iter()
-                    .map(|found| (found.index, Arc::clone(&event_type), found))
-                    .collect()
-            }
+            Followed::Type { event_type, tail } => view
+                .tail_next(tail, max)
+                .into_iter()
+                .map(|found| (found.index, Arc::clone(event_type), found))
+                .collect(),
             Followed::Key { tail } => view
                 .key_tail_next(tail, max)
                 .into_iter()
@@ -272,7 +270,10 @@ pub async fn get_event_stream(
         .ok_or_else(|| ApiError::UnknownType(event_type.clone()))?;
     Ok(EventStream::new(sse(
         state,
-        Followed::Type { event_type, tail },
+        Followed::Type {
+            event_type: Arc::from(event_type),
+            tail,
+        },
         from,
         open,
     )))

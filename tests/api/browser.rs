@@ -253,10 +253,7 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
     let topic = crate::helpers::new_topic(&brokers, "page", 3).await;
     let hostile = r#"{"type":"A","note":"<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>"}"#;
     // A second apart, ending a minute ago: the timeline has a shape to draw.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now_ms = crate::helpers::now_ms();
     let mut events: Vec<crate::helpers::Event> = (0..240)
         .map(|i| {
             crate::helpers::Event::json(if i % 3 == 0 { "B" } else { "A" }, i)
@@ -778,10 +775,7 @@ async fn following_a_type_shows_new_events_and_pausing_keeps_them() {
     let brokers = crate::helpers::broker();
     let topic = crate::helpers::new_topic(&brokers, "page-follow", 1).await;
     // A minute apart: the timeline of 10 events (a screenshot to look at).
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now_ms = crate::helpers::now_ms();
     let events: Vec<crate::helpers::Event> = (0..10)
         .map(|i| crate::helpers::Event::json("A", i).at_time(now_ms - 900_000 + i as i64 * 60_000))
         .collect();

@@ -226,6 +226,12 @@ pub fn broker() -> String {
     })
 }
 
+/// Now, in ms since the epoch (a Kafka timestamp).
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Creates a topic with a name no other test run uses.
 pub async fn new_topic(brokers: &str, name: &str, partitions: i32) -> String {
     let nanos = std::time::SystemTime::now()
