@@ -323,20 +323,23 @@ function navButton(label, from, type, enabled) {
   });
 }
 
+// A row of a type's events (a page, or followed): opens the event when chosen.
+function eventRow(type, event, note) {
+  const row = el("tr", { class: "event", tabindex: "0" },
+    el("td", { class: "num" }, el("a", { href: link(type, event.index), text: String(event.index) })),
+    el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
+    el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset + note }),
+    el("td", { class: "preview", text: preview(event).slice(0, 200) }));
+  const open = () => { location.hash = link(type, event.index); };
+  row.addEventListener("click", open);
+  row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+  return row;
+}
+
 async function list(type, from) {
   const page = await json(path(type) + "/range?from=" + from + "&limit=" + PAGE);
   const last = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
-  const rows = page.events.map((event) => {
-    const row = el("tr", { class: "event", tabindex: "0" },
-      el("td", { class: "num" }, el("a", { href: link(type, event.index), text: String(event.index) })),
-      el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
-      el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset }),
-      el("td", { class: "preview", text: preview(event).slice(0, 200) }));
-    const open = () => { location.hash = link(type, event.index); };
-    row.addEventListener("click", open);
-    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
-    return row;
-  });
+  const rows = page.events.map((event) => eventRow(type, event, ""));
   const goIndex = el("input", { id: "go-index", inputmode: "numeric", placeholder: "index", "aria-label": "Index" });
   const goTime = el("input", { id: "go-time", placeholder: "2026-11-30T10:00:00Z", "aria-label": "Time (RFC 3339 or epoch ms)" });
   const end = from + page.events.length;
@@ -384,12 +387,7 @@ function follow(type) {
   const waiting = [];
   let paused = false;
   const showRow = (event) => {
-    const row = el("tr", { class: "event", tabindex: "0" },
-      el("td", { class: "num" }, el("a", { href: link(type, event.index), text: String(event.index) })),
-      el("td", { class: "hide-narrow", text: utc(event.timestamp) }),
-      el("td", { class: "hide-narrow", text: event.topic + "/" + event.partition + "@" + event.offset + (event.settled ? "" : " (tentative)") }),
-      el("td", { class: "preview", text: preview(event).slice(0, 200) }));
-    rows.prepend(row);
+    rows.prepend(eventRow(type, event, event.settled ? "" : " (tentative)"));
     while (rows.children.length > FOLLOW_SHOWN) rows.lastChild.remove();
   };
   const flush = () => { while (waiting.length) showRow(waiting.shift()); note.textContent = ""; };
