@@ -169,7 +169,7 @@ fn avro_check(c: &mut Criterion) {
     });
     group.bench_function("avro_to_json", |b| {
         b.iter(|| {
-            avro.to_json(Some("blood_pressure"), black_box(&datum), false)
+            avro.to_json(Some("blood_pressure"), black_box(&datum))
                 .is_ok()
         })
     });

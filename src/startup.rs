@@ -15,7 +15,6 @@ use log::{info, warn};
 use crate::classify::{KeyRule, Rule};
 use crate::config::{ClassifyBy, ConfigError, Settings};
 use crate::decode::Decoder;
-use crate::decode::avro::{Avro, AvroSource};
 use crate::fetch::{Fetcher, KafkaReader, PayloadCache};
 use crate::http::{self, AppState};
 use crate::ingest::{self, IngestHandle, IngestOptions, IngestStatus};
@@ -55,8 +54,8 @@ pub enum StartupError {
 /// settings here (config the shapes, kafka its properties and auth, http the
 /// routes, snapshot its store, decode the schemas).
 pub struct Prepared {
-    /// Avro decoding, when `[avro]` is set.
-    pub avro: Option<Arc<Avro>>,
+    /// Value decoding: `[avro]`, `[protobuf]` and `[registry]`.
+    pub decoder: Arc<Decoder>,
     /// Where snapshots are kept, when `[snapshot]` is set.
     pub snapshots: Option<Vec<Location>>,
     /// OAUTHBEARER tokens analyzer makes (MSK IAM).
@@ -82,15 +81,10 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, ConfigError> {
         .map_err(|why| problems.push(("kafka.auth".to_owned(), why)));
     let snapshots =
         snapshot::locations(&settings.snapshot, env).map_err(|problem| problems.push(problem));
-    let avro = match settings.avro_enabled() {
-        true => Avro::load(&AvroSource::of(settings))
-            .map(|avro| Some(Arc::new(avro)))
-            .map_err(|found| problems.extend(found)),
-        false => Ok(None),
-    };
-    match (tokens, snapshots, avro) {
-        (Ok(tokens), Ok(snapshots), Ok(avro)) if problems.is_empty() => Ok(Prepared {
-            avro,
+    let decoder = Decoder::load(settings).map_err(|found| problems.extend(found));
+    match (tokens, snapshots, decoder) {
+        (Ok(tokens), Ok(snapshots), Ok(decoder)) if problems.is_empty() => Ok(Prepared {
+            decoder: Arc::new(decoder),
             snapshots,
             tokens,
         }),
@@ -114,7 +108,7 @@ impl Application {
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let started = Instant::now();
         let Prepared {
-            avro,
+            decoder,
             snapshots,
             tokens,
         } = prepare(settings)?;
@@ -139,10 +133,6 @@ impl Application {
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
-        let decoder = Arc::new(Decoder::new(
-            avro,
-            settings.classify.by == ClassifyBy::AvroRecord,
-        ));
         let options = IngestOptions {
             max_lateness_ms: settings.order.max_lateness_ms,
             rule: Rule::from_settings(&settings.classify),

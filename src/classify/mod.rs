@@ -30,6 +30,10 @@ pub enum Rule {
     /// The full name of the Avro writer schema: decided by the Avro decoder
     /// ([`crate::decode::avro`]); alone, this rule finds no type.
     AvroRecord,
+    /// The name of the writer schema of any format ([`crate::decode`]): an Avro
+    /// record's or Protobuf message's full name, a JSON Schema's `title`; alone,
+    /// this rule finds no type.
+    SchemaName,
 }
 
 /// Why a message got no type.
@@ -67,13 +71,18 @@ pub enum Unclassified {
     /// registry framing) but does not decode: truncated, trailing bytes, too deep,
     /// a bad union index... With `avro_record`, also a value that is not Avro.
     InvalidAvro,
-    /// The registry has no usable Avro schema for the value's schema id.
+    /// The registry has no usable schema for the value's schema id. With
+    /// `schema_name`, also a value with no writer schema at all.
     UnknownSchema,
+    /// The value is Protobuf (registry framing, or a type with a local message)
+    /// but does not decode: truncated, a bad message-index path, a wrong wire
+    /// type, nested too deep, no JSON form...
+    InvalidProtobuf,
 }
 
 impl Unclassified {
     /// Every reason, for reports that list all of them.
-    pub const ALL: [Unclassified; 16] = [
+    pub const ALL: [Unclassified; 17] = [
         Self::Tombstone,
         Self::EmptyValue,
         Self::InvalidJson,
@@ -90,6 +99,7 @@ impl Unclassified {
         Self::TooManyTypes,
         Self::InvalidAvro,
         Self::UnknownSchema,
+        Self::InvalidProtobuf,
     ];
 
     /// Stable snake_case name, used in logs, JSON and metric labels.
@@ -111,6 +121,7 @@ impl Unclassified {
             Self::TooManyTypes => "too_many_types",
             Self::InvalidAvro => "invalid_avro",
             Self::UnknownSchema => "unknown_schema",
+            Self::InvalidProtobuf => "invalid_protobuf",
         }
     }
 }
@@ -155,6 +166,7 @@ impl Rule {
             ClassifyBy::Header => Rule::Header(settings.name.clone()),
             ClassifyBy::Topic => Rule::Topic,
             ClassifyBy::AvroRecord => Rule::AvroRecord,
+            ClassifyBy::SchemaName => Rule::SchemaName,
         }
     }
 
@@ -182,6 +194,7 @@ impl Rule {
             Rule::JsonField(field) => string_at(value, std::slice::from_ref(field))?,
             Rule::JsonPointer(tokens) => string_at(value, tokens)?,
             Rule::AvroRecord => return Err(Unclassified::InvalidAvro),
+            Rule::SchemaName => return Err(Unclassified::UnknownSchema),
         };
         check_name(event_type)
     }

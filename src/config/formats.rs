@@ -1,4 +1,4 @@
-//! `[avro]` and `[registry]`: how values are decoded, and the Schema Registry every
+//! `[avro]`, `[protobuf]` and `[registry]`: how values are decoded, and the Schema Registry every
 //! registry-framed format is read with. `[avro]`'s `schema_registry_url`,
 //! `schema_registry_username` and `schema_registry_password` are the registry's
 //! old names: still read, each an alias of its `[registry]` key; both set is a
@@ -30,12 +30,27 @@ pub struct AvroSettings {
     pub types: BTreeMap<String, String>,
 }
 
+/// `[protobuf]`: unframed Protobuf values, typed by the rule. On when
+/// `descriptor_sets` is set (registry-framed Protobuf needs only `[registry]`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtobufSettings {
+    /// `FileDescriptorSet` files, as `protoc --descriptor_set_out=FILE
+    /// --include_imports` writes them. A type whose name is a message's full name
+    /// (or that `types` maps) is an unframed message of it.
+    pub descriptor_sets: Vec<PathBuf>,
+    /// Event type -> message full name, when they differ
+    /// (`"order_placed" = "shop.OrderPlaced"`).
+    pub types: BTreeMap<String, String>,
+}
+
 /// `[registry]`: a Confluent Schema Registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrySettings {
     /// Its URL, like `http://registry:8081`: values starting with byte 0 and a
-    /// 4-byte schema id are decoded with the schema it serves for that id.
+    /// 4-byte schema id are decoded with the schema it serves for that id (Avro,
+    /// Protobuf or JSON Schema).
     pub url: Option<String>,
     /// Basic-auth user; `${NAME}` reads environment variable NAME.
     pub username: Option<String>,
@@ -149,14 +164,36 @@ impl Settings {
         self.avro.schemas_dir.is_some() || self.registry_url().is_some()
     }
 
-    /// What is wrong with `[avro]` and `[registry]` and how `[classify]` uses them
-    /// (the schemas themselves are checked as they load, in `decode`).
+    /// Whether Protobuf decoding of unframed values is on (local descriptor sets).
+    pub fn protobuf_enabled(&self) -> bool {
+        !self.protobuf.descriptor_sets.is_empty()
+    }
+
+    /// What is wrong with `[avro]`, `[protobuf]` and `[registry]` and how
+    /// `[classify]` uses them (the schemas themselves are checked as they load, in
+    /// `decode`).
     pub(super) fn format_problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.classify.by == ClassifyBy::AvroRecord && !self.avro_enabled() {
             problems.push((
                 "classify.by".to_owned(),
                 "\"avro_record\" needs [registry] url or [avro] schemas_dir".to_owned(),
+            ));
+        }
+        if self.classify.by == ClassifyBy::SchemaName
+            && !self.avro_enabled()
+            && !self.protobuf_enabled()
+        {
+            problems.push((
+                "classify.by".to_owned(),
+                "\"schema_name\" needs [registry] url, [avro] schemas_dir or [protobuf] descriptor_sets"
+                    .to_owned(),
+            ));
+        }
+        if !self.protobuf.types.is_empty() && !self.protobuf_enabled() {
+            problems.push((
+                "protobuf.types".to_owned(),
+                "maps types to messages, but protobuf.descriptor_sets is not set".to_owned(),
             ));
         }
         for (i, (new, old)) in self.registry_pairs().into_iter().enumerate() {

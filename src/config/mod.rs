@@ -41,6 +41,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Avro decoding: local schemas (and the registry's old keys).
     pub avro: AvroSettings,
+    /// Protobuf decoding of unframed values: local descriptor sets.
+    pub protobuf: ProtobufSettings,
     /// The Schema Registry, for every format it serves.
     pub registry: RegistrySettings,
     /// Index snapshots, so a restart resumes instead of re-reading the topic.
@@ -200,13 +202,16 @@ pub enum ClassifyBy {
     /// The full name of the Avro writer schema (Confluent framing via the
     /// registry, or a container file's embedded schema).
     AvroRecord,
+    /// The name of the value's writer schema, whatever its format: an Avro
+    /// record's or a Protobuf message's full name, a JSON Schema's `title`.
+    SchemaName,
 }
 
 /// `[classify]`: how an event's type is found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifySettings {
-    /// `json_field`, `header`, `topic` or `avro_record`.
+    /// `json_field`, `header`, `topic`, `schema_name` or `avro_record`.
     pub by: ClassifyBy,
     /// json_field: a top-level field name, or a JSON pointer like `/meta/type`;
     /// header: the header name; topic: ignored.
@@ -696,6 +701,6 @@ fn property_map<'de, D: Deserializer<'de>>(
 mod formats;
 mod summary;
 
-pub use formats::{AvroSettings, RegistrySettings};
+pub use formats::{AvroSettings, ProtobufSettings, RegistrySettings};
 #[cfg(test)]
 mod tests;

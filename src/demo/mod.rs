@@ -309,7 +309,7 @@ mod tests {
         let (mut decoded, mut invalid) = (0, 0);
         for _ in 0..5_000 {
             let (event_type, value) = avro::next_event(&mut dice);
-            match avro.to_json(Some(event_type), &value, false) {
+            match avro.to_json(Some(event_type), &value) {
                 Ok(Some(json)) => {
                     assert_eq!(&*json.schema, event_type);
                     let json: serde_json::Value = serde_json::from_slice(&json.json).unwrap();
@@ -321,7 +321,7 @@ mod tests {
                     );
                     decoded += 1;
                 }
-                Err(crate::decode::DecodeError::Invalid(_)) => invalid += 1,
+                Err(crate::decode::DecodeError::Invalid(..)) => invalid += 1,
                 other => panic!("{other:?}"),
             }
         }

@@ -117,6 +117,14 @@ pub struct BrowsedEvent {
     /// is its JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avro_schema: Option<String>,
+    /// The writer schema's format, when the value was decoded (then `value` is its
+    /// JSON): `AVRO`, `PROTOBUF` or `JSON` (JSON Schema framed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_type: Option<String>,
+    /// The writer schema's name (an Avro record's or Protobuf message's full name,
+    /// a JSON Schema's title), when the value was decoded and it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// True when the value is null: a tombstone (a key's deletion marker).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tombstone: bool,
@@ -182,6 +190,8 @@ impl BrowsedEvent {
             value: None,
             value_base64: None,
             avro_schema: None,
+            schema_type: None,
+            schema: None,
             tombstone: payload.as_ref().is_some_and(|p| p.tombstone),
             gone: payload.is_none(),
         };
@@ -211,7 +221,11 @@ impl BrowsedEvent {
             return event;
         }
         let rendered = rendered.unwrap_or_else(|| Rendered::raw(payload.value));
-        event.avro_schema = rendered.avro_schema.as_deref().map(str::to_owned);
+        event.avro_schema = rendered.avro_schema().map(|name| name.to_string());
+        if let Some(schema) = &rendered.schema {
+            event.schema_type = Some(schema.schema_type.as_str().to_owned());
+            event.schema = schema.name.as_deref().map(str::to_owned);
+        }
         let json = (rendered.kind == ValueKind::Json)
             .then(|| one_line_json(&rendered.body))
             .flatten();

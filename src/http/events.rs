@@ -16,8 +16,8 @@ use super::auth::BearerAuth;
 use super::error::{Answers, ApiError, ErrorCode, Failure};
 use super::openapi::event_responses;
 use super::query::{EventQuery, EventType, Target, ValueFormat};
-use crate::decode::DecodeError;
 use crate::decode::Rendered;
+use crate::decode::{DecodeError, SchemaType};
 use crate::fetch::Payload;
 use crate::view::{Found, KeySeek, Lookup, Position, UNCLASSIFIED};
 
@@ -35,6 +35,12 @@ pub const HEADER_INDEX: &str = "X-Index";
 /// again) or tentative (`false`: an event arriving late on a lagging partition may
 /// still be placed before it).
 pub const HEADER_INDEX_SETTLED: &str = "X-Index-Settled";
+/// Response header naming the format of a decoded value's schema: `AVRO`,
+/// `PROTOBUF` or `JSON`.
+pub const HEADER_SCHEMA_TYPE: &str = "X-Schema-Type";
+/// Response header carrying the registry schema id of a Confluent-framed value
+/// of any format.
+pub const HEADER_SCHEMA_ID: &str = "X-Schema-Id";
 /// Response header naming the Avro writer schema (full name) of a decoded value.
 pub const HEADER_AVRO_SCHEMA: &str = "X-Avro-Schema";
 /// Response header carrying the registry schema id of a Confluent-framed value.
@@ -63,11 +69,17 @@ impl Responder for EventPayload {
         if let Some(timestamp) = self.timestamp_ms {
             response.insert_header((HEADER_TIMESTAMP, timestamp.to_string()));
         }
-        if let Some(schema) = &self.rendered.avro_schema {
-            response.insert_header((HEADER_AVRO_SCHEMA, schema.to_string()));
-        }
-        if let Some(id) = self.rendered.avro_schema_id {
-            response.insert_header((HEADER_AVRO_SCHEMA_ID, id.to_string()));
+        if let Some(schema) = &self.rendered.schema {
+            response.insert_header((HEADER_SCHEMA_TYPE, schema.schema_type.as_str()));
+            if let Some(id) = schema.id {
+                response.insert_header((HEADER_SCHEMA_ID, id.to_string()));
+            }
+            if let (SchemaType::Avro, Some(name)) = (schema.schema_type, &schema.name) {
+                response.insert_header((HEADER_AVRO_SCHEMA, name.to_string()));
+                if let Some(id) = schema.id {
+                    response.insert_header((HEADER_AVRO_SCHEMA_ID, id.to_string()));
+                }
+            }
         }
         response.body(self.rendered.body)
     }
@@ -205,7 +217,7 @@ fn rendered_or_error(
         Err(DecodeError::NotAsked(id)) => Err(ApiError::RegistryUnavailable(format!(
             "the Schema Registry was not asked for schema {id}"
         ))),
-        Err(e @ (DecodeError::Invalid(_) | DecodeError::UnknownSchema(_))) => {
+        Err(e @ (DecodeError::Invalid(..) | DecodeError::UnknownSchema(_))) => {
             Err(ApiError::DecodeFailed(format!("{event_type}: {e}")))
         }
     }
@@ -247,7 +259,7 @@ impl Answers for PositionFailures {
     tag = "events",
     operation_id = "get_event",
     summary = "Get the Nth event of a type",
-    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka, except Avro values (with [avro] configured: a container file, a type with a local schema, or Confluent framing with a registry) which answer their decoded JSON with `X-Avro-Schema` (the writer schema's full name) and, when framed, `X-Avro-Schema-Id`; `format=raw` answers the exact bytes of any event. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined."
+    description = "Returns the event at `index` (from 0) among the events of `type`, or with `time` the first whose clock is at or after that time, byte for byte as stored in Kafka, except values of a format with schemas (Avro: a container file, a type with a local schema; Protobuf: a type with a local message; with a registry, Confluent framing of Avro, Protobuf or JSON Schema), which answer their JSON (Protobuf in proto3's canonical JSON mapping, framed JSON without its prefix) with `X-Schema-Type` (AVRO, PROTOBUF or JSON) and, when framed, `X-Schema-Id`; Avro keeps `X-Avro-Schema` (the writer schema's full name) and `X-Avro-Schema-Id`; `format=raw` answers the exact bytes of any event. Events of a type are numbered by (clock, topic name, partition, offset), where an event's clock is the running maximum of its partition's timestamps: the same number on every replica and after every restart. `X-Index` gives the number, `X-Index-Settled` whether it can still move. The type `unclassified` holds the events whose type could not be determined."
 )]
 pub async fn get_event(
     _auth: BearerAuth,

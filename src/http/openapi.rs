@@ -20,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder};
 use super::AppState;
 use super::events::{
     HEADER_AVRO_SCHEMA, HEADER_AVRO_SCHEMA_ID, HEADER_INDEX, HEADER_INDEX_SETTLED, HEADER_OFFSET,
-    HEADER_PARTITION, HEADER_TIMESTAMP, HEADER_TOPIC,
+    HEADER_PARTITION, HEADER_SCHEMA_ID, HEADER_SCHEMA_TYPE, HEADER_TIMESTAMP, HEADER_TOPIC,
 };
 
 /// Where the OpenAPI document is served.
@@ -150,6 +150,22 @@ pub fn event_responses() -> Responses {
                     "true: the index never changes again; false: tentative, an event arriving late on a lagging partition may still be placed before it",
                     serde_json::json!({"type": "string", "enum": ["true", "false"]}),
                     true,
+                ),
+            ),
+            (
+                HEADER_SCHEMA_TYPE.to_owned(),
+                header(
+                    "Format of the writer schema, when the value was decoded: AVRO, PROTOBUF, or JSON (JSON Schema framed)",
+                    serde_json::json!({"type": "string", "enum": ["AVRO", "PROTOBUF", "JSON"]}),
+                    false,
+                ),
+            ),
+            (
+                HEADER_SCHEMA_ID.to_owned(),
+                header(
+                    "Schema Registry id of the writer schema, when the value was Confluent-framed (any format)",
+                    integer("int32"),
+                    false,
                 ),
             ),
             (

@@ -12,7 +12,7 @@ use apistos::web;
 
 use super::events::{
     HEADER_AVRO_SCHEMA, HEADER_AVRO_SCHEMA_ID, HEADER_INDEX, HEADER_INDEX_SETTLED, HEADER_OFFSET,
-    HEADER_PARTITION, HEADER_TIMESTAMP, HEADER_TOPIC,
+    HEADER_PARTITION, HEADER_SCHEMA_ID, HEADER_SCHEMA_TYPE, HEADER_TIMESTAMP, HEADER_TOPIC,
 };
 use super::query::AliasType;
 use super::{
@@ -186,6 +186,8 @@ pub fn cors(origins: &[String]) -> Option<actix_cors::Cors> {
             HEADER_TIMESTAMP,
             HEADER_INDEX,
             HEADER_INDEX_SETTLED,
+            HEADER_SCHEMA_TYPE,
+            HEADER_SCHEMA_ID,
             HEADER_AVRO_SCHEMA,
             HEADER_AVRO_SCHEMA_ID,
         ])

@@ -13,9 +13,10 @@ use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Headers as _, Message a
 use super::status::lock;
 use super::{Indexer, MAX_RETRY_BACKOFF, POLL_TIMEOUT};
 use crate::classify::{self, Headers, KeyRule, Message, Rule, Unclassified};
-use crate::decode::{DecodeError, Decoder};
+use crate::decode::{DecodeError, Decoder, SchemaType};
 use crate::view::UNCLASSIFIED;
 use bytes::Bytes;
+use serde::de::IgnoredAny;
 
 impl Indexer {
     /// The message's type by the rule, checked by decoding when a value format is
@@ -39,39 +40,19 @@ impl Indexer {
             ..
         } = self;
         if !decoder.checks_values() {
-            return Some(classify(rule, topic, message));
+            return Some(classify(rule, topic, message, message.payload()));
         }
-        let by_record_name = *rule == Rule::AvroRecord;
-        let rule_type = if by_record_name {
-            None
-        } else {
-            match classify(rule, topic, message) {
-                Ok(event_type) => Some(event_type),
-                Err(reason) => return Some(Err(reason)),
-            }
-        };
-        let value = match message.payload() {
-            None => return Some(Err(Unclassified::Tombstone)),
-            Some([]) if by_record_name => return Some(Err(Unclassified::EmptyValue)),
-            Some(value) => value,
-        };
         let mut backoff = Duration::from_secs(1);
         let mut attempt = 0u32;
         loop {
-            let outcome = decoder.check(rule_type.as_deref(), value);
+            let outcome = decoded_type(decoder, rule, topic, message);
             if *waiting && !matches!(outcome, Err(DecodeError::Unreachable(_))) {
                 *waiting = false;
                 *lock(&status.waiting_for) = None;
                 info!("the schema registry answers again: ingest goes on");
             }
-            let reason = match outcome {
-                Ok(Some(schema)) => {
-                    return Some(match rule_type {
-                        Some(event_type) => Ok(event_type),
-                        None => classify::check_name(Cow::Owned(schema.to_string())),
-                    });
-                }
-                Ok(None) => return Some(rule_type.ok_or(Unclassified::InvalidAvro)),
+            let (reason, why) = match outcome {
+                Ok(typed) => return Some(typed),
                 Err(DecodeError::Unreachable(e)) => {
                     attempt += 1;
                     warn!(
@@ -87,23 +68,84 @@ impl Indexer {
                     backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
                     continue;
                 }
-                Err(DecodeError::Invalid(why)) => (Unclassified::InvalidAvro, why),
+                Err(DecodeError::Invalid(format, why)) => (invalid(format), why),
                 // check() asks the registry itself: it never answers this.
                 Err(e @ DecodeError::NotAsked(_)) => (Unclassified::InvalidAvro, e.to_string()),
                 Err(DecodeError::UnknownSchema(why)) => (Unclassified::UnknownSchema, why),
             };
             if let Some(count) = undecodable.due() {
                 warn!(
-                    "{count} Avro value(s) did not decode and went to unclassified, e.g. {topic}/{}@{} ({}): {}",
+                    "{count} value(s) did not decode and went to unclassified, e.g. {topic}/{}@{} ({reason}): {why}",
                     message.partition(),
                     message.offset(),
-                    reason.0,
-                    reason.1
                 );
             }
-            return Some(Err(reason.0));
+            return Some(Err(reason));
         }
     }
+}
+
+/// The reason a value of `format` that does not decode is unclassified for.
+fn invalid(format: SchemaType) -> Unclassified {
+    match format {
+        SchemaType::Avro => Unclassified::InvalidAvro,
+        SchemaType::Protobuf => Unclassified::InvalidProtobuf,
+        SchemaType::Json => Unclassified::InvalidJson,
+    }
+}
+
+/// The message's type by the rule, checked by decoding: a JSON Schema framed
+/// value is classified as the JSON after its prefix; with `schema_name` (or
+/// `avro_record`) the type is the writer schema's name. An error when the
+/// value does not decode or the registry cannot be read.
+fn decoded_type<'a>(
+    decoder: &Decoder,
+    rule: &Rule,
+    topic: &'a str,
+    message: &'a BorrowedMessage<'_>,
+) -> Result<Result<Cow<'a, str>, Unclassified>, DecodeError> {
+    let by_schema_name = matches!(rule, Rule::AvroRecord | Rule::SchemaName);
+    let value = message.payload();
+    let rule_type = match by_schema_name {
+        true => None,
+        false => match classify(rule, topic, message, value) {
+            Ok(event_type) => Some(event_type),
+            // A JSON rule fails on a framed value's prefix: if the registry says
+            // JSON Schema, the rule reads the JSON after it (asked only then, so
+            // values typed by a header or the topic cost no registry request here).
+            Err(reason) => {
+                return Ok(match value.map(|v| decoder.framed_json(v)).transpose()? {
+                    Some(Some(framed))
+                        if serde_json::from_slice::<IgnoredAny>(framed.json).is_err() =>
+                    {
+                        Err(Unclassified::InvalidJson)
+                    }
+                    Some(Some(framed)) => classify(rule, topic, message, Some(framed.json)),
+                    _ => Err(reason),
+                });
+            }
+        },
+    };
+    let value = match value {
+        None => return Ok(Err(Unclassified::Tombstone)),
+        Some([]) if by_schema_name => return Ok(Err(Unclassified::EmptyValue)),
+        Some(value) => value,
+    };
+    let schema = decoder.check(rule_type.as_deref(), value)?;
+    Ok(match (rule_type, schema) {
+        (Some(event_type), _) => Ok(event_type),
+        (None, Some(schema)) => match (rule, schema.schema_type, schema.name) {
+            (Rule::AvroRecord, SchemaType::Avro, Some(name))
+            | (Rule::SchemaName, _, Some(name)) => {
+                classify::check_name(Cow::Owned(name.to_string()))
+            }
+            (Rule::AvroRecord, ..) => Err(Unclassified::InvalidAvro),
+            // A JSON Schema without a title names no type.
+            _ => Err(Unclassified::MissingField),
+        },
+        (None, None) if *rule == Rule::AvroRecord => Err(Unclassified::InvalidAvro),
+        (None, None) => Err(Unclassified::UnknownSchema),
+    })
 }
 
 /// The message's entity key by `rule`, for the key index: None when it has none.
@@ -127,12 +169,13 @@ pub(super) fn key_of<'a>(
     if key.is_some() || !matches!(rule, KeyRule::JsonField(_)) || !decoder.checks_values() {
         return key;
     }
-    // Not JSON: if it is Avro, the field of the decoded record (one decode more,
-    // only for values the JSON scan found no key in).
+    // Not JSON: if it is of a format with schemas (Avro, Protobuf, framed JSON),
+    // the field of the decoded value (one decode more, only for values the JSON
+    // scan found no key in).
     let value = message.payload()?;
     let typed = (event_type != UNCLASSIFIED).then_some(event_type);
     let rendered = decoder.render(typed, Bytes::copy_from_slice(value)).ok()?;
-    rendered.avro_schema.as_ref()?;
+    rendered.schema.as_ref()?;
     let decoded = Message {
         topic,
         value: Some(&rendered.body),
@@ -168,12 +211,14 @@ impl<'a> Headers<'a> for KafkaHeaders<'a> {
     }
 }
 
+/// The type of `message` by `rule`, reading `value` (its payload, or the JSON
+/// inside a framed one).
 fn classify<'a>(
     rule: &Rule,
     topic: &'a str,
     message: &'a BorrowedMessage<'_>,
+    value: Option<&'a [u8]>,
 ) -> Result<Cow<'a, str>, Unclassified> {
-    let value = message.payload();
     if !matches!(rule, Rule::Header(_)) {
         // Headers are parsed on access (an allocation and a parse per message, 16%
         // of ingest's time when read for every message): only the header rule does.

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use analyzer::config::ClassifyBy;
 use analyzer::config::RouteSettings;
 
-use crate::helpers::{Binary, TANSU_WAIT, broker, free_port, new_topic, settings, spawn_app};
+use crate::helpers::{
+    Binary, TANSU_WAIT, broker, free_port, from_hex, new_topic, python_lines, registry, settings,
+    spawn_app,
+};
 
 /// One produced event and what analyzer must make of it.
 #[derive(Debug, serde::Deserialize)]
@@ -28,10 +31,7 @@ struct Produced {
 
 impl Produced {
     fn value(&self) -> Vec<u8> {
-        (0..self.value_hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&self.value_hex[i..i + 2], 16).unwrap())
-            .collect()
+        from_hex(&self.value_hex)
     }
 }
 
@@ -41,16 +41,6 @@ fn repo() -> &'static Path {
 
 fn schemas_dir() -> PathBuf {
     repo().join("tests/avro/schemas")
-}
-
-/// The stand-in registry ./scripts/test.sh started: (URL, user, password).
-fn registry() -> (String, String, String) {
-    let url = std::env::var("SCHEMA_REGISTRY_URL").unwrap_or_else(|_| {
-        panic!("SCHEMA_REGISTRY_URL is not set: run ./scripts/test.sh, which starts the registry stand-in")
-    });
-    let credentials = std::env::var("SCHEMA_REGISTRY_CREDENTIALS").unwrap_or_default();
-    let (user, password) = credentials.split_once(':').unwrap_or(("", ""));
-    (url, user.to_owned(), password.to_owned())
 }
 
 /// Runs tests/avro/producer.py in `mode` against `topic`; what it produced.
@@ -66,22 +56,7 @@ async fn produce(mode: &str, topic: &str, count: usize) -> Vec<Produced> {
         count.to_string(),
         schemas_dir().display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3").args(&args).output()
-    })
-    .await
-    .unwrap()
-    .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "producer.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    python_lines(args).await
 }
 
 /// Events per type, in the order produced (one partition: the numbering's order).

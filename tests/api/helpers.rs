@@ -180,6 +180,45 @@ pub fn counts(events: &[Event]) -> BTreeMap<String, u64> {
 }
 
 /// A loopback port that was free a moment ago (for processes that bind by number).
+/// The stand-in registry ./scripts/test.sh started: (URL, user, password).
+pub fn registry() -> (String, String, String) {
+    let url = std::env::var("SCHEMA_REGISTRY_URL").unwrap_or_else(|_| {
+        panic!("SCHEMA_REGISTRY_URL is not set: run ./scripts/test.sh, which starts the registry stand-in")
+    });
+    let credentials = std::env::var("SCHEMA_REGISTRY_CREDENTIALS").unwrap_or_default();
+    let (user, password) = credentials.split_once(':').unwrap_or(("", ""));
+    (url, user.to_owned(), password.to_owned())
+}
+
+/// Runs a Python producer (`args`: the script and its arguments) and reads the
+/// JSON line it prints for each event it produced.
+pub async fn python_lines<T: serde::de::DeserializeOwned>(args: Vec<String>) -> Vec<T> {
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").args(&args).output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the producer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Hex text as bytes.
+pub fn from_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()

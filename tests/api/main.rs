@@ -27,6 +27,7 @@ mod numbering;
 mod openapi;
 mod ops;
 mod properties;
+mod protobuf;
 mod requests;
 mod shutdown;
 mod snapshots;

@@ -15,6 +15,8 @@ mod classify;
 mod index_query;
 #[path = "../fuzz/properties/json_rule.rs"]
 mod json_rule;
+#[path = "../fuzz/properties/protobuf.rs"]
+mod protobuf;
 
 /// Runs `check` on every file of `target`'s corpus; how many there were.
 fn replay(target: &str, check: fn(&[u8])) -> usize {
@@ -39,6 +41,7 @@ fn every_corpus_holds_its_property() {
         ("classify", classify::check),
         ("index_query", index_query::check),
         ("json_rule", json_rule::check),
+        ("protobuf", protobuf::check),
     ] {
         assert!(
             replay(target, check) >= 5,
@@ -119,5 +122,10 @@ proptest! {
     #[test]
     fn any_bytes_decode_as_avro_or_say_why(data in prop::collection::vec(any::<u8>(), 0..512)) {
         avro::check(&data);
+    }
+
+    #[test]
+    fn any_bytes_decode_as_protobuf_or_say_why(data in prop::collection::vec(any::<u8>(), 0..512)) {
+        protobuf::check(&data);
     }
 }

@@ -1,7 +1,8 @@
 //! Avro values, as event-sourcing services write them: schemaless datums whose
 //! schema the event type names (`[avro.types]` or a schema's full name), object
 //! container files (`Obj\x01`, schema embedded), and the Confluent wire format
-//! (byte 0, a 4-byte schema id, the datum; the schema from a Schema Registry).
+//! (byte 0, a 4-byte schema id, the datum; the schema from the Schema Registry,
+//! [`super::registry`], found by [`super::Decoder`]).
 //!
 //! Our own decoder, not apache-avro: 0.22 overflows the stack on ~500 bytes of
 //! `0x02` under a recursive schema, and 0.23.0-rc0 (a release candidate) bounds
@@ -17,14 +18,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub mod container;
 pub mod datum;
-pub mod registry;
 pub mod schema;
 
 use datum::DatumError;
-pub use registry::Unreachable;
-use registry::{Answer, Registry};
 
-use super::DecodeError as AvroError;
+use super::{DecodeError, SchemaType};
 use schema::{NodeId, Schemas};
 
 /// Container-file schemas kept parsed, by their text; beyond this many distinct
@@ -67,10 +65,15 @@ pub enum Framing {
     Registry(u32),
 }
 
-impl From<DatumError> for AvroError {
+impl From<DatumError> for DecodeError {
     fn from(e: DatumError) -> Self {
-        AvroError::Invalid(e.0)
+        DecodeError::Invalid(SchemaType::Avro, e.0)
     }
+}
+
+/// An Avro problem found before decoding (a container file's header or schema).
+fn invalid(why: impl Into<String>) -> DecodeError {
+    DecodeError::Invalid(SchemaType::Avro, why.into())
 }
 
 /// A value decoded to JSON.
@@ -86,50 +89,40 @@ pub struct Decoded {
 
 /// A value located: its writer schema (a local one borrowed: no reference counts
 /// per event) and its datum.
-struct Located<'s, 'v> {
+pub struct Located<'s, 'v> {
     schema: Cow<'s, WriterSchema>,
     framing: Framing,
     datum: Cow<'v, [u8]>,
 }
 
-/// The configured Avro decoding: local schemas, the registry, and container files.
+/// The configured local Avro decoding: local schemas and container files.
 pub struct Avro {
     by_type: HashMap<String, WriterSchema>,
-    registry: Option<Registry>,
     embedded: Mutex<HashMap<Box<[u8]>, WriterSchema>>,
 }
 
-/// Where the local schemas and the registry are (the `[avro]` settings, resolved).
+/// Where the local schemas are (the `[avro]` settings, resolved).
 #[derive(Debug, Clone, Default)]
 pub struct AvroSource<'a> {
     /// Directory of `*.avsc` files.
     pub schemas_dir: Option<&'a Path>,
     /// Event type -> schema full name.
     pub types: Option<&'a BTreeMap<String, String>>,
-    /// Registry base URL.
-    pub registry_url: Option<&'a str>,
-    /// The setting that named it, for a problem with it (default `registry.url`).
-    pub registry_key: Option<&'static str>,
-    /// Basic-auth credentials for the registry.
-    pub registry_credentials: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> AvroSource<'a> {
-    /// Where `[avro]` and `[registry]` (or its old names) say the schemas are.
+    /// Where `[avro]` says the schemas are.
     pub fn of(settings: &'a crate::config::Settings) -> Self {
         AvroSource {
             schemas_dir: settings.avro.schemas_dir.as_deref(),
             types: Some(&settings.avro.types),
-            registry_url: settings.registry_url().map(|(url, _)| url),
-            registry_key: settings.registry_url().map(|(_, key)| key),
-            registry_credentials: settings.registry_credentials(),
         }
     }
 }
 
 impl Avro {
-    /// Loads the local schemas and sets up the registry client. Problems come as
-    /// (settings key, what is wrong), every one found.
+    /// Loads the local schemas. Problems come as (settings key, what is wrong),
+    /// every one found.
     pub fn load(source: &AvroSource<'_>) -> Result<Avro, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let mut by_type = HashMap::new();
@@ -168,75 +161,55 @@ impl Avro {
                 "maps types to local schemas, but avro.schemas_dir is not set".to_owned(),
             ));
         }
-        if let Some(url) = source.registry_url
-            && let Some(problem) = url_problem(url)
-        {
-            let key = source.registry_key.unwrap_or("registry.url");
-            problems.push((key.to_owned(), problem));
-        }
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Avro {
             by_type,
-            registry: source
-                .registry_url
-                .map(|url| Registry::new(url, source.registry_credentials)),
             embedded: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Whether a registry is configured.
-    pub fn registry(&self) -> Option<&Registry> {
-        self.registry.as_ref()
-    }
-
-    /// At ingest: checks that `value` (an event of `event_type`, if the rule gave
-    /// one) decodes when it is Avro, building nothing. Ok(None): it is not Avro.
-    /// Asks the registry for an id it does not know yet (blocking).
+    /// Checks that `value` (an event of `event_type`, if the rule gave one)
+    /// decodes when it is local Avro, building nothing; its writer schema's name.
+    /// Ok(None): it is not.
     pub fn check(
         &self,
         event_type: Option<&str>,
         value: &[u8],
-    ) -> Result<Option<Arc<str>>, AvroError> {
-        let Some(located) = self.locate(event_type, value, true)? else {
+    ) -> Result<Option<Arc<str>>, DecodeError> {
+        let Some(located) = self.locate(event_type, value)? else {
             return Ok(None);
         };
         located.decode(None)?;
-        Ok(Some(Arc::clone(located.schema.name())))
+        Ok(Some(Arc::clone(located.name())))
     }
 
-    /// At lookup: `value` as JSON when it is Avro (Ok(None): it is not). Without
-    /// `ask`, an id not yet fetched is [`AvroError::NotAsked`].
+    /// `value` as JSON when it is local Avro (Ok(None): it is not).
     pub fn to_json(
         &self,
         event_type: Option<&str>,
         value: &[u8],
-        ask: bool,
-    ) -> Result<Option<Decoded>, AvroError> {
-        let Some(located) = self.locate(event_type, value, ask)? else {
+    ) -> Result<Option<Decoded>, DecodeError> {
+        let Some(located) = self.locate(event_type, value)? else {
             return Ok(None);
         };
         let mut json = Vec::with_capacity(value.len() * 2);
         located.decode(Some(&mut json))?;
         Ok(Some(Decoded {
             json,
-            schema: Arc::clone(located.schema.name()),
-            schema_id: match located.framing {
-                Framing::Registry(id) => Some(id),
-                Framing::Container | Framing::Schemaless => None,
-            },
+            schema: Arc::clone(located.name()),
+            schema_id: located.schema_id(),
         }))
     }
 
-    /// Which bytes are Avro, in the order docs/avro.md gives: a container file; a
-    /// type with a local schema; with a registry, byte 0 and a schema id.
-    fn locate<'v>(
+    /// Which bytes are local Avro, in the order the README gives: a container
+    /// file; a type with a local schema. (Registry framing is the decoder's.)
+    pub fn locate<'v>(
         &self,
         event_type: Option<&str>,
         value: &'v [u8],
-        ask: bool,
-    ) -> Result<Option<Located<'_, 'v>>, AvroError> {
+    ) -> Result<Option<Located<'_, 'v>>, DecodeError> {
         if value.starts_with(container::MAGIC) {
             let file = container::read(value)?;
             let schema = self.embedded_schema(file.schema)?;
@@ -253,35 +226,18 @@ impl Avro {
                 datum: Cow::Borrowed(value),
             }));
         }
-        let (Some(registry), [0, a, b, c, d, datum @ ..]) = (&self.registry, value) else {
-            return Ok(None);
-        };
-        let id = u32::from_be_bytes([*a, *b, *c, *d]);
-        let answer = match registry.cached(id) {
-            Some(answer) => answer,
-            None if ask => registry.get(id)?,
-            None => return Err(AvroError::NotAsked(id)),
-        };
-        match answer {
-            Answer::Schema(schema) => Ok(Some(Located {
-                schema: Cow::Owned(schema),
-                framing: Framing::Registry(id),
-                datum: Cow::Borrowed(datum),
-            })),
-            Answer::Unknown(why) => Err(AvroError::UnknownSchema(format!("id {id}: {why}"))),
-        }
+        Ok(None)
     }
 
-    fn embedded_schema(&self, text: &[u8]) -> Result<WriterSchema, AvroError> {
+    fn embedded_schema(&self, text: &[u8]) -> Result<WriterSchema, DecodeError> {
         let mut embedded = self.embedded.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(schema) = embedded.get(text) {
             return Ok(schema.clone());
         }
         let parsed = std::str::from_utf8(text)
-            .map_err(|_| AvroError::Invalid("container schema is not UTF-8".into()))
+            .map_err(|_| invalid("container schema is not UTF-8"))
             .and_then(|text| {
-                Schemas::parse_one(text)
-                    .map_err(|e| AvroError::Invalid(format!("container schema: {e}")))
+                Schemas::parse_one(text).map_err(|e| invalid(format!("container schema: {e}")))
             })?;
         let schema = WriterSchema::new(Arc::new(parsed.0), parsed.1);
         if embedded.len() < MAX_EMBEDDED_SCHEMAS {
@@ -291,9 +247,33 @@ impl Avro {
     }
 }
 
+impl<'v> Located<'static, 'v> {
+    /// A Confluent-framed datum of registry schema `id`.
+    pub fn framed(schema: WriterSchema, id: u32, datum: &'v [u8]) -> Self {
+        Located {
+            schema: Cow::Owned(schema),
+            framing: Framing::Registry(id),
+            datum: Cow::Borrowed(datum),
+        }
+    }
+}
+
 impl Located<'_, '_> {
+    /// The writer schema's full name.
+    pub fn name(&self) -> &Arc<str> {
+        self.schema.name()
+    }
+
+    /// The registry schema id, when the value was framed.
+    pub fn schema_id(&self) -> Option<u32> {
+        match self.framing {
+            Framing::Registry(id) => Some(id),
+            Framing::Container | Framing::Schemaless => None,
+        }
+    }
+
     /// Decodes the datum: exactly, or for a container file its first record.
-    fn decode(&self, out: Option<&mut Vec<u8>>) -> Result<(), DatumError> {
+    pub fn decode(&self, out: Option<&mut Vec<u8>>) -> Result<(), DatumError> {
         let WriterSchema { schemas, root, .. } = self.schema.as_ref();
         match self.framing {
             Framing::Container => datum::decode_prefix(schemas, *root, &self.datum, out).map(drop),
@@ -335,23 +315,6 @@ fn load_dir(dir: &Path) -> Result<Schemas, String> {
             .map_err(|e| format!("{}: {e}", file.display()))?;
     }
     Ok(schemas)
-}
-
-/// Why `url` cannot be a registry's URL, if it cannot.
-fn url_problem(url: &str) -> Option<String> {
-    let parsed: Result<actix_web::http::Uri, _> = url.parse();
-    match parsed {
-        Ok(uri)
-            if matches!(uri.scheme_str(), Some("http" | "https"))
-                && uri.host().is_some_and(|h| !h.is_empty())
-                && uri.query().is_none() =>
-        {
-            None
-        }
-        _ => Some(format!(
-            "{url:?} is not a URL like \"http://registry:8081\""
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -34,13 +34,12 @@ fn local(types: &BTreeMap<String, String>) -> Avro {
     Avro::load(&AvroSource {
         schemas_dir: Some(&dir),
         types: Some(types),
-        ..AvroSource::default()
     })
     .unwrap()
 }
 
 fn decoded(avro: &Avro, event_type: Option<&str>, value: &[u8]) -> (serde_json::Value, Decoded) {
-    let decoded = avro.to_json(event_type, value, false).unwrap().unwrap();
+    let decoded = avro.to_json(event_type, value).unwrap().unwrap();
     (serde_json::from_slice(&decoded.json).unwrap(), decoded)
 }
 
@@ -73,11 +72,7 @@ fn fastavro_values_decode_to_the_documented_json() {
         }
     }
     // Not Avro: no local schema, no container, no registry.
-    assert!(
-        avro.to_json(Some("other"), SCHEMALESS, false)
-            .unwrap()
-            .is_none()
-    );
+    assert!(avro.to_json(Some("other"), SCHEMALESS).unwrap().is_none());
     assert!(avro.check(None, b"{\"a\":1}").unwrap().is_none());
 }
 
@@ -105,7 +100,7 @@ fn broken_values_are_invalid_avro_with_a_reason() {
     ] {
         let error = avro.check(Some(FIXTURE_TYPE), value).unwrap_err();
         assert!(
-            matches!(&error, DecodeError::Invalid(m) if m.contains(why)),
+            matches!(&error, DecodeError::Invalid(_, m) if m.contains(why)),
             "{why}: {error}"
         );
     }
@@ -192,24 +187,21 @@ fn configuration_problems_name_the_key_and_the_file() {
     let dir = std::env::temp_dir().join(format!("analyzer-avro-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let load = |types: &BTreeMap<String, String>, url: Option<&str>| {
+    let load = |types: &BTreeMap<String, String>| {
         Avro::load(&AvroSource {
             schemas_dir: Some(&dir),
             types: Some(types),
-            registry_url: url,
-            registry_key: None,
-            registry_credentials: None,
         })
     };
     let none = BTreeMap::new();
-    let problems = load(&none, None).err().unwrap();
+    let problems = load(&none).err().unwrap();
     assert!(problems[0].1.contains("no *.avsc"), "{problems:?}");
     std::fs::write(
         dir.join("a.avsc"),
         r#"{"type":"record","name":"A","fields":[{"name":"b","type":"B"}]}"#,
     )
     .unwrap();
-    let problems = load(&none, None).err().unwrap();
+    let problems = load(&none).err().unwrap();
     assert_eq!(problems[0].0, "avro.schemas_dir");
     assert!(
         problems[0].1.contains("a.avsc") && problems[0].1.contains("unknown type \"B\""),
@@ -221,61 +213,23 @@ fn configuration_problems_name_the_key_and_the_file() {
         r#"{"type":"enum","name":"B","symbols":["X"]}"#,
     )
     .unwrap();
-    assert!(load(&none, Some("http://registry:8081")).is_ok());
+    assert!(load(&none).is_ok());
     std::fs::write(dir.join("c.avsc"), "{not json").unwrap();
-    let problems = load(&none, None).err().unwrap();
+    let problems = load(&none).err().unwrap();
     assert!(
         problems[0].1.contains("c.avsc") && problems[0].1.contains("not JSON"),
         "{problems:?}"
     );
     std::fs::remove_file(dir.join("c.avsc")).unwrap();
     let types = BTreeMap::from([("t".to_owned(), "Nope".to_owned())]);
-    let problems = load(&types, Some("registry:8081")).err().unwrap();
+    let problems = load(&types).err().unwrap();
     let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["avro.types", "registry.url"]);
+    assert_eq!(keys, ["avro.types"]);
     assert!(
         problems[0].1.contains("\"Nope\"") && problems[0].1.contains("A, B"),
         "{problems:?}"
     );
-    for bad in [
-        "registry:8081",
-        "ftp://r",
-        "http://",
-        "not a url",
-        "http://r:8081/?x=1",
-    ] {
-        assert!(url_problem(bad).is_some(), "{bad}");
-    }
-    for good in [
-        "http://registry:8081",
-        "https://sr.example.com/base/",
-        "http://127.0.0.1:1",
-    ] {
-        assert_eq!(url_problem(good), None, "{good}");
-    }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn framed_values_wait_for_a_registry_that_cannot_be_reached() {
-    let avro = Avro::load(&AvroSource {
-        registry_url: Some("http://127.0.0.1:1"),
-        ..AvroSource::default()
-    })
-    .unwrap();
-    let framed = [0, 0, 0, 0, 7, 2];
-    assert!(matches!(
-        avro.check(Some("t"), &framed),
-        Err(DecodeError::Unreachable(_))
-    ));
-    assert!(matches!(
-        avro.to_json(Some("t"), &framed, false),
-        Err(DecodeError::NotAsked(7))
-    ));
-    // Too short or another magic byte: not framed, not Avro.
-    for value in [&[0, 0, 0, 7][..], &[1, 0, 0, 0, 7, 2], b"{}"] {
-        assert!(avro.check(Some("t"), value).unwrap().is_none());
-    }
 }
 
 #[test]
@@ -314,7 +268,7 @@ proptest::proptest! {
         let value = [prefix, &data[..]].concat();
         for event_type in [Some("node"), Some("every"), None] {
             let checked = avro.check(event_type, &value);
-            let rendered = avro.to_json(event_type, &value, false);
+            let rendered = avro.to_json(event_type, &value);
             proptest::prop_assert_eq!(checked.is_ok(), rendered.is_ok());
             if let Ok(Some(decoded)) = rendered {
                 proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(&decoded.json).is_ok());
@@ -338,7 +292,6 @@ fn local_with(types: &BTreeMap<String, String>, extra: &[&str]) -> Avro {
     Avro::load(&AvroSource {
         schemas_dir: Some(dir),
         types: Some(types),
-        ..AvroSource::default()
     })
     .unwrap()
 }

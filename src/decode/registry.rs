@@ -1,5 +1,13 @@
 //! A Confluent Schema Registry client: `GET {url}/schemas/ids/{id}`, each answer
-//! kept for the life of the process (an id names one schema forever).
+//! kept for the life of the process (an id names one schema forever), parsed by
+//! its `schemaType`: Avro, Protobuf (with its references) or JSON Schema.
+//!
+//! A Protobuf schema is read as `?format=serialized`: base64 `FileDescriptorProto`s,
+//! for it and each file it references (`/subjects/{subject}/versions/{version}`).
+//! That is what confluent-kafka's own deserializers ask for, and the registry's
+//! protobuf parser (the reference one) has turned `.proto` text into descriptors
+//! already: reading the default `.proto` answer would mean a `.proto` parser here
+//! (protox) that could disagree with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,8 +16,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::WriterSchema;
-use super::schema::Schemas;
+use super::avro::WriterSchema;
+use super::avro::schema::Schemas;
+use super::protobuf::ProtoFile;
 
 /// How long one registry request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,14 +33,32 @@ const MAX_UNKNOWN_IDS: usize = 10_000;
 /// `unclassified` as `unknown_schema`, kept), and asked again when it comes back.
 const FLOOD_ASKS_PER_SECOND: u32 = 10;
 
+/// Files a Protobuf schema may reference, in all (transitively): a bound on the
+/// requests one id costs.
+const MAX_REFERENCED_FILES: usize = 256;
+
 /// What the registry says of an id.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// Its Avro schema.
-    Schema(WriterSchema),
-    /// No such id (404), or a schema that is not Avro or does not parse: the
-    /// message says which.
+    /// Its schema, parsed.
+    Schema(Registered),
+    /// No such id (404), or a schema of no type analyzer reads, or one that does
+    /// not parse: the message says which.
     Unknown(String),
+}
+
+/// A registry schema, parsed by its type.
+#[derive(Debug, Clone)]
+pub enum Registered {
+    /// `AVRO` (the default type).
+    Avro(WriterSchema),
+    /// `PROTOBUF`: the file and everything it references.
+    Protobuf(ProtoFile),
+    /// `JSON`: a JSON Schema; analyzer reads its `title` alone.
+    Json {
+        /// The schema's top-level `title`, when it is a string.
+        title: Option<Arc<str>>,
+    },
 }
 
 /// Why the registry could not be asked.
@@ -142,17 +169,85 @@ impl Registry {
     }
 
     fn ask(&self, id: u32) -> Result<Answer, Unreachable> {
+        let path = format!("schemas/ids/{id}");
+        let answer = match self.read(&path, &format!("schema {id}"))? {
+            Ok(answer) => answer,
+            Err(why) => return Ok(Answer::Unknown(why)),
+        };
+        let schema_type = answer.schema_type.as_deref().unwrap_or("AVRO");
+        Ok(match schema_type {
+            "AVRO" => match Schemas::parse_one(&answer.schema) {
+                Ok((schemas, root)) => {
+                    Answer::Schema(Registered::Avro(WriterSchema::new(Arc::new(schemas), root)))
+                }
+                Err(e) => Answer::Unknown(format!("its schema does not parse: {e}")),
+            },
+            "JSON" => match serde_json::from_str::<serde_json::Value>(&answer.schema) {
+                Ok(schema) => Answer::Schema(Registered::Json {
+                    title: schema.get("title").and_then(|t| t.as_str()).map(Arc::from),
+                }),
+                Err(e) => Answer::Unknown(format!("its JSON Schema does not parse: {e}")),
+            },
+            "PROTOBUF" => self.protobuf(id)?,
+            other => Answer::Unknown(format!("a {other} schema, which analyzer does not read")),
+        })
+    }
+
+    /// Protobuf schema `id` read again as `?format=serialized`, with every file it
+    /// references, built into descriptors.
+    fn protobuf(&self, id: u32) -> Result<Answer, Unreachable> {
+        let serialized = format!("schemas/ids/{id}?format=serialized");
+        let main = match self.read(&serialized, &format!("schema {id}"))? {
+            Ok(answer) => answer,
+            Err(why) => return Ok(Answer::Unknown(why)),
+        };
+        let mut files = Vec::new();
+        let mut pending = main.references.clone();
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(reference) = pending.pop() {
+            if seen.contains(&reference.name) {
+                continue;
+            }
+            if seen.len() >= MAX_REFERENCED_FILES {
+                return Ok(Answer::Unknown(format!(
+                    "it references over {MAX_REFERENCED_FILES} files"
+                )));
+            }
+            seen.push(reference.name.clone());
+            let path = format!(
+                "subjects/{}/versions/{}?format=serialized",
+                percent_encode(&reference.subject),
+                reference.version
+            );
+            let what = format!(
+                "reference {:?} (subject {:?} version {})",
+                reference.name, reference.subject, reference.version
+            );
+            let referenced = match self.read(&path, &what)? {
+                Ok(answer) => answer,
+                Err(why) => return Ok(Answer::Unknown(why)),
+            };
+            pending.extend(referenced.references.iter().cloned());
+            files.push((reference.name, referenced.schema));
+        }
+        files.push((String::new(), main.schema));
+        Ok(match ProtoFile::from_serialized(&files) {
+            Ok(file) => Answer::Schema(Registered::Protobuf(file)),
+            Err(why) => Answer::Unknown(why),
+        })
+    }
+
+    /// `GET {url}/{path}`: the schema answer, or why there is none (404, or an
+    /// answer that does not parse); `what` names it in messages.
+    fn read(&self, path: &str, what: &str) -> Result<Result<SchemaAnswer, String>, Unreachable> {
         let unreachable = |reason: String| Unreachable {
             url: self.url.clone(),
             reason,
         };
-        let mut request = self
-            .agent
-            .get(format!("{}/schemas/ids/{id}", self.url))
-            .header(
-                "Accept",
-                "application/vnd.schemaregistry.v1+json, application/json",
-            );
+        let mut request = self.agent.get(format!("{}/{path}", self.url)).header(
+            "Accept",
+            "application/vnd.schemaregistry.v1+json, application/json",
+        );
         if let Some(authorization) = &self.authorization {
             request = request.header("Authorization", authorization);
         }
@@ -165,35 +260,64 @@ impl Registry {
             .read_to_string()
             .map_err(|e| unreachable(format!("reading the answer: {e}")))?;
         match status {
-            200 => Ok(parse_answer(&body)),
-            404 => Ok(Answer::Unknown(format!("the registry has no schema {id}"))),
+            200 => Ok(serde_json::from_str(&body)
+                .map_err(|e| format!("the registry's answer for {what} does not parse: {e}"))),
+            404 => Ok(Err(format!("the registry has no {what}"))),
             // Anything else (auth, 5xx) may pass: waited out, never taken as an answer.
             _ => Err(unreachable(format!(
-                "HTTP {status} for schema {id}: {}",
+                "HTTP {status} for {what}: {}",
                 body.chars().take(200).collect::<String>()
             ))),
         }
     }
 }
 
-/// A `GET /schemas/ids/{id}` answer: `{"schema": "...", "schemaType": "AVRO"}`.
-fn parse_answer(body: &str) -> Answer {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct SchemaAnswer {
-        schema: String,
-        schema_type: Option<String>,
+/// A registry's schema answer (`/schemas/ids/{id}` or a subject's version).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaAnswer {
+    schema: String,
+    schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<Reference>,
+}
+
+/// A schema's reference to another subject's version.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Reference {
+    /// The import name (`shop/money.proto`).
+    name: String,
+    subject: String,
+    version: i64,
+}
+
+/// `text` with every byte but unreserved ones percent-encoded, for a URL path segment.
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
     }
-    let answer: SchemaAnswer = match serde_json::from_str(body) {
-        Ok(answer) => answer,
-        Err(e) => return Answer::Unknown(format!("the registry's answer does not parse: {e}")),
-    };
-    if let Some(other) = answer.schema_type.filter(|t| t != "AVRO") {
-        return Answer::Unknown(format!("a {other} schema, not Avro"));
-    }
-    match Schemas::parse_one(&answer.schema) {
-        Ok((schemas, root)) => Answer::Schema(WriterSchema::new(Arc::new(schemas), root)),
-        Err(e) => Answer::Unknown(format!("its schema does not parse: {e}")),
+    encoded
+}
+
+/// Why `url` cannot be a registry's URL, if it cannot.
+pub fn url_problem(url: &str) -> Option<String> {
+    let parsed: Result<actix_web::http::Uri, _> = url.parse();
+    match parsed {
+        Ok(uri)
+            if matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+                && uri.query().is_none() =>
+        {
+            None
+        }
+        _ => Some(format!(
+            "{url:?} is not a URL like \"http://registry:8081\""
+        )),
     }
 }
 
@@ -250,6 +374,26 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_url_is_http_or_https_with_a_host_and_no_query() {
+        for bad in [
+            "registry:8081",
+            "ftp://r",
+            "http://",
+            "not a url",
+            "http://r:8081/?x=1",
+        ] {
+            assert!(url_problem(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "http://registry:8081",
+            "https://sr.example.com/base/",
+            "http://127.0.0.1:1",
+        ] {
+            assert_eq!(url_problem(good), None, "{good}");
+        }
+    }
+
+    #[test]
     fn fifty_thousand_made_up_ids_cost_a_bounded_number_of_requests() {
         let (url, requests) = serve(|_| (404, r#"{"error_code":40403}"#.to_owned()));
         let registry = Registry::new(&url, None);
@@ -289,12 +433,9 @@ mod tests {
     }
 
     #[test]
-    fn a_schema_that_is_not_avro_or_does_not_parse_is_unknown_and_says_why() {
+    fn a_schema_of_another_type_or_that_does_not_parse_is_unknown_and_says_why() {
         let (url, _) = serve(|path| match path {
-            "/schemas/ids/1" => (
-                200,
-                r#"{"schema":"syntax = \"proto3\";","schemaType":"PROTOBUF"}"#.to_owned(),
-            ),
+            "/schemas/ids/1" => (200, r#"{"schema":"<x/>","schemaType":"XML"}"#.to_owned()),
             "/schemas/ids/2" => (200, r#"{"schema":"{\"type\":\"record\"}"}"#.to_owned()),
             "/schemas/ids/3" => (200, "not json".to_owned()),
             _ => (200, r#"{"schema":"\"long\""}"#.to_owned()),
@@ -304,9 +445,20 @@ mod tests {
             Answer::Unknown(why) => why,
             Answer::Schema(_) => panic!("schema {id} taken"),
         };
-        assert!(why(1).contains("PROTOBUF schema, not Avro"), "{}", why(1));
+        assert!(
+            why(1).contains("XML schema, which analyzer does not"),
+            "{}",
+            why(1)
+        );
         assert!(why(2).contains("does not parse"), "{}", why(2));
-        assert!(why(3).contains("answer does not parse"), "{}", why(3));
-        assert!(matches!(registry.get(4).unwrap(), Answer::Schema(_)));
+        assert!(
+            why(3).contains("answer for schema 3 does not parse"),
+            "{}",
+            why(3)
+        );
+        assert!(matches!(
+            registry.get(4).unwrap(),
+            Answer::Schema(Registered::Avro(_))
+        ));
     }
 }
