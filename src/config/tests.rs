@@ -410,6 +410,50 @@ fn avro_credentials_come_from_the_environment_in_pairs() {
 }
 
 #[test]
+fn protobuf_and_schema_name_settings_name_what_is_missing() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let e = load_in(
+            jail,
+            "[classify]\nby = \"schema_name\"\n[protobuf.types]\norder = \"shop.Order\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("classify.by") && e.contains("\"schema_name\" needs [registry] url"),
+            "{e}"
+        );
+        assert!(
+            e.contains("protobuf.types") && e.contains("descriptor_sets is not set"),
+            "{e}"
+        );
+        // A set that cannot be read, and a type mapped to a message it lacks.
+        let desc = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/protobuf/shop.desc");
+        let e = load_in(
+            jail,
+            &format!(
+                "[protobuf]\ndescriptor_sets = [\"{desc}\", \"missing.desc\"]\n[protobuf.types]\norder = \"shop.Nope\"\n"
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("protobuf.descriptor_sets") && e.contains("cannot read missing.desc"),
+            "{e}"
+        );
+        assert!(e.contains("\"shop.Nope\""), "{e}");
+        let settings = load_in(
+            jail,
+            &format!(
+                "[classify]\nby = \"schema_name\"\n[protobuf]\ndescriptor_sets = [\"{desc}\"]\n[protobuf.types]\norder = \"shop.OrderPlaced\"\n"
+            ),
+        ).map_err(|e| e.to_string())?;
+        assert_eq!(Rule::from_settings(&settings.classify), Rule::SchemaName);
+        Ok(())
+    });
+}
+
+#[test]
 fn every_connection_snippet_in_the_docs_loads() {
     let section = include_str!("../../docs/connecting.md");
     let snippets: Vec<&str> = section

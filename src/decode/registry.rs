@@ -461,4 +461,72 @@ mod tests {
             Answer::Schema(Registered::Avro(_))
         ));
     }
+
+    /// The registry's answers for shop/orders.proto (id 1, path
+    /// `/schemas/ids/1`) and shop/money.proto (subject `shop/money.proto`
+    /// version 1) from examples/protobuf/shop.desc; id 2 references a subject the
+    /// registry lacks; id 3's reference references itself.
+    fn protobuf_answer(path: &str) -> (u16, String) {
+        use prost_reflect::prost::Message as _;
+        static FILES: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
+        let files = FILES.get_or_init(|| {
+            let desc = include_bytes!("../../examples/protobuf/shop.desc");
+            let set = prost_reflect::prost_types::FileDescriptorSet::decode(&desc[..]).unwrap();
+            (set.file.iter())
+                .map(|f| (f.name().to_owned(), BASE64.encode(f.encode_to_vec())))
+                .collect()
+        });
+        let answer = |file: &str, subject: &str| {
+            serde_json::json!({"schemaType": "PROTOBUF", "schema": files[file],
+                "references": [{"name": "shop/money.proto", "subject": subject, "version": 1}]})
+            .to_string()
+        };
+        match path {
+            "/schemas/ids/1" | "/schemas/ids/2" | "/schemas/ids/3" => (
+                200,
+                r#"{"schemaType":"PROTOBUF","schema":"syntax = \"proto3\";"}"#.to_owned(),
+            ),
+            "/schemas/ids/1?format=serialized" => (200, answer("shop/orders.proto", "money")),
+            "/schemas/ids/2?format=serialized" => (200, answer("shop/orders.proto", "gone")),
+            "/schemas/ids/3?format=serialized" => (200, answer("shop/orders.proto", "self")),
+            "/subjects/money/versions/1?format=serialized" => (
+                200,
+                serde_json::json!({"schemaType": "PROTOBUF", "schema": files["shop/money.proto"]})
+                    .to_string(),
+            ),
+            "/subjects/self/versions/1?format=serialized" => {
+                (200, answer("shop/money.proto", "self"))
+            }
+            _ => (404, r#"{"error_code":40401}"#.to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_protobuf_schema_is_read_serialized_with_its_references() {
+        let (url, requests) = serve(protobuf_answer);
+        let registry = Registry::new(&url, None);
+        let Answer::Schema(Registered::Protobuf(file)) = registry.get(1).unwrap() else {
+            panic!("schema 1 is Protobuf");
+        };
+        let parcel = file.message(&[1, 0]).unwrap();
+        assert_eq!(parcel.full_name(), "shop.OrderShipped.Parcel");
+        // The schema, serialized, and its one reference: three requests.
+        assert_eq!(requests.load(Ordering::Relaxed), 3);
+        let why = |id| match registry.get(id).unwrap() {
+            Answer::Unknown(why) => why,
+            Answer::Schema(_) => panic!("schema {id} taken"),
+        };
+        assert!(
+            why(2).contains("no reference \"shop/money.proto\" (subject \"gone\" version 1)"),
+            "{}",
+            why(2)
+        );
+        // A file that references itself is read once: no loop.
+        let before = requests.load(Ordering::Relaxed);
+        assert!(matches!(
+            registry.get(3).unwrap(),
+            Answer::Schema(Registered::Protobuf(_))
+        ));
+        assert_eq!(requests.load(Ordering::Relaxed), before + 3);
+    }
 }

@@ -129,6 +129,67 @@ async fn avro_demo_serves_decoded_delivery_events() {
     let _ = child.wait();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn protobuf_demo_serves_orders_as_proto3_json() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args([
+            "demo",
+            "--protobuf",
+            "--port",
+            &port.to_string(),
+            "--rate",
+            "500",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let stats = every_type_indexed(&client, &base).await;
+    assert_eq!(
+        stats.keys().collect::<Vec<_>>(),
+        ["order_placed", "order_shipped"]
+    );
+    let response = client
+        .get(format!("{base}/events/order_placed?index=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-schema-type"], "PROTOBUF");
+    let event: serde_json::Value = response.json().await.unwrap();
+    // proto3 JSON: JSON names, int64 as a string, the enum by name, a Timestamp.
+    assert!(event["orderId"].is_string(), "{event}");
+    assert!(event["sequence"].is_string(), "{event}");
+    assert!(event["total"]["units"].is_string(), "{event}");
+    assert!(
+        ["PLACED", "PAID", "CANCELLED"].contains(&event["status"].as_str().unwrap_or("")),
+        "{event}"
+    );
+    assert!(
+        event["placedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{event}"
+    );
+    let shipped: serde_json::Value = client
+        .get(format!("{base}/order_shipped?index=0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        shipped["transit"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('s')),
+        "{shipped}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `/stats`, once the demo answers.
 async fn stats(client: &reqwest::Client, base: &str) -> Option<BTreeMap<String, u64>> {
     let response = client.get(format!("{base}/stats")).send().await.ok()?;

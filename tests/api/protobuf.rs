@@ -32,7 +32,7 @@ fn repo() -> &'static Path {
 }
 
 fn shop_desc() -> PathBuf {
-    repo().join("tests/protobuf/shop.desc")
+    repo().join("examples/protobuf/shop.desc")
 }
 
 /// Runs tests/protobuf/producer.py in `mode` against `topic`; what it produced.

@@ -13,7 +13,7 @@
 
 `python3 shop.py OUT.desc` writes them as a FileDescriptorSet with their imports,
 as `protoc --descriptor_set_out=OUT.desc --include_imports` would: the set the
-local-descriptor tests load (tests/protobuf/shop.desc, committed).
+local-descriptor tests load (examples/protobuf/shop.desc, committed).
 """
 import sys
 

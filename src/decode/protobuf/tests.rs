@@ -8,10 +8,10 @@ use prost_reflect::{DynamicMessage, ReflectMessage as _, Value};
 
 use super::*;
 
-/// tests/protobuf/shop.desc: shop/money.proto and shop/orders.proto with their
+/// examples/protobuf/shop.desc: shop/money.proto and shop/orders.proto with their
 /// imports (made by tests/protobuf/shop.py).
 fn shop_desc() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/protobuf/shop.desc")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/protobuf/shop.desc")
 }
 
 fn local() -> Protobuf {

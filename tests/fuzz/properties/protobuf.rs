@@ -1,5 +1,5 @@
 //! The Protobuf decoder's property: any bytes, read as a message-index path then
-//! a message of tests/protobuf/shop.desc, or as each message directly, decode to
+//! a message of examples/protobuf/shop.desc, or as each message directly, decode to
 //! JSON that parses or fail with a reason; never a panic, an overflowed stack or
 //! an allocation the bytes asked for. The check and the rendering agree.
 
@@ -22,7 +22,11 @@ fn local() -> &'static Protobuf {
     PROTOBUF.get_or_init(|| {
         let path =
             std::env::temp_dir().join(format!("analyzer-fuzz-shop-{}.desc", std::process::id()));
-        std::fs::write(&path, include_bytes!("../../protobuf/shop.desc")).expect("temp file");
+        std::fs::write(
+            &path,
+            include_bytes!("../../../examples/protobuf/shop.desc"),
+        )
+        .expect("temp file");
         Protobuf::load(&[path], &BTreeMap::new()).expect("shop.desc loads")
     })
 }
