@@ -125,6 +125,9 @@ pub struct BrowsedEvent {
     /// a JSON Schema's title), when the value was decoded and it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The writer schema's registry id, when the value was Confluent-framed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_id: Option<u32>,
     /// True when the value is null: a tombstone (a key's deletion marker).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tombstone: bool,
@@ -192,6 +195,7 @@ impl BrowsedEvent {
             avro_schema: None,
             schema_type: None,
             schema: None,
+            schema_id: None,
             tombstone: payload.as_ref().is_some_and(|p| p.tombstone),
             gone: payload.is_none(),
         };
@@ -225,6 +229,7 @@ impl BrowsedEvent {
         if let Some(schema) = &rendered.schema {
             event.schema_type = Some(schema.schema_type.as_str().to_owned());
             event.schema = schema.name.as_deref().map(str::to_owned);
+            event.schema_id = schema.id;
         }
         let json = (rendered.kind == ValueKind::Json)
             .then(|| one_line_json(&rendered.body))

@@ -13,8 +13,8 @@ use analyzer::config::ClassifyBy;
 use analyzer::config::RouteSettings;
 
 use crate::helpers::{
-    Binary, TANSU_WAIT, broker, free_port, from_hex, new_topic, python_lines, registry, settings,
-    spawn_app,
+    Binary, KillOnDrop, TANSU_WAIT, broker, free_port, from_hex, new_topic, python_lines, registry,
+    settings, spawn_app,
 };
 
 /// One produced event and what analyzer must make of it.
@@ -374,14 +374,5 @@ async fn types_by_writer_schema_wait_for_a_registry_that_starts_late() {
             assert_eq!(Some(&line["value"]), event.json.as_ref(), "{line}");
             assert_eq!(line["avro_schema"], **event_type, "{line}");
         }
-    }
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

@@ -211,6 +211,16 @@ pub async fn python_lines<T: serde::de::DeserializeOwned>(args: Vec<String>) -> 
         .collect()
 }
 
+/// A child process killed (and reaped) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Hex text as bytes.
 pub fn from_hex(hex: &str) -> Vec<u8> {
     (0..hex.len())

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use analyzer::config::ClassifyBy;
 
 use crate::helpers::{
-    TANSU_WAIT, TestApp, broker, from_hex, new_topic, python_lines, registry, settings, spawn_app,
+    KillOnDrop, TANSU_WAIT, TestApp, broker, free_port, from_hex, new_topic, python_lines,
+    registry, settings, spawn_app,
 };
 
 /// One produced event and what analyzer must make of it.
@@ -225,6 +226,60 @@ async fn registry_protobuf_and_json_schema_are_typed_by_schema_name_and_decode_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_protobuf_waits_for_a_registry_that_starts_late() {
+    let brokers = broker();
+    let topic = new_topic(&brokers, "protobuf-late", 1).await;
+    let produced = produce("schema_name", &topic, 30).await;
+    let (shared_url, _, _) = registry();
+    let late_port = free_port();
+    let mut settings = with_registry(&brokers, &topic);
+    settings.registry.url = Some(format!("http://127.0.0.1:{late_port}"));
+    settings.classify.by = ClassifyBy::SchemaName;
+    let app = spawn_app(&settings).await;
+
+    // Nothing answers at the registry's address: ingest waits, says why, and
+    // misclassifies nothing.
+    let start = std::time::Instant::now();
+    let ready = loop {
+        let (code, ready) = app.json("/health/ready").await;
+        if ready.get("waiting_for").is_some() {
+            assert_eq!(code, 503);
+            break ready;
+        }
+        assert!(start.elapsed() < TANSU_WAIT, "never waited: {ready}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        ready["waiting_for"]
+            .as_str()
+            .unwrap()
+            .contains("schema registry"),
+        "{ready}"
+    );
+    let (_, status) = app.json("/status").await;
+    assert_eq!(status["unclassified"]["count"], 0, "{status}");
+    let stats = app.stats().await;
+    assert!(stats.values().all(|count| *count == 0), "{stats:?}");
+
+    // The registry comes up at that address (socat forwards it to the stand-in):
+    // every event is typed and decoded as if it had always been there.
+    let shared_port = shared_url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let forward = std::process::Command::new("socat")
+        .args([
+            format!("TCP-LISTEN:{late_port},bind=127.0.0.1,fork,reuseaddr"),
+            format!("TCP:127.0.0.1:{shared_port}"),
+        ])
+        .spawn()
+        .expect("socat runs (./scripts/test.sh installs it)");
+    let _forward = KillOnDrop(forward);
+    check_all(&app, &produced).await;
+    let reasons = reasons(&app).await;
+    for (reason, count) in expected_reasons(&produced) {
+        assert_eq!(reasons[reason], count, "{reason}: {reasons}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unframed_protobuf_typed_by_a_header_decodes_with_local_descriptor_sets() {
     let brokers = broker();
     let topic = new_topic(&brokers, "protobuf-header", 1).await;
@@ -246,6 +301,44 @@ async fn unframed_protobuf_typed_by_a_header_decodes_with_local_descriptor_sets(
     assert_eq!(code, 200, "{history}");
     assert_eq!(history["events"][0]["type"], "order_placed", "{history}");
     assert_eq!(history["events"][0]["value"]["orderId"], "o-7", "{history}");
+
+    // The page shows an event's schema beside its provenance, and its JSON.
+    let browser = crate::browser::browser().await;
+    let types = by_type(&produced);
+    let refund = types["refund_issued"][0];
+    for (path, schema, field) in [
+        (
+            "order_placed/0",
+            "PROTOBUF shop.OrderPlaced".to_owned(),
+            "\"orderId\": \"o-0\"",
+        ),
+        (
+            "refund_issued/0",
+            format!(
+                "JSON shop.RefundIssued (registry id {})",
+                refund.schema_id.unwrap()
+            ),
+            "\"order_id\": \"o-0\"",
+        ),
+    ] {
+        browser
+            .client
+            .goto(&format!("{}/#/events/{path}", app.base))
+            .await
+            .unwrap();
+        let shown = crate::browser::wait_for(&browser, "#schema")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(shown, schema, "{path}");
+        let value = crate::browser::wait_for(&browser, "#value")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(value.contains(field), "{path}: {value}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -494,7 +494,10 @@ async function eventView(type, index) {
       el("dt", { text: "partition" }), el("dd", { text: String(event.partition) }),
       el("dt", { text: "offset" }), el("dd", { text: String(event.offset) }),
       el("dt", { text: "timestamp" }), el("dd", { text: utc(event.timestamp) + (event.timestamp !== undefined ? " (" + event.timestamp + " ms)" : "") }),
-      el("dt", { text: "key" }), key)),
+      el("dt", { text: "key" }), key,
+      ...(event.schema_type === undefined ? [] : [
+        el("dt", { text: "schema" }),
+        el("dd", { id: "schema", text: [event.schema_type, event.schema, event.schema_id === undefined ? undefined : "(registry id " + event.schema_id + ")"].filter((part) => part !== undefined).join(" ") })]))),
     el("h2", { text: "Headers" }),
     headers.length ? el("div", { class: "scroll" }, el("table", {}, el("tbody", {}, ...headers))) : el("p", { class: "muted", text: "None." }),
     el("h2", { text: "Value" }),
