@@ -177,5 +177,58 @@ fn avro_check(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, json_rules, header_rule, avro_check);
+/// The Protobuf check at ingest on a 142-byte `shop.OrderPlaced`
+/// (examples/protobuf/: two lines, a map entry, a `Timestamp`), its parts
+/// (decoding alone, and the JSON mapping into nothing), and the rendering a
+/// lookup does, against the JSON rule on a 200-byte JSON value.
+fn protobuf_check(c: &mut Criterion) {
+    use analyzer::decode::protobuf::{self, Protobuf};
+    use prost_reflect::{DynamicMessage, SerializeOptions};
+    let desc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/protobuf/shop.desc");
+    let local = Protobuf::load(&[desc], &Default::default()).unwrap();
+    let message = local.message_of("shop.OrderPlaced").unwrap().clone();
+    // Made by tests/protobuf/shop.py: two lines, a label, a Timestamp, a oneof.
+    let hex = "0a066f2d30303432120d0a034555521091011880e1eb171a1b0a07534b552d31303010021a0e0a03\
+               4555521081011880e788d8031a1a0a07534b552d31303710011a0d0a0345555210101880e788d8\
+               0322100a076368616e6e656c120573746f7265280238b9604a0b0880f2d6ca06108084af5f5a0a\
+               746f6b5f35613166306362030de01269000000000000e03f";
+    let value: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut json = Vec::new();
+    protobuf::decode(&message, &value, Some(&mut json)).unwrap();
+    let rule_json = event(200, true);
+    let field = Rule::JsonField("type".into());
+    let mut group = c.benchmark_group("protobuf_order");
+    group.bench_function("json_field_baseline", |b| {
+        b.iter(|| classify(&field, black_box(&rule_json), &[]))
+    });
+    group.bench_function("protobuf_check", |b| {
+        b.iter(|| protobuf::decode(&message, black_box(&value), None).is_ok())
+    });
+    group.bench_function("dynamic_message_decode", |b| {
+        b.iter(|| DynamicMessage::decode(message.clone(), black_box(&value[..])).is_ok())
+    });
+    let decoded = DynamicMessage::decode(message.clone(), &value[..]).unwrap();
+    group.bench_function("json_mapping_into_nothing", |b| {
+        b.iter(|| {
+            black_box(&decoded)
+                .serialize_with_options(
+                    &mut serde_json::Serializer::new(std::io::sink()),
+                    &SerializeOptions::new(),
+                )
+                .is_ok()
+        })
+    });
+    group.bench_function("protobuf_to_json", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(512);
+            protobuf::decode(&message, black_box(&value), Some(&mut out)).is_ok()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, json_rules, header_rule, avro_check, protobuf_check);
 criterion_main!(benches);

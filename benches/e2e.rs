@@ -24,7 +24,9 @@
 //!    of ~200 bytes, as a Django service writes them; catch-up against a plain
 //!    consumer and against the header rule without `[avro]` (decoding's own cost),
 //!    and cached Avro lookups against cached JSON lookups and `/health/live`.
-//!    `E2E_ONLY=avro` runs this section alone.
+//!    `E2E_ONLY=avro` runs this section alone. The same for Protobuf
+//!    (`E2E_PROTOBUF_EVENTS`; `E2E_ONLY=protobuf`): unframed messages typed by a
+//!    header, decoded with a descriptor set. See `e2e/formats.rs`.
 //! 10. snapshots (`E2E_SNAPSHOT_EVENTS`, 10,000,000; 0 skips): restart to ready
 //!     from a snapshot against a full re-read of the same topic, in one run; the
 //!     snapshot's size per event and its write time; in a directory, then in S3
@@ -53,7 +55,6 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use analyzer::varint::put_long;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -63,6 +64,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 #[path = "e2e/fanout.rs"]
 mod fanout;
+#[path = "e2e/formats.rs"]
+mod formats;
 #[path = "e2e/keys.rs"]
 mod keys;
 
@@ -842,7 +845,8 @@ fn main() {
         std::fs::create_dir_all(&work).unwrap();
         println!("\n| figure | analyzer | baseline | ratio | goal |\n|---|---|---|---|---|");
         match only {
-            "avro" => avro_section(&work),
+            "avro" => formats::format_section(&formats::AVRO, &work),
+            "protobuf" => formats::format_section(&formats::PROTOBUF, &work),
             "snapshot" => snapshot_section(&work),
             "catchup" => {
                 let events = env_number("E2E_EVENTS", 1_000_000);
@@ -876,7 +880,9 @@ fn main() {
                 fanout::fanout_section(&broker, env_number("E2E_FANOUT_EVENTS", 20_000), &work);
             }
             other => {
-                panic!("E2E_ONLY={other}: avro, snapshot, catchup, tls, export, keys or fanout")
+                panic!(
+                    "E2E_ONLY={other}: avro, protobuf, snapshot, catchup, tls, export, keys or fanout"
+                )
             }
         }
         let _ = std::fs::remove_dir_all(&work);
@@ -1190,177 +1196,10 @@ fn main() {
         &format!("<= timeout + 250 ms: {}", verdict(ms(slowest) <= 2250.0)),
     );
     drop(cold_app);
-    avro_section(&work);
+    formats::format_section(&formats::AVRO, &work);
+    formats::format_section(&formats::PROTOBUF, &work);
     snapshot_section(&work);
     let _ = std::fs::remove_dir_all(&work);
-}
-
-// ---- 9. Avro.
-
-fn avro_string(out: &mut Vec<u8>, s: &[u8]) {
-    put_long(out, s.len() as i64);
-    out.extend_from_slice(s);
-}
-
-/// The bench's record, one schema per type (named as the type).
-fn avro_schema(event_type: &str) -> String {
-    format!(
-        r#"{{"type":"record","name":"{event_type}","fields":[
-  {{"name":"patient","type":"string"}},
-  {{"name":"seq","type":"long"}},
-  {{"name":"recorded_at","type":{{"type":"long","logicalType":"timestamp-millis"}}}},
-  {{"name":"value","type":"double"}},
-  {{"name":"unit","type":["null","string"]}},
-  {{"name":"amount","type":{{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}}}},
-  {{"name":"note","type":"string"}}]}}"#
-    )
-}
-
-/// A schemaless datum of [`avro_schema`], about [`EVENT_BYTES`] long like the JSON events.
-fn avro_event(i: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(EVENT_BYTES);
-    avro_string(&mut out, format!("p-{:06}", i % 997).as_bytes());
-    put_long(&mut out, i as i64);
-    put_long(&mut out, 1_795_435_200_000 + i as i64);
-    out.extend_from_slice(&(60.0 + (i % 80) as f64 / 3.0).to_le_bytes());
-    put_long(&mut out, 1);
-    avro_string(&mut out, b"mmHg");
-    avro_string(&mut out, &((i % 100_000) as u32).to_be_bytes());
-    let note = EVENT_BYTES.saturating_sub(out.len() + 2);
-    avro_string(&mut out, &vec![b'x'; note]);
-    out
-}
-
-fn avro_type_of(i: u64) -> &'static str {
-    TYPES[type_of(i)]
-}
-
-fn avro_section(work: &Path) {
-    let events = env_number("E2E_AVRO_EVENTS", 1_000_000);
-    if events == 0 {
-        return;
-    }
-    let load_secs = env_number("E2E_LOAD_SECS", 10);
-    let repeats = env_number("E2E_REPEATS", 5).max(1);
-    let broker = Broker::start(work);
-    broker.create("e2e-avro", 1);
-    let started = Instant::now();
-    let counts = produce_headed(
-        &broker,
-        "e2e-avro",
-        1,
-        events,
-        avro_event,
-        Some(avro_type_of),
-    );
-    eprintln!(
-        "  produced {events} Avro events in {:.1?}",
-        started.elapsed()
-    );
-    broker.topic("e2e-json", 1, events);
-    let schemas = work.join("schemas");
-    std::fs::create_dir_all(&schemas).unwrap();
-    for event_type in TYPES {
-        std::fs::write(
-            schemas.join(format!("{event_type}.avsc")),
-            avro_schema(event_type),
-        )
-        .unwrap();
-    }
-    let schemas = schemas.display().to_string();
-    let header_rule = [
-        ("ANALYZER_CLASSIFY__BY", "header"),
-        ("ANALYZER_CLASSIFY__NAME", "item_type_name"),
-    ];
-    let with_avro = [
-        header_rule[0],
-        header_rule[1],
-        ("ANALYZER_AVRO__SCHEMAS_DIR", schemas.as_str()),
-    ];
-    type Contender<'a> = (&'a str, u64, &'a [(&'a str, &'a str)]);
-    let contenders: [Contender; 3] = [
-        (
-            "[avro] schemas_dir, header rule, 128 MiB cache",
-            128 * MIB,
-            &with_avro,
-        ),
-        ("[avro] schemas_dir, header rule, cache off", 0, &with_avro),
-        (
-            "header rule without [avro] (no decoding), cache off",
-            0,
-            &header_rule,
-        ),
-    ];
-    let mut plain = Vec::new();
-    let mut times = vec![Vec::new(); contenders.len()];
-    for _ in 0..repeats {
-        let started = Instant::now();
-        assert_eq!(plain_consume(&broker, "e2e-avro"), events);
-        plain.push(started.elapsed());
-        for ((_, cache, env), times) in contenders.iter().zip(&mut times) {
-            let (analyzer, took) =
-                Analyzer::start_with(&broker, "e2e-avro", *cache, env, false, work);
-            assert_eq!(analyzer.metric("analyzer_index_entries") as u64, events);
-            let unclassified = &http_json(analyzer.port, "/status")["unclassified"]["count"];
-            assert_eq!(unclassified, 0, "every Avro event decodes");
-            times.push(took);
-        }
-    }
-    let plain = median(plain);
-    for ((label, _, _), times) in contenders.iter().zip(times) {
-        let took = median(times);
-        let ratio = took.as_secs_f64() / plain.as_secs_f64();
-        row(
-            &format!("catch-up, {events} Avro events, 1 partition, {label}"),
-            format!("{:.2} s", took.as_secs_f64()),
-            format!("{:.2} s (plain consumer)", plain.as_secs_f64()),
-            format!("{ratio:.2}x"),
-            "report",
-        );
-    }
-
-    // Cached lookups: Avro decoded at each lookup, against JSON served as stored.
-    let avro_path = format!("/events/{}?index=", TYPES[0]);
-    let mut env = with_avro.to_vec();
-    env.push(("ANALYZER_CACHE__HEADERS", "false"));
-    let (avro, _) = Analyzer::start_with(&broker, "e2e-avro", 1 << 30, &env, false, work);
-    let (json, _) = Analyzer::start(&broker, "e2e-json", 1 << 30, work);
-    let live = wrk(avro.port, "/health/live", 0, load_secs, work);
-    let misses = (avro.cache_misses(), json.cache_misses());
-    let avro_load = wrk(avro.port, &avro_path, counts[0], load_secs, work);
-    let json_load = wrk(json.port, &avro_path, counts[0], load_secs, work);
-    assert_eq!(
-        (avro.cache_misses(), json.cache_misses()),
-        misses,
-        "read from Kafka"
-    );
-    let (status, body) = http_get(avro.port, &format!("{avro_path}7"));
-    assert_eq!(status, 200);
-    let decoded: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(decoded["unit"], "mmHg", "{decoded}");
-    for (what, load) in [
-        ("/health/live (actix floor)", &live),
-        ("cached random JSON lookups", &json_load),
-        ("cached random Avro lookups (decoded to JSON)", &avro_load),
-    ] {
-        row(
-            &format!("{what}, 2 connections"),
-            format!(
-                "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-                load.requests_per_sec, load.p50_ms, load.p99_ms
-            ),
-            format!(
-                "{:.0} req/s (/health/live), {:.0} req/s (JSON)",
-                live.requests_per_sec, json_load.requests_per_sec
-            ),
-            format!(
-                "{:.2}x live, {:.2}x JSON",
-                load.requests_per_sec / live.requests_per_sec,
-                load.requests_per_sec / json_load.requests_per_sec
-            ),
-            "report",
-        );
-    }
 }
 
 // ---- 10. Snapshots.

@@ -133,9 +133,17 @@ impl Application {
             POINT_READ_POOL,
             POINT_READ_TIMEOUT,
         )?;
+        let rule = Rule::from_settings(&settings.classify);
+        let typing = format!(
+            "{}, max_types {}; {}",
+            rule.describe(),
+            settings.classify.max_types,
+            decoder.describe()
+        );
         let options = IngestOptions {
             max_lateness_ms: settings.order.max_lateness_ms,
-            rule: Rule::from_settings(&settings.classify),
+            rule,
+            typing,
             key_rule: KeyRule::from_settings(&settings.keys),
             cache_headers: settings.cache.headers || settings.classify.by == ClassifyBy::Header,
             decoder: Arc::clone(&decoder),

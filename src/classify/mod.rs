@@ -170,6 +170,19 @@ impl Rule {
         }
     }
 
+    /// The rule in words, stable: part of what a snapshot records of how its
+    /// events were typed.
+    pub fn describe(&self) -> String {
+        match self {
+            Rule::JsonField(field) => format!("json_field {field:?}"),
+            Rule::JsonPointer(tokens) => format!("json_pointer {tokens:?}"),
+            Rule::Header(name) => format!("header {name:?}"),
+            Rule::Topic => "topic".to_owned(),
+            Rule::AvroRecord => "avro_record".to_owned(),
+            Rule::SchemaName => "schema_name".to_owned(),
+        }
+    }
+
     /// The rule for a JSON pointer like `/meta/type` (`~1` is `/`, `~0` is `~`).
     pub fn json_pointer(pointer: &str) -> Rule {
         Rule::JsonPointer(pointer_tokens(pointer))

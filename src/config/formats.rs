@@ -36,8 +36,10 @@ pub struct AvroSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ProtobufSettings {
     /// `FileDescriptorSet` files, as `protoc --descriptor_set_out=FILE
-    /// --include_imports` writes them. A type whose name is a message's full name
-    /// (or that `types` maps) is an unframed message of it.
+    /// --include_imports` writes them (comma-separated paths accepted too, for an
+    /// environment variable). A type whose name is a message's full name (or that
+    /// `types` maps) is an unframed message of it.
+    #[serde(deserialize_with = "paths_or_csv")]
     pub descriptor_sets: Vec<PathBuf>,
     /// Event type -> message full name, when they differ
     /// (`"order_placed" = "shop.OrderPlaced"`).
@@ -56,6 +58,16 @@ pub struct RegistrySettings {
     pub username: Option<String>,
     /// Basic-auth password; `${NAME}` reads environment variable NAME.
     pub password: Option<String>,
+}
+
+/// A list of paths, or one string of comma-separated paths.
+fn paths_or_csv<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<PathBuf>, D::Error> {
+    Ok(super::list_or_csv(deserializer)?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect())
 }
 
 /// Replaces each value written `${NAME}` by environment variable NAME. Returns a

@@ -449,6 +449,13 @@ fn protobuf_and_schema_name_settings_name_what_is_missing() {
             ),
         ).map_err(|e| e.to_string())?;
         assert_eq!(Rule::from_settings(&settings.classify), Rule::SchemaName);
+        // From the environment: comma-separated paths.
+        jail.set_env(
+            "ANALYZER_PROTOBUF__DESCRIPTOR_SETS",
+            format!("{desc},{desc}"),
+        );
+        let settings = load_in(jail, "").map_err(|e| e.to_string())?;
+        assert_eq!(settings.protobuf.descriptor_sets.len(), 2);
         Ok(())
     });
 }

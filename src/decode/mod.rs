@@ -192,6 +192,8 @@ pub struct Decoder {
     registry: Option<Registry>,
     /// The rule types events by schema name: a type is never a key to local schemas.
     by_schema_name: bool,
+    /// The formats' settings in words (see [`Decoder::describe`]).
+    described: String,
 }
 
 impl Decoder {
@@ -209,7 +211,16 @@ impl Decoder {
             protobuf,
             registry,
             by_schema_name,
+            described: String::new(),
         }
+    }
+
+    /// The value formats' settings in words, the schema files by a checksum of
+    /// their bytes: what a snapshot records (with the rule) of how its events were
+    /// typed, as one that changes may type events otherwise. The registry is by
+    /// its URL: its schemas are immutable by id.
+    pub fn describe(&self) -> &str {
+        &self.described
     }
 
     /// The decoder `settings` configure: `[avro]`, `[protobuf]`, `[registry]` and
@@ -252,7 +263,10 @@ impl Decoder {
             ClassifyBy::SchemaName | ClassifyBy::AvroRecord
         );
         match problems.is_empty() {
-            true => Ok(Decoder::new(avro, protobuf, registry, by_schema_name)),
+            true => Ok(Decoder {
+                described: described(settings),
+                ..Decoder::new(avro, protobuf, registry, by_schema_name)
+            }),
             false => Err(problems),
         }
     }
@@ -399,6 +413,48 @@ impl Decoder {
             Answer::Unknown(why) => Err(DecodeError::UnknownSchema(format!("id {id}: {why}"))),
         }
     }
+}
+
+/// [`Decoder::describe`] of `settings`.
+fn described(settings: &crate::config::Settings) -> String {
+    let mut parts = Vec::new();
+    if let Some(dir) = &settings.avro.schemas_dir {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|path| path.extension().is_some_and(|ext| ext == "avsc"));
+        files.sort();
+        parts.push(format!(
+            "avro {:08x} {:?}",
+            checksum(&files),
+            settings.avro.types
+        ));
+    }
+    if settings.protobuf_enabled() {
+        parts.push(format!(
+            "protobuf {:08x} {:?}",
+            checksum(&settings.protobuf.descriptor_sets),
+            settings.protobuf.types
+        ));
+    }
+    if let Some((url, _)) = settings.registry_url() {
+        parts.push(format!("registry {url}"));
+    }
+    match parts.is_empty() {
+        true => "no value formats".to_owned(),
+        false => parts.join(", "),
+    }
+}
+
+/// CRC-32 of each file's name and bytes, in order (one that cannot be read counts
+/// by its name alone: loading it has failed the start already).
+fn checksum(files: &[std::path::PathBuf]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    for file in files {
+        crc.update(file.to_string_lossy().as_bytes());
+        crc.update(&std::fs::read(file).unwrap_or_default());
+    }
+    crc.finalize()
 }
 
 #[cfg(test)]

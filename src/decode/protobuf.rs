@@ -41,7 +41,7 @@ impl ProtoFile {
         let mut main_name = String::new();
         for (i, (import_name, encoded)) in files.iter().enumerate() {
             let bytes = BASE64.decode(encoded.trim()).map_err(|e| {
-                format!("file {import_name:?} is not base64 (is the registry older than format=serialized?): {e}")
+                format!("file {import_name:?} is not base64 (a registry that ignores format=serialized answers .proto text): {e}")
             })?;
             let mut proto = FileDescriptorProto::decode(bytes.as_slice())
                 .map_err(|e| format!("file {import_name:?} is not a FileDescriptorProto: {e}"))?;

@@ -127,6 +127,9 @@ pub struct IngestOptions {
     pub decoder: Arc<Decoder>,
     /// `[snapshot] dir` and how often to write one (None: never, only read), when set.
     pub snapshots: Option<(Vec<Location>, Option<Duration>)>,
+    /// How events are typed, in words (the rule, `classify.max_types`, the value
+    /// formats' settings): snapshots record it, and one typed otherwise is not used.
+    pub typing: String,
     /// OAUTHBEARER tokens analyzer makes (MSK IAM).
     pub tokens: TokenSource,
 }
@@ -145,6 +148,7 @@ pub fn spawn(
         cache_headers,
         decoder,
         snapshots,
+        typing,
         tokens,
     } = options;
     let stop = Arc::new(AtomicBool::new(false));
@@ -183,6 +187,7 @@ pub fn spawn(
                 next: Instant::now() + every.unwrap_or_default(),
                 writing: None,
                 cut_at: None,
+                typing: typing.into(),
             }),
         },
     };

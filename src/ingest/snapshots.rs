@@ -32,6 +32,9 @@ pub(super) struct Snapshots {
     pub(super) writing: Option<JoinHandle<()>>,
     /// Events indexed when the latest was cut: none new, none written.
     pub(super) cut_at: Option<u64>,
+    /// How events are typed, in words: written into each snapshot, and a
+    /// snapshot typed otherwise is not restored.
+    pub(super) typing: Arc<str>,
 }
 
 /// The key index's section of a snapshot: every key at the cut with its events
@@ -133,6 +136,7 @@ impl Indexer {
             .as_ref()
             .map(|rule| (rule.describe(), self.writer.key_cut()));
         let locations = Arc::clone(&snapshots.locations);
+        let typing = Arc::clone(&snapshots.typing);
         let status = Arc::clone(&self.status);
         let writer = std::thread::Builder::new()
             .name("snapshot".into())
@@ -161,7 +165,7 @@ impl Indexer {
                     info!("snapshot skipped: a topic was reset while it was read; the next one will be whole");
                     return;
                 }
-                let bytes = encoder.finish();
+                let bytes = encoder.finish(&typing);
                 for location in locations.iter() {
                     let outcome = location.write_encoded(&bytes, &topics, events);
                     let mut report = lock(&status.snapshot);
@@ -213,6 +217,23 @@ impl Indexer {
                 .copied()
                 .ok_or_else(|| SnapshotError(format!("topic index {i}")))
         };
+        // Its events must have been typed as they are now: another rule, type cap
+        // or schema would have given other types.
+        let typing = self.snapshots.as_ref().map(|s| Arc::clone(&s.typing));
+        match typing {
+            Some(_) if snapshot.typing.is_empty() => {
+                return Err(SnapshotError(
+                    "it does not say how its events were typed (written before format 4)".into(),
+                ));
+            }
+            Some(typing) if *snapshot.typing != *typing => {
+                return Err(SnapshotError(format!(
+                    "its events were typed by {}, not by {typing} as the configuration says now",
+                    snapshot.typing
+                )));
+            }
+            _ => {}
+        }
         // The key index must come from the same rule, or not from this snapshot.
         let key_rule = self.key_rule.as_ref().map(|rule| rule.describe());
         let keys = match (&key_rule, &snapshot.keys) {

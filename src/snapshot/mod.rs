@@ -75,7 +75,9 @@ impl Location {
 /// The format written; a snapshot of any other is ignored (a full re-read).
 /// 2: each partition's last record also fingerprinted by a checksum.
 /// 3: the key index, when it is on (a 2 reads as one without it).
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: how its events were typed (the rule and the value formats' settings, as
+/// [`Snapshot::typing`] says); a 2 or 3 reads with that unknown.
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format still read.
 pub const OLDEST_READ: u32 = 2;
 const MAGIC: &[u8; 8] = b"ANLZSNAP";
@@ -102,6 +104,10 @@ pub struct Snapshot {
     pub unclassified: Vec<Vec<(String, u64)>>,
     /// The key index, when the writer had it on.
     pub keys: Option<KeySection>,
+    /// How its events were typed: the classification rule and the value formats'
+    /// settings, in words (startup's `typing`); a start that types events
+    /// otherwise cannot use the snapshot. Empty: unknown (format 2 or 3).
+    pub typing: String,
 }
 
 /// The key index at the cut: each key's events by their type's stream and row,
@@ -221,7 +227,7 @@ impl Snapshot {
                 encoder.key(&key.key, &key.events);
             }
         }
-        encoder.finish()
+        encoder.finish(&self.typing)
     }
 
     /// Reads the binary form; anything short, corrupt or of another version is an
@@ -338,6 +344,9 @@ impl Snapshot {
                 keys.push(KeyRows { key, events });
             }
             snapshot.keys = Some(KeySection { rule, keys });
+        }
+        if version >= 4 {
+            snapshot.typing = r.string()?;
         }
         if r.pos != body.len() {
             return fail("bytes left after the snapshot");
@@ -519,11 +528,12 @@ impl Encoder {
         }
     }
 
-    /// Ends with the checksum.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Ends with how the events were typed, and the checksum.
+    pub fn finish(mut self, typing: &str) -> Vec<u8> {
         if !self.keys {
             put(&mut self.out, 0);
         }
+        put_bytes(&mut self.out, typing.as_bytes());
         let crc = crc32fast::hash(&self.out);
         self.out.extend_from_slice(&crc.to_le_bytes());
         self.out

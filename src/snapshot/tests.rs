@@ -82,6 +82,7 @@ fn sample() -> Snapshot {
                 },
             ],
         }),
+        typing: "json_field \"type\", max_types 10000; no value formats".into(),
     }
 }
 
@@ -91,14 +92,17 @@ fn a_snapshot_reads_back_as_written() {
     let bytes = snapshot.encode();
     assert_eq!(Snapshot::decode(&bytes).unwrap(), snapshot);
     assert_eq!(snapshot.events(), 4);
-    // Without the key index, and as format 2 wrote it (no key section at all).
+    // Without the key index, and as format 2 wrote it (no key section, no typing:
+    // that reads as unknown).
     let without = Snapshot {
         keys: None,
+        typing: String::new(),
         ..sample()
     };
     let bytes = without.encode();
     assert_eq!(Snapshot::decode(&bytes).unwrap(), without);
-    let mut version_2 = bytes[..bytes.len() - 5].to_vec(); // no "no keys" flag, no CRC
+    // No "no keys" flag, no empty typing, no CRC.
+    let mut version_2 = bytes[..bytes.len() - 6].to_vec();
     version_2[8..12].copy_from_slice(&2u32.to_le_bytes());
     let crc = crc32fast::hash(&version_2);
     version_2.extend_from_slice(&crc.to_le_bytes());

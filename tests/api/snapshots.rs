@@ -166,10 +166,10 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
             Box::new(|dir: &Path| {
                 let text = String::from_utf8(std::fs::read(dir.join(store::MANIFEST)).unwrap())
                     .unwrap()
-                    .replace("\"format\": 3", "\"format\": 4");
+                    .replace("\"format\": 4", "\"format\": 5");
                 std::fs::write(dir.join(store::MANIFEST), text).unwrap();
             }),
-            "format version 4",
+            "format version 5",
         ),
         (
             "a log that changed since (recreated topic: other records at those offsets)",
@@ -204,6 +204,24 @@ async fn a_snapshot_that_does_not_fit_is_ignored_for_a_full_reread() {
         assert_eq!(status["snapshot"]["restored_events"], 0, "{what}");
         assert_eq!(numbering(&reread.view), expected, "{what}");
     }
+    // Events typed otherwise now (here: another type cap): a full re-read, saying why.
+    let mut retyped = settings(&broker(), &[&topic]);
+    retyped.snapshot.dir = Some(dir.clone());
+    retyped.snapshot.interval_secs = 3_600;
+    retyped.classify.max_types = 9_999;
+    let reread = spawn_app(&retyped).await;
+    let status = reread
+        .wait_status(TANSU_WAIT, |s| s["events_read"] == 1_500)
+        .await;
+    let error = status["snapshot"]["restore_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("typed by json_field \"type\", max_types 10000; no value formats")
+            && error.contains("not by json_field \"type\", max_types 9999"),
+        "{status}"
+    );
+    assert_eq!(numbering(&reread.view), expected);
     // A snapshot of another topic.
     let reread = app(&other_topic, &dir, 3_600).await;
     let status = reread
