@@ -169,6 +169,41 @@ fn hostile_bytes_fail_with_a_reason_never_a_crash() {
         let error = json(&placed, hostile).unwrap_err();
         assert!(error.contains("shop.OrderPlaced"), "{hostile:?}: {error}");
     }
+    // Well-formed bytes with no JSON form (a Timestamp past year 9999, a Duration
+    // past 10,000 years): the check refuses them as rendering does; the same
+    // number in a field of no well-known type has one.
+    let mut far = Vec::new();
+    prost_reflect::prost::encoding::encode_varint(1 << 40, &mut far);
+    let length = far.len() as u8 + 1;
+    let shipped = protobuf.message_of("shop.OrderShipped").unwrap().clone();
+    let line = protobuf
+        .message_of("shop.OrderPlaced.Line")
+        .unwrap()
+        .clone();
+    for (message, field, inner, has_json) in [
+        (&placed, 0x4a, 0x08, false),  // placed_at.seconds
+        (&shipped, 0x1a, 0x08, false), // transit.seconds
+        (&line, 0x1a, 0x10, true),     // price.units
+    ] {
+        let bytes = [&[field, length, inner][..], &far].concat();
+        let check = decode(message, &bytes, None);
+        let render = decode(message, &bytes, Some(&mut Vec::new()));
+        assert_eq!(
+            check.is_ok(),
+            has_json,
+            "{}: {check:?}",
+            message.full_name()
+        );
+        assert_eq!(
+            render.is_ok(),
+            has_json,
+            "{}: {render:?}",
+            message.full_name()
+        );
+        if let Err(why) = check {
+            assert!(why.contains("no JSON form"), "{why}");
+        }
+    }
     // An enum number the schema lacks is kept as a number, as proto3 says.
     assert_eq!(
         json(&placed, &[0x28, 0x09]).unwrap(),
