@@ -6,15 +6,15 @@
 //! reached only by its URL.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use analyzer::config::ClassifyBy;
 use analyzer::config::RouteSettings;
 
 use crate::helpers::{
-    Binary, KillOnDrop, TANSU_WAIT, broker, free_port, from_hex, new_topic, python_lines, registry,
-    settings, spawn_app,
+    self, Binary, KillOnDrop, TANSU_WAIT, broker, free_port, from_hex, new_topic, python_producer,
+    registry, repo, settings, spawn_app,
 };
 
 /// One produced event and what analyzer must make of it.
@@ -35,37 +35,19 @@ impl Produced {
     }
 }
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn schemas_dir() -> PathBuf {
     repo().join("tests/avro/schemas")
 }
 
 /// Runs tests/avro/producer.py in `mode` against `topic`; what it produced.
 async fn produce(mode: &str, topic: &str, count: usize) -> Vec<Produced> {
-    let (url, user, password) = registry();
-    let args: Vec<String> = vec![
-        repo().join("tests/avro/producer.py").display().to_string(),
-        mode.into(),
-        broker(),
-        topic.into(),
-        url,
-        format!("{user}:{password}"),
-        count.to_string(),
-        schemas_dir().display().to_string(),
-    ];
-    python_lines(args).await
+    let schemas = schemas_dir().display().to_string();
+    python_producer("tests/avro/producer.py", mode, topic, count, &[schemas]).await
 }
 
 /// Events per type, in the order produced (one partition: the numbering's order).
 fn by_type(produced: &[Produced]) -> BTreeMap<&str, Vec<&Produced>> {
-    let mut types: BTreeMap<&str, Vec<&Produced>> = BTreeMap::new();
-    for event in produced {
-        types.entry(&event.event_type).or_default().push(event);
-    }
-    types
+    helpers::by_type(produced, |event| &event.event_type)
 }
 
 /// GETs `url` and checks the answer against what was produced: decoded JSON with

@@ -1,7 +1,7 @@
 //! `analyzer demo`, the README's first command: the real binary, with its embedded
 //! Kafka and producer, indexes a growing stream and serves lookups.
 
-use crate::helpers::{free_port, get_json};
+use crate::helpers::{KillOnDrop, free_port, get_json};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -87,22 +87,7 @@ async fn demo_indexes_a_growing_stream_and_serves_lookups() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn avro_demo_serves_decoded_delivery_events() {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "demo",
-            "--avro",
-            "--port",
-            &port.to_string(),
-            "--rate",
-            "500",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let (_demo, base, client) = demo_with("--avro");
     let created = "delivery.events.DeliveryCreatedV2";
     let stats = every_type_indexed(&client, &base).await;
     assert_eq!(
@@ -125,28 +110,11 @@ async fn avro_demo_serves_decoded_delivery_events() {
         .await
         .unwrap();
     assert_eq!(raw.headers()["content-type"], "application/octet-stream");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn protobuf_demo_serves_orders_as_proto3_json() {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "demo",
-            "--protobuf",
-            "--port",
-            &port.to_string(),
-            "--rate",
-            "500",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let (_demo, base, client) = demo_with("--protobuf");
     let stats = every_type_indexed(&client, &base).await;
     assert_eq!(
         stats.keys().collect::<Vec<_>>(),
@@ -172,22 +140,27 @@ async fn protobuf_demo_serves_orders_as_proto3_json() {
         event["placedAt"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{event}"
     );
-    let shipped: serde_json::Value = client
-        .get(format!("{base}/order_shipped?index=0"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shipped = get_json(&client, &format!("{base}/order_shipped?index=0")).await;
     assert!(
         shipped["transit"]
             .as_str()
             .is_some_and(|d| d.ends_with('s')),
         "{shipped}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// `analyzer demo` with `flag`, at 500 events/s on a free port: the process
+/// (killed when dropped), its base URL and a client.
+fn demo_with(flag: &str) -> (KillOnDrop, String, reqwest::Client) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args(["demo", flag, "--port", &port.to_string(), "--rate", "500"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    (KillOnDrop(child), base, reqwest::Client::new())
 }
 
 /// `/stats`, once the demo answers.

@@ -190,9 +190,47 @@ pub fn registry() -> (String, String, String) {
     (url, user.to_owned(), password.to_owned())
 }
 
-/// Runs a Python producer (`args`: the script and its arguments) and reads the
+/// The repository's root.
+pub fn repo() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the Python producer `script` (a path from the repository's root) in `mode`
+/// against `topic` on the test broker and the registry stand-in, for `count`
+/// events (then `extra` arguments): what it says it produced, a JSON line each.
+pub async fn python_producer<T: serde::de::DeserializeOwned>(
+    script: &str,
+    mode: &str,
+    topic: &str,
+    count: usize,
+    extra: &[String],
+) -> Vec<T> {
+    let (url, user, password) = registry();
+    let mut args = vec![
+        repo().join(script).display().to_string(),
+        mode.into(),
+        broker(),
+        topic.into(),
+        url,
+        format!("{user}:{password}"),
+        count.to_string(),
+    ];
+    args.extend_from_slice(extra);
+    python_lines(args).await
+}
+
+/// Produced events per type, in the order produced.
+pub fn by_type<T>(produced: &[T], event_type: fn(&T) -> &str) -> BTreeMap<&str, Vec<&T>> {
+    let mut types: BTreeMap<&str, Vec<&T>> = BTreeMap::new();
+    for event in produced {
+        types.entry(event_type(event)).or_default().push(event);
+    }
+    types
+}
+
+/// Runs a Python script (`args`: the script and its arguments) and reads the
 /// JSON line it prints for each event it produced.
-pub async fn python_lines<T: serde::de::DeserializeOwned>(args: Vec<String>) -> Vec<T> {
+async fn python_lines<T: serde::de::DeserializeOwned>(args: Vec<String>) -> Vec<T> {
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3").args(&args).output()
     })

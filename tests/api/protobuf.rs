@@ -6,13 +6,13 @@
 //! hostile ones are counted under their reason and served as their bytes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use analyzer::config::ClassifyBy;
 
 use crate::helpers::{
-    KillOnDrop, TANSU_WAIT, TestApp, broker, free_port, from_hex, new_topic, python_lines,
-    registry, settings, spawn_app,
+    self, KillOnDrop, TANSU_WAIT, TestApp, broker, free_port, from_hex, new_topic, python_producer,
+    registry, repo, settings, spawn_app,
 };
 
 /// One produced event and what analyzer must make of it.
@@ -28,30 +28,13 @@ struct Produced {
     reason: Option<String>,
 }
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn shop_desc() -> PathBuf {
     repo().join("examples/protobuf/shop.desc")
 }
 
 /// Runs tests/protobuf/producer.py in `mode` against `topic`; what it produced.
 async fn produce(mode: &str, topic: &str, count: usize) -> Vec<Produced> {
-    let (url, user, password) = registry();
-    python_lines(vec![
-        repo()
-            .join("tests/protobuf/producer.py")
-            .display()
-            .to_string(),
-        mode.into(),
-        broker(),
-        topic.into(),
-        url,
-        format!("{user}:{password}"),
-        count.to_string(),
-    ])
-    .await
+    python_producer("tests/protobuf/producer.py", mode, topic, count, &[]).await
 }
 
 /// Settings reading `topic` with the registry stand-in.
@@ -66,11 +49,7 @@ fn with_registry(brokers: &str, topic: &str) -> analyzer::config::Settings {
 
 /// Events per type, in the order produced (one partition: the numbering's order).
 fn by_type(produced: &[Produced]) -> BTreeMap<&str, Vec<&Produced>> {
-    let mut types: BTreeMap<&str, Vec<&Produced>> = BTreeMap::new();
-    for event in produced {
-        types.entry(&event.event_type).or_default().push(event);
-    }
-    types
+    helpers::by_type(produced, |event| &event.event_type)
 }
 
 /// Waits for every event, then checks each type's count and every event's
