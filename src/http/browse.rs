@@ -305,7 +305,7 @@ async fn range(
     tag = "events",
     operation_id = "get_event_range",
     summary = "A page of a type's events, in full",
-    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON or Avro decoded to JSON (then `avro_schema` names the writer schema), else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`."
+    description = "Up to `limit` (1 to 1000, default 50) events of `type` from index `from` (default 0), each with its index, whether that index is settled, topic, partition, offset, timestamp, key, headers and value: `value` is the JSON value when the event is JSON or decoded to JSON (Avro, Protobuf or JSON Schema framed: then `schema_type`, `schema` and, when framed, `schema_id` name the writer schema, and `avro_schema` too for Avro), else `value_base64`; a key or header value that is not UTF-8 comes as `key_base64` or `value_base64`. `from` past the end answers no events. Uncached events are read from Kafka in one pass per partition. An event Kafka no longer has is listed with `gone: true`. Works for `unclassified`."
 )]
 pub async fn get_event_range(
     _auth: BearerAuth,
