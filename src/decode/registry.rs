@@ -263,6 +263,11 @@ impl Registry {
             200 => Ok(serde_json::from_str(&body)
                 .map_err(|e| format!("the registry's answer for {what} does not parse: {e}"))),
             404 => Ok(Err(format!("the registry has no {what}"))),
+            // Not transient: a registry that does not implement this form never
+            // will (Redpanda's answer to a `format` it does not support).
+            501 => Ok(Err(format!(
+                "the registry cannot serve {what} as asked (HTTP 501 for {path})"
+            ))),
             // Anything else (auth, 5xx) may pass: waited out, never taken as an answer.
             _ => Err(unreachable(format!(
                 "HTTP {status} for {what}: {}",
@@ -482,7 +487,8 @@ mod tests {
             .to_string()
         };
         match path {
-            "/schemas/ids/1" | "/schemas/ids/2" | "/schemas/ids/3" => (
+            "/schemas/ids/4?format=serialized" => (501, r#"{"error_code":501}"#.to_owned()),
+            "/schemas/ids/1" | "/schemas/ids/2" | "/schemas/ids/3" | "/schemas/ids/4" => (
                 200,
                 r#"{"schemaType":"PROTOBUF","schema":"syntax = \"proto3\";"}"#.to_owned(),
             ),
@@ -521,6 +527,8 @@ mod tests {
             "{}",
             why(2)
         );
+        // A registry that cannot serve the serialized form: unknown, not waited for.
+        assert!(why(4).contains("HTTP 501"), "{}", why(4));
         // A file that references itself is read once: no loop.
         let before = requests.load(Ordering::Relaxed);
         assert!(matches!(
