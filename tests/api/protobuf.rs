@@ -327,6 +327,9 @@ async fn a_framed_json_schema_value_classifies_like_the_same_json_unframed() {
     let produced = produce("json_field", &topic, 40).await;
     let mut settings = with_registry(&brokers, &topic);
     settings.classify.name = "type".into();
+    // Keys by a JSON field: read from the framed JSON as from the plain.
+    settings.keys.by = analyzer::config::KeysBy::JsonField;
+    settings.keys.name = "order_id".into();
     let app = spawn_app(&settings).await;
     check_all(&app, &produced).await;
     let stats = app.stats().await;
@@ -334,4 +337,15 @@ async fn a_framed_json_schema_value_classifies_like_the_same_json_unframed() {
     assert_eq!(stats["refund_reversed"], 40, "{stats:?}");
     let reasons = reasons(&app).await;
     assert_eq!(reasons["missing_field"], 1, "{reasons}");
+    let (code, history) = app.json("/keys/o-3/events").await;
+    assert_eq!(code, 200, "{history}");
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        2,
+        "the framed one and the plain one: {history}"
+    );
+    assert_eq!(events[0]["schema_type"], "JSON", "{history}");
+    assert!(events[1].get("schema_type").is_none(), "{history}");
+    assert_eq!(events[0]["value"], events[1]["value"], "{history}");
 }
