@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use analyzer::varint::{put, put_long, zigzag};
+use analyzer::varint::{put, put_bytes_field, put_long, put_varint_field, zigzag};
 use prost_reflect::prost::Message as _;
 use prost_reflect::prost_types::field_descriptor_proto::{Label, Type};
 use prost_reflect::prost_types::{
@@ -150,36 +150,21 @@ fn protobuf_schemas(dir: &Path) -> (&'static str, String) {
     )
 }
 
-/// A field's tag: its number and wire type.
-fn tag(out: &mut Vec<u8>, number: u64, wire_type: u64) {
-    put(out, number << 3 | wire_type);
-}
-
-fn length_delimited(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
-    tag(out, number, 2);
-    put(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
 /// A message of [`protobuf_schemas`], about [`EVENT_BYTES`] long like the JSON events.
 fn protobuf_event(i: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(EVENT_BYTES);
-    length_delimited(&mut out, 1, format!("p-{:06}", i % 997).as_bytes());
-    tag(&mut out, 2, 0);
-    put(&mut out, i);
+    put_bytes_field(&mut out, 1, format!("p-{:06}", i % 997).as_bytes());
+    put_varint_field(&mut out, 2, i);
     let mut at = Vec::new();
-    tag(&mut at, 1, 0);
-    put(&mut at, 1_795_435_200 + i / 1000);
-    tag(&mut at, 2, 0);
-    put(&mut at, i % 1000 * 1_000_000);
-    length_delimited(&mut out, 3, &at);
-    tag(&mut out, 4, 1);
+    put_varint_field(&mut at, 1, 1_795_435_200 + i / 1000);
+    put_varint_field(&mut at, 2, i % 1000 * 1_000_000);
+    put_bytes_field(&mut out, 3, &at);
+    put(&mut out, 4 << 3 | 1); // a double: wire type 1, eight bytes
     out.extend_from_slice(&(60.0 + (i % 80) as f64 / 3.0).to_le_bytes());
-    length_delimited(&mut out, 5, b"mmHg");
-    tag(&mut out, 6, 0);
-    put(&mut out, zigzag((i % 100_000) as i64 - 50_000));
+    put_bytes_field(&mut out, 5, b"mmHg");
+    put_varint_field(&mut out, 6, zigzag((i % 100_000) as i64 - 50_000));
     let note = EVENT_BYTES.saturating_sub(out.len() + 3);
-    length_delimited(&mut out, 7, &vec![b'x'; note]);
+    put_bytes_field(&mut out, 7, &vec![b'x'; note]);
     out
 }
 

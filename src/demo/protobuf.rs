@@ -23,15 +23,12 @@ struct Fields(Vec<u8>);
 
 impl Fields {
     fn varint(&mut self, field: u32, v: u64) -> &mut Self {
-        crate::varint::put(&mut self.0, u64::from(field << 3));
-        crate::varint::put(&mut self.0, v);
+        crate::varint::put_varint_field(&mut self.0, field, v);
         self
     }
 
     fn bytes(&mut self, field: u32, b: &[u8]) -> &mut Self {
-        crate::varint::put(&mut self.0, u64::from(field << 3 | 2));
-        crate::varint::put(&mut self.0, b.len() as u64);
-        self.0.extend_from_slice(b);
+        crate::varint::put_bytes_field(&mut self.0, field, b);
         self
     }
 
