@@ -148,27 +148,32 @@ pub async fn wait_for(browser: &Browser, css: &str) -> fantoccini::elements::Ele
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
 }
 
-/// Waits until the page's heading reads `text` (a view is rendered).
-async fn wait_for_heading(browser: &Browser, text: &str) {
+/// Reads with `read` every 100 ms until `done` holds of what it read; panics with
+/// `what` and the last value read after 20 s. What it read last.
+async fn eventually<T: std::fmt::Debug>(
+    what: &str,
+    mut read: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
     let started = Instant::now();
     loop {
-        let heading = browser
-            .client
-            .execute(
-                "const h = document.querySelector('h1'); return h ? h.textContent : '';",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if heading == text {
-            return;
+        let value = read().await;
+        if done(&value) {
+            return value;
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "heading {heading}, not {text}"
+            "{what}: {value:?}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until the page's heading reads `text` (a view is rendered).
+pub async fn wait_for_heading(browser: &Browser, text: &str) {
+    let script = "const h = document.querySelector('h1'); return h ? h.textContent : '';";
+    let read = async || browser.client.execute(script, vec![]).await.unwrap();
+    eventually(&format!("heading, not {text}"), read, |h| *h == text).await;
 }
 
 /// Clicks the element `locator` finds.
@@ -214,8 +219,7 @@ async fn assert_nothing_ran(browser: &Browser, what: &str) {
 /// may replace the rows (live counts) between two WebDriver calls.
 /// The timeline's bars once their counts are `wanted` (within 20 s).
 async fn drawn_bars(browser: &Browser, wanted: &[String]) -> Vec<fantoccini::elements::Element> {
-    let started = Instant::now();
-    loop {
+    let read = async || {
         let bars = browser
             .client
             .find_all(Locator::Css("#timeline g.bar"))
@@ -225,15 +229,12 @@ async fn drawn_bars(browser: &Browser, wanted: &[String]) -> Vec<fantoccini::ele
         for bar in &bars {
             drawn.push(bar.attr("data-count").await.unwrap().unwrap_or_default());
         }
-        if drawn == wanted {
-            return bars;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "bars {drawn:?}, /histogram {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (drawn, bars)
+    };
+    let what = format!("bars, not /histogram {wanted:?}");
+    eventually(&what, read, |(drawn, _)| drawn == wanted)
+        .await
+        .1
 }
 
 async fn table(browser: &Browser, css: &str) -> Vec<Vec<String>> {
@@ -345,23 +346,16 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
             .map(|c| c.to_string())
             .collect();
         let script = "return Array.from(document.querySelectorAll('#types tr')[arguments[0]].querySelectorAll('svg.spark rect')).map(r => r.getAttribute('data-count'));";
-        let started = Instant::now();
-        loop {
+        let read = async || {
             let drawn = browser
                 .client
                 .execute(script, vec![serde_json::json!(row)])
                 .await
                 .unwrap();
-            let drawn: Vec<String> = serde_json::from_value(drawn).unwrap();
-            if drawn == wanted {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{name}'s sparkline {drawn:?}, /histogram {wanted:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            serde_json::from_value::<Vec<String>>(drawn).unwrap()
+        };
+        let what = format!("{name}'s sparkline, not /histogram {wanted:?}");
+        eventually(&what, read, |drawn| *drawn == wanted).await;
     }
     browser.screenshot("page-types").await;
 
@@ -370,18 +364,9 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         .map(|i| crate::helpers::Event::json("A", 1_000 + i))
         .collect();
     crate::helpers::produce(&brokers, &topic, &more).await;
-    let started = Instant::now();
-    loop {
-        let rows = table(&browser, "#types tr").await;
-        if rows.iter().any(|r| r[0] == "A" && r[1] == "166") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "counts not refreshed: {rows:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let read = async || table(&browser, "#types tr").await;
+    let refreshed = |rows: &Vec<Vec<String>>| rows.iter().any(|r| r[0] == "A" && r[1] == "166");
+    eventually("counts not refreshed", read, refreshed).await;
 
     // Paging shows what the API gives, in order.
     browser
@@ -405,19 +390,11 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
             .iter()
             .map(|e| e["index"].to_string())
             .collect();
-        let started = Instant::now();
-        loop {
+        let read = async || {
             let rows = table(&browser, "#events tr").await;
-            let shown: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
-            if shown == wanted {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "page from {from}: {shown:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            rows.iter().map(|r| r[0].clone()).collect::<Vec<String>>()
+        };
+        eventually(&format!("page from {from}"), read, |shown| *shown == wanted).await;
         let url = browser.client.current_url().await.unwrap();
         if from > 0 {
             assert!(
@@ -451,15 +428,9 @@ async fn the_audit_page_pages_links_and_shows_hostile_values_as_text() {
         .unwrap()
         .to_owned();
     bars[last_full].click().await.unwrap();
-    let started = Instant::now();
-    loop {
-        let url = browser.client.current_url().await.unwrap();
-        if url.as_str().ends_with(&format!("#/events/A?from={index}")) {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = async || browser.client.current_url().await.unwrap().to_string();
+    let listed = |url: &String| url.ends_with(&format!("#/events/A?from={index}"));
+    eventually("the bar's list", read, listed).await;
     browser.screenshot("page-timeline").await;
 
     // Dragging over bars zooms in: the chart is then /histogram of the span of the
@@ -695,14 +666,8 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
             click_button(&browser, "Next").await;
         }
         let wanted = expected(from).await;
-        let started = Instant::now();
-        while shown(&browser).await != wanted {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "page from {from}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let read = async || shown(&browser).await;
+        eventually(&format!("page from {from}"), read, |rows| *rows == wanted).await;
         let url = browser.client.current_url().await.unwrap();
         if from > 0 {
             assert!(url.as_str().ends_with(&format!("?from={from}")), "{url}");
@@ -739,11 +704,8 @@ async fn a_keys_history_is_searched_followed_from_an_event_and_paged() {
         .unwrap();
     wait_for_heading(&browser, &format!("Key {hostile_key} — 120 events")).await;
     let wanted = expected(100).await;
-    let started = Instant::now();
-    while shown(&browser).await != wanted {
-        assert!(started.elapsed() < Duration::from_secs(20), "deep link");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = async || shown(&browser).await;
+    eventually("deep link", read, |rows| *rows == wanted).await;
     assert_nothing_ran(&browser, "a hostile key").await;
     browser.client.clone().close().await.unwrap();
 }
@@ -756,18 +718,13 @@ async fn followed(browser: &Browser) -> Vec<String> {
 
 /// Waits until the Follow table shows `wanted`.
 async fn wait_followed(browser: &Browser, wanted: &[&str]) {
-    let started = Instant::now();
-    loop {
-        let shown = followed(browser).await;
-        if shown == wanted {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{shown:?}, not {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("followed, not {wanted:?}");
+    eventually(
+        &what,
+        async || followed(browser).await,
+        |shown| *shown == wanted,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -817,14 +774,11 @@ async fn following_a_type_shows_new_events_and_pausing_keeps_them() {
     click(&browser, Locator::Css("#follow-pause")).await;
     crate::helpers::produce(&brokers, &topic, &[crate::helpers::Event::json("A", 11)]).await;
     let note = wait_for(&browser, "#follow-note").await;
-    let started = Instant::now();
-    while note.text().await.unwrap() != "1 new, paused" {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not counted while paused"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = async || note.text().await.unwrap();
+    eventually("not counted while paused", read, |text| {
+        text == "1 new, paused"
+    })
+    .await;
     assert_eq!(followed(&browser).await, ["10"]);
     click(&browser, Locator::Css("#follow-pause")).await;
     wait_followed(&browser, &["11", "10"]).await;

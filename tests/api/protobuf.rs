@@ -305,6 +305,8 @@ async fn unframed_protobuf_typed_by_a_header_decodes_with_local_descriptor_sets(
             .goto(&format!("{}/#/events/{path}", app.base))
             .await
             .unwrap();
+        // This event's view, not the one before it.
+        crate::browser::wait_for_heading(&browser, &path.replace('/', " #")).await;
         let shown = crate::browser::wait_for(&browser, "#schema")
             .await
             .text()
@@ -317,6 +319,9 @@ async fn unframed_protobuf_typed_by_a_header_decodes_with_local_descriptor_sets(
             .await
             .unwrap();
         assert!(value.contains(field), "{path}: {value}");
+        browser
+            .screenshot(&format!("page-event-{}", path.replace('/', "-")))
+            .await;
     }
 }
 
